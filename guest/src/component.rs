@@ -1,0 +1,217 @@
+//! The WebAssembly component: converts between the WIT types and the plain Rust policy.
+//! No logic lives here.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::provider::{self, Host as _};
+use crate::{Command, Credentials, Error, ExitStatus, SyntaxRule, resolve};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "credbox",
+});
+
+use credbox::provider::spawn;
+use credbox::provider::types as wit;
+use exports::credbox::provider::profiles as wit_profiles;
+use exports::credbox::provider::provider as wit_provider;
+use wit::ProcessSettings;
+
+struct Component;
+export!(Component);
+
+/// The host as the policy sees it: the spawn import and the (WASI) wall clock.
+struct ComponentHost;
+
+impl provider::Host for ComponentHost {
+    fn spawn(&self, request: provider::SpawnRequest) -> Result<provider::SpawnOutput, provider::SpawnError> {
+        let request = spawn::Request {
+            command: command_to_wit(request.command),
+            timeout_ms: request.timeout_ms,
+            label: request.label,
+        };
+        match spawn::run(&request) {
+            Ok(output) => Ok(provider::SpawnOutput {
+                status: exit_from_wit(output.status),
+                stdout: output.stdout,
+                stderr_tail: output.stderr_tail,
+            }),
+            Err(spawn::SpawnError::Denied(why)) => Err(provider::SpawnError::Denied(why)),
+            Err(spawn::SpawnError::Failed(why)) => Err(provider::SpawnError::Failed(why)),
+            Err(spawn::SpawnError::TimedOut(ms)) => Err(provider::SpawnError::TimedOut(ms)),
+            Err(spawn::SpawnError::OutputTooLarge(n)) => Err(provider::SpawnError::OutputTooLarge(n)),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        }
+    }
+}
+
+fn command_to_wit(command: Command) -> spawn::Command {
+    match command {
+        Command::Argv(argv) => spawn::Command::Argv(argv),
+        Command::Shell(text) => spawn::Command::Shell(text),
+    }
+}
+
+fn exit_from_wit(status: wit::ExitStatus) -> ExitStatus {
+    match status {
+        wit::ExitStatus::Code(c) => ExitStatus::Code(c),
+        wit::ExitStatus::Signal(s) => ExitStatus::Signal(s),
+    }
+}
+
+fn credentials_to_wit(c: Credentials) -> wit::Credentials {
+    wit::Credentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        expiration: c.expiration,
+        account_id: c.account_id,
+    }
+}
+
+fn error_to_wit(error: Error) -> wit::Error {
+    match error {
+        Error::Config {
+            profile,
+            file,
+            line,
+            message,
+        } => wit::Error::Config(wit::ConfigError {
+            profile,
+            location: file.map(|file| wit::Location { file, line }),
+            message,
+        }),
+        Error::CommandSyntax { rule, word } => wit::Error::CommandSyntax(wit::SyntaxError {
+            rule: match rule {
+                SyntaxRule::Empty => wit::SyntaxRule::Empty,
+                SyntaxRule::UnbalancedQuote => wit::SyntaxRule::UnbalancedQuote,
+                SyntaxRule::EnvironmentVariable => wit::SyntaxRule::EnvironmentVariable,
+                SyntaxRule::Tilde => wit::SyntaxRule::Tilde,
+                SyntaxRule::ShellOperator => wit::SyntaxRule::ShellOperator,
+                SyntaxRule::RelativeProgram => wit::SyntaxRule::RelativeProgram,
+            },
+            word,
+        }),
+        Error::SpawnDenied(why) => wit::Error::SpawnDenied(why),
+        Error::SpawnFailed(why) => wit::Error::SpawnFailed(why),
+        Error::TimedOut(ms) => wit::Error::TimedOut(ms),
+        Error::NonzeroExit { status, stderr_tail } => wit::Error::NonzeroExit(wit::HelperFailure {
+            status: match status {
+                ExitStatus::Code(c) => wit::ExitStatus::Code(c),
+                ExitStatus::Signal(s) => wit::ExitStatus::Signal(s),
+            },
+            stderr_tail,
+        }),
+        Error::OutputTooLarge(n) => wit::Error::OutputTooLarge(n),
+        Error::MalformedOutput { reason, line, column } => {
+            wit::Error::MalformedOutput(wit::MalformedOutput { reason, line, column })
+        }
+        Error::UnsupportedVersion(v) => wit::Error::UnsupportedVersion(v),
+        Error::MissingField(f) => wit::Error::MissingField(f),
+        Error::InvalidField { field, reason } => {
+            wit::Error::InvalidField(wit::InvalidField { field, reason })
+        }
+        Error::Expired(at) => wit::Error::Expired(at),
+    }
+}
+
+fn settings_from_wit(s: ProcessSettings) -> resolve::ProcessSettings {
+    resolve::ProcessSettings {
+        profile: s.profile,
+        command_line: s.command_line,
+        account_id: s.account_id,
+        origin: s.origin.map(|o| (o.file, o.line.unwrap_or(0))),
+    }
+}
+
+fn settings_to_wit(s: resolve::ProcessSettings) -> ProcessSettings {
+    ProcessSettings {
+        profile: s.profile,
+        command_line: s.command_line,
+        account_id: s.account_id,
+        origin: s.origin.map(|(file, line)| wit::Location {
+            file,
+            line: Some(line),
+        }),
+    }
+}
+
+impl wit_profiles::Guest for Component {
+    fn resolve(files: wit_profiles::Files, profile: String) -> Result<wit_profiles::Source, wit::Error> {
+        let config = resolve::FileText {
+            path: &files.config.path,
+            text: &files.config.text,
+        };
+        let credentials = resolve::FileText {
+            path: &files.credentials.path,
+            text: &files.credentials.text,
+        };
+        match resolve::resolve(config, credentials, &profile).map_err(error_to_wit)? {
+            resolve::Source::StaticKeys(c) => Ok(wit_profiles::Source::StaticKeys(credentials_to_wit(c))),
+            resolve::Source::Process(s) => Ok(wit_profiles::Source::Process(settings_to_wit(s))),
+        }
+    }
+}
+
+impl wit_provider::Guest for Component {
+    type CredentialProvider = CredentialProvider;
+
+    fn parse_command(command_line: String, allow_shell: bool) -> Result<spawn::Command, wit::Error> {
+        crate::parse_command(&command_line, allow_shell)
+            .map(command_to_wit)
+            .map_err(error_to_wit)
+    }
+
+    fn validate_output(stdout: Vec<u8>, account_id: Option<String>) -> Result<wit::Credentials, wit::Error> {
+        crate::validate_output(&stdout, account_id.as_deref(), ComponentHost.now())
+            .map(credentials_to_wit)
+            .map_err(error_to_wit)
+    }
+}
+
+/// The exported resource: the policy's `Provider` behind the WIT interface.
+pub struct CredentialProvider(provider::Provider);
+
+impl wit_provider::GuestCredentialProvider for CredentialProvider {
+    fn new(settings: ProcessSettings, options: wit_provider::Options) -> Self {
+        let options = provider::Options {
+            min_ttl_seconds: options.min_ttl_seconds,
+            timeout_ms: options.timeout_ms,
+            allow_shell: options.allow_shell,
+        };
+        CredentialProvider(provider::Provider::new(settings_from_wit(settings), options))
+    }
+
+    fn retrieve(&self) -> Result<wit::Credentials, wit::Error> {
+        self.0
+            .retrieve(&ComponentHost)
+            .map(credentials_to_wit)
+            .map_err(error_to_wit)
+    }
+
+    fn serve_until(&self) -> Option<i64> {
+        self.0.serve_until()
+    }
+
+    fn is_expired(&self) -> bool {
+        self.0.is_expired(ComponentHost.now())
+    }
+
+    fn invalidate(&self) {
+        self.0.invalidate()
+    }
+
+    fn restore(&self, entry: Vec<u8>) -> bool {
+        self.0.restore(&entry, ComponentHost.now())
+    }
+
+    fn cache_entry(&self) -> Option<Vec<u8>> {
+        self.0.cache_entry()
+    }
+}

@@ -1,0 +1,330 @@
+//! Validating a helper's stdout as a credential_process document (SPEC §4).
+//!
+//! Every error describes the problem by field name and position only: the output holds secrets, so
+//! no part of it is ever copied into an error (serde's own messages can quote values, so they are
+//! never used).
+
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde_json::Value;
+
+use crate::{Credentials, Error};
+
+/// The top-level object's members in document order, duplicates kept, so that a key given twice
+/// (in any letter case) is reported instead of silently resolved.
+struct Members(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+fn malformed(reason: &str, error: Option<&serde_json::Error>) -> Error {
+    let position = error.filter(|e| e.line() > 0);
+    Error::MalformedOutput {
+        reason: reason.into(),
+        line: position.map(|e| e.line() as u32),
+        column: position.map(|e| e.column() as u32),
+    }
+}
+
+fn json_error(error: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    let reason = match error.classify() {
+        Category::Eof if error.line() == 1 && error.column() == 0 => "the helper printed nothing",
+        Category::Eof => "the JSON document is incomplete",
+        Category::Data => "expected a JSON object",
+        Category::Syntax | Category::Io => "not valid JSON",
+    };
+    malformed(reason, Some(error))
+}
+
+/// A JSON type's name, for messages that must not show the value.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The protocol's fields, matched case-insensitively.
+const FIELDS: [&str; 6] = [
+    "Version",
+    "AccessKeyId",
+    "SecretAccessKey",
+    "SessionToken",
+    "Expiration",
+    "AccountId",
+];
+
+/// Check `stdout` and return its credentials. `account_id` is the profile's fallback;
+/// `now` (seconds since the epoch) decides whether the credentials are already expired.
+pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Result<Credentials, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(stdout);
+    let Members(members) = Members::deserialize(&mut deserializer).map_err(|e| json_error(&e))?;
+    deserializer
+        .end()
+        .map_err(|e| malformed("unexpected data after the JSON object", Some(&e)))?;
+
+    let mut found: [Option<&Value>; 6] = [None; 6];
+    for (key, value) in &members {
+        if let Some(index) = FIELDS.iter().position(|f| f.eq_ignore_ascii_case(key)) {
+            if found[index].is_some() {
+                return Err(Error::InvalidField {
+                    field: FIELDS[index].into(),
+                    reason: "appears more than once (keys are matched ignoring case)".into(),
+                });
+            }
+            found[index] = Some(value);
+        }
+    }
+    let [version, access_key_id, secret, token, expiration, account] = found;
+
+    check_version(version)?;
+    let access_key_id = required_string("AccessKeyId", access_key_id)?;
+    let secret_access_key = required_string("SecretAccessKey", secret)?;
+    let session_token = optional_string("SessionToken", token)?;
+    let account_id = optional_string("AccountId", account)?.or_else(|| account_id.map(String::from));
+    let expiration = match expiration {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(parse_expiration(text)?),
+        Some(other) => {
+            return Err(Error::InvalidField {
+                field: "Expiration".into(),
+                reason: format!("must be an RFC 3339 timestamp string, found {}", kind(other)),
+            });
+        }
+    };
+    if let Some(expiration) = expiration
+        && expiration <= now
+    {
+        return Err(Error::Expired(expiration));
+    }
+    Ok(Credentials {
+        access_key_id,
+        secret_access_key,
+        session_token,
+        expiration,
+        account_id,
+    })
+}
+
+fn check_version(version: Option<&Value>) -> Result<(), Error> {
+    match version {
+        Some(Value::Number(n)) if n.as_f64() == Some(1.0) => Ok(()),
+        Some(Value::Number(n)) => Err(Error::UnsupportedVersion(n.to_string())),
+        // A short numeric string is shown ("1" is a common mistake); any other string is not.
+        Some(Value::String(s)) if s.len() <= 8 && s.chars().all(|c| c.is_ascii_digit() || c == '.') => {
+            Err(Error::UnsupportedVersion(format!("the string \"{s}\"")))
+        }
+        Some(other) => Err(Error::UnsupportedVersion(kind(other).into())),
+        None => Err(Error::UnsupportedVersion("missing".into())),
+    }
+}
+
+fn required_string(field: &str, value: Option<&Value>) -> Result<String, Error> {
+    match value {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(Error::MissingField(field.into())),
+        Some(other) => Err(Error::InvalidField {
+            field: field.into(),
+            reason: format!("must be a string, found {}", kind(other)),
+        }),
+    }
+}
+
+/// An optional string field: absent, `null` and `""` all mean absent.
+fn optional_string(field: &str, value: Option<&Value>) -> Result<Option<String>, Error> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
+        Some(other) => Err(Error::InvalidField {
+            field: field.into(),
+            reason: format!("must be a string, found {}", kind(other)),
+        }),
+    }
+}
+
+/// Parse an RFC 3339 timestamp (`T`, `t` or space separator; `Z`, `z` or `±HH:MM` offset;
+/// optional fraction) to whole seconds since the epoch, rounding fractions down so that
+/// credentials are never treated as living longer than they do.
+pub fn parse_expiration(text: &str) -> Result<i64, Error> {
+    let invalid = || {
+        // Timestamps are not secret, but a confused helper may put a token here: show the value
+        // only when it looks like a timestamp.
+        let looks_like_time = text.len() <= 40
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || "TtZz:+-. ".contains(c));
+        let shown = if looks_like_time {
+            format!(" (got {text:?})")
+        } else {
+            String::new()
+        };
+        Error::InvalidField {
+            field: "Expiration".into(),
+            reason: format!("must be an RFC 3339 timestamp with an offset, like 2026-01-02T03:04:05Z{shown}"),
+        }
+    };
+    // jiff also accepts forms RFC 3339 does not (bracketed zone names, offsets without a colon);
+    // require the date-time shape and an explicit offset first.
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() >= 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b't' | b' ')
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && !text.contains('[');
+    let has_offset = text.ends_with(['Z', 'z'])
+        || (text.len() >= 6 && {
+            let tail = &bytes[bytes.len() - 6..];
+            matches!(tail[0], b'+' | b'-') && tail[3] == b':'
+        });
+    if !shape_ok || !has_offset {
+        return Err(invalid());
+    }
+    // jiff rejects a space separator and lowercase designators in some positions; normalise them.
+    let mut normalised = text.to_string();
+    normalised.replace_range(10..11, "T");
+    if normalised.ends_with('z') {
+        normalised.pop();
+        normalised.push('Z');
+    }
+    normalised
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn ok(json: &str) -> Credentials {
+        validate_output(json.as_bytes(), None, NOW).unwrap()
+    }
+
+    fn err(json: &str) -> Error {
+        validate_output(json.as_bytes(), None, NOW).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_a_minimal_document_with_any_key_case() {
+        let c = ok(r#" {"version":1.0,"accesskeyid":"AK","SECRETACCESSKEY":"S","Extra":[1]} "#);
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret_access_key.as_str()),
+            ("AK", "S")
+        );
+        assert_eq!((c.session_token, c.expiration), (None, None));
+    }
+
+    #[test]
+    fn expiration_variants() {
+        let t = 2_000_000_000; // 2033-05-18T03:33:20Z
+        for text in [
+            "2033-05-18T03:33:20Z",
+            "2033-05-18t03:33:20z",
+            "2033-05-18T03:33:20+00:00",
+            "2033-05-18T03:33:20-00:00",
+            "2033-05-18T05:33:20+02:00",
+            "2033-05-18T03:33:20.999Z",
+            "2033-05-18 03:33:20Z",
+            "2033-05-18T03:33:20.123456+00:00",
+        ] {
+            assert_eq!(parse_expiration(text), Ok(t), "{text}");
+        }
+        for text in [
+            "2033-05-18T03:33:20",
+            "2033-05-18",
+            "1700000000",
+            "2033-05-18T03:33:20+0000",
+            "2033-05-18T03:33:20Z[UTC]",
+            "tomorrow",
+        ] {
+            assert!(parse_expiration(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejections_name_the_problem_without_the_secret() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        assert_eq!(
+            err(""),
+            Error::MalformedOutput {
+                reason: "the helper printed nothing".into(),
+                line: Some(1),
+                column: Some(0)
+            }
+        );
+        assert!(matches!(
+            err(&format!(r#""{secret}""#)),
+            Error::MalformedOutput { .. }
+        ));
+        assert!(
+            matches!(err(r#"{"Version":1} x"#), Error::MalformedOutput { ref reason, .. } if reason.contains("after"))
+        );
+        assert_eq!(err(r#"{"Version":2}"#), Error::UnsupportedVersion("2".into()));
+        assert_eq!(
+            err(r#"{"Version":"1"}"#),
+            Error::UnsupportedVersion("the string \"1\"".into())
+        );
+        assert_eq!(
+            err(r#"{"AccessKeyId":"a"}"#),
+            Error::UnsupportedVersion("missing".into())
+        );
+        assert_eq!(
+            err(r#"{"Version":1,"AccessKeyId":"","SecretAccessKey":"s"}"#),
+            Error::MissingField("AccessKeyId".into())
+        );
+        assert_eq!(
+            err(r#"{"Version":1,"AccessKeyId":"a"}"#),
+            Error::MissingField("SecretAccessKey".into())
+        );
+        assert!(
+            matches!(err(r#"{"Version":1,"AccessKeyId":"a","accesskeyid":"b","SecretAccessKey":"s"}"#), Error::InvalidField { ref field, .. } if field == "AccessKeyId")
+        );
+        assert_eq!(
+            err(
+                r#"{"Version":1,"AccessKeyId":"a","SecretAccessKey":"s","Expiration":"2000-01-01T00:00:00Z"}"#
+            ),
+            Error::Expired(946_684_800)
+        );
+        let e = err(&format!(
+            r#"{{"Version":1,"AccessKeyId":"a","SecretAccessKey":"s","Expiration":"{secret}"}}"#
+        ));
+        assert!(!format!("{e:?}").contains(secret));
+    }
+
+    #[test]
+    fn empty_session_token_is_absent_and_account_falls_back() {
+        let c = validate_output(
+            br#"{"Version":1,"AccessKeyId":"a","SecretAccessKey":"s","SessionToken":""}"#,
+            Some("123"),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!((c.session_token, c.account_id.as_deref()), (None, Some("123")));
+    }
+}

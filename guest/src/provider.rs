@@ -1,0 +1,333 @@
+//! Expiry, refresh and caching decisions for one `credential_process` (SPEC §5).
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+
+use crate::resolve::ProcessSettings;
+use crate::{Command, Credentials, Error, ExitStatus, parse_command, validate_output};
+
+/// The user's options (mirrors the WIT `options`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub min_ttl_seconds: u64,
+    pub timeout_ms: u64,
+    pub allow_shell: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            min_ttl_seconds: 15 * 60,
+            timeout_ms: 60_000,
+            allow_shell: false,
+        }
+    }
+}
+
+/// What the provider asks the host to run (mirrors the WIT `spawn.request`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpawnRequest {
+    pub command: Command,
+    pub timeout_ms: u64,
+    pub label: String,
+}
+
+/// A helper that ran to completion (mirrors the WIT `spawn.output`).
+pub struct SpawnOutput {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr_tail: String,
+}
+
+/// Why a helper did not run to completion (mirrors the WIT `spawn.spawn-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    Denied(String),
+    Failed(String),
+    TimedOut(u64),
+    OutputTooLarge(u64),
+}
+
+/// The provider's view of the outside world: the host's spawn capability and the clock.
+pub trait Host {
+    fn spawn(&self, request: SpawnRequest) -> Result<SpawnOutput, SpawnError>;
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
+}
+
+/// Credentials and when they were fetched (the start of their lifetime as credbox saw it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fetched {
+    credentials: Credentials,
+    fetched_at: i64,
+}
+
+impl Fetched {
+    /// The instant from which these credentials must no longer be served: expiration minus the
+    /// refresh window, the window being min(min-ttl, lifetime / 2). `i64::MAX` if long-term.
+    fn serve_until(&self, min_ttl_seconds: u64) -> i64 {
+        let Some(expiration) = self.credentials.expiration else {
+            return i64::MAX;
+        };
+        let lifetime = expiration.saturating_sub(self.fetched_at).max(0);
+        let min_ttl = i64::try_from(min_ttl_seconds).unwrap_or(i64::MAX);
+        expiration - min_ttl.min(lifetime / 2)
+    }
+}
+
+/// A cache entry as stored on disk. Versioned and bound to the profile and command line, so that
+/// an entry can never be served for another command even if a host mixes files up.
+#[derive(Serialize, Deserialize)]
+struct CacheEntry {
+    credbox_cache: u32,
+    profile: String,
+    command_line: String,
+    fetched_at: i64,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    expiration: i64,
+    account_id: Option<String>,
+}
+
+const CACHE_FORMAT: u32 = 1;
+
+/// One profile's `credential_process`, fetched at most once per refresh window.
+pub struct Provider {
+    settings: ProcessSettings,
+    options: Options,
+    current: RefCell<Option<Fetched>>,
+}
+
+impl Provider {
+    pub fn new(settings: ProcessSettings, options: Options) -> Self {
+        Provider {
+            settings,
+            options,
+            current: RefCell::new(None),
+        }
+    }
+
+    /// The cached credentials if they are outside the refresh window, else fresh ones.
+    pub fn retrieve(&self, host: &impl Host) -> Result<Credentials, Error> {
+        if let Some(fetched) = self.current.borrow().as_ref()
+            && host.now() < fetched.serve_until(self.options.min_ttl_seconds)
+        {
+            return Ok(fetched.credentials.clone());
+        }
+        let command = parse_command(&self.settings.command_line, self.options.allow_shell)?;
+        let output = host
+            .spawn(SpawnRequest {
+                command,
+                timeout_ms: self.options.timeout_ms,
+                label: self.settings.profile.clone(),
+            })
+            .map_err(|e| match e {
+                SpawnError::Denied(why) => Error::SpawnDenied(why),
+                SpawnError::Failed(why) => Error::SpawnFailed(why),
+                SpawnError::TimedOut(ms) => Error::TimedOut(ms),
+                SpawnError::OutputTooLarge(limit) => Error::OutputTooLarge(limit),
+            })?;
+        if output.status != ExitStatus::Code(0) {
+            return Err(Error::NonzeroExit {
+                status: output.status,
+                stderr_tail: output.stderr_tail,
+            });
+        }
+        let now = host.now();
+        let credentials = validate_output(&output.stdout, self.settings.account_id.as_deref(), now)?;
+        *self.current.borrow_mut() = Some(Fetched {
+            credentials: credentials.clone(),
+            fetched_at: now,
+        });
+        Ok(credentials)
+    }
+
+    /// Until when the current credentials may be served without asking again.
+    pub fn serve_until(&self) -> Option<i64> {
+        self.current
+            .borrow()
+            .as_ref()
+            .map(|f| f.serve_until(self.options.min_ttl_seconds))
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.serve_until().is_none_or(|until| now >= until)
+    }
+
+    pub fn invalidate(&self) {
+        self.current.borrow_mut().take();
+    }
+
+    /// Adopt a stored entry if it is ours, well-formed and still outside the refresh window.
+    pub fn restore(&self, entry: &[u8], now: i64) -> bool {
+        let Ok(entry) = serde_json::from_slice::<CacheEntry>(entry) else {
+            return false;
+        };
+        if entry.credbox_cache != CACHE_FORMAT
+            || entry.profile != self.settings.profile
+            || entry.command_line != self.settings.command_line
+            || entry.access_key_id.is_empty()
+            || entry.secret_access_key.is_empty()
+        {
+            return false;
+        }
+        let fetched = Fetched {
+            credentials: Credentials {
+                access_key_id: entry.access_key_id,
+                secret_access_key: entry.secret_access_key,
+                session_token: entry.session_token,
+                expiration: Some(entry.expiration),
+                account_id: entry.account_id,
+            },
+            fetched_at: entry.fetched_at,
+        };
+        if now >= fetched.serve_until(self.options.min_ttl_seconds) {
+            return false;
+        }
+        *self.current.borrow_mut() = Some(fetched);
+        true
+    }
+
+    /// The entry to store for the current credentials; `None` for long-term ones, which never go
+    /// to disk.
+    pub fn cache_entry(&self) -> Option<Vec<u8>> {
+        let current = self.current.borrow();
+        let Fetched {
+            credentials,
+            fetched_at,
+        } = current.as_ref()?;
+        let entry = CacheEntry {
+            credbox_cache: CACHE_FORMAT,
+            profile: self.settings.profile.clone(),
+            command_line: self.settings.command_line.clone(),
+            fetched_at: *fetched_at,
+            access_key_id: credentials.access_key_id.clone(),
+            secret_access_key: credentials.secret_access_key.clone(),
+            session_token: credentials.session_token.clone(),
+            expiration: credentials.expiration?,
+            account_id: credentials.account_id.clone(),
+        };
+        serde_json::to_vec(&entry).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A host with a clock the test moves and a helper whose output the test sets.
+    struct TestHost {
+        now: Cell<i64>,
+        lifetime: Cell<Option<i64>>,
+        runs: Cell<u32>,
+    }
+
+    impl TestHost {
+        fn new(lifetime: Option<i64>) -> Self {
+            TestHost {
+                now: Cell::new(1_000_000),
+                lifetime: Cell::new(lifetime),
+                runs: Cell::new(0),
+            }
+        }
+    }
+
+    impl Host for TestHost {
+        fn spawn(&self, request: SpawnRequest) -> Result<SpawnOutput, SpawnError> {
+            assert_eq!(request.command, Command::Argv(vec!["/h".into()]));
+            self.runs.set(self.runs.get() + 1);
+            let expiration = self.lifetime.get().map(|l| {
+                let t = jiff::Timestamp::from_second(self.now.get() + l).unwrap();
+                format!(r#","Expiration":"{t}""#)
+            });
+            let json = format!(
+                r#"{{"Version":1,"AccessKeyId":"AK{}","SecretAccessKey":"S"{}}}"#,
+                self.runs.get(),
+                expiration.unwrap_or_default()
+            );
+            Ok(SpawnOutput {
+                status: ExitStatus::Code(0),
+                stdout: json.into_bytes(),
+                stderr_tail: String::new(),
+            })
+        }
+        fn now(&self) -> i64 {
+            self.now.get()
+        }
+    }
+
+    fn provider() -> Provider {
+        let settings = ProcessSettings {
+            profile: "p".into(),
+            command_line: "/h".into(),
+            account_id: None,
+            origin: None,
+        };
+        Provider::new(settings, Options::default())
+    }
+
+    /// Advance the clock by `step` seconds until `until`, counting helper runs.
+    fn runs_over(host: &TestHost, provider: &Provider, until: i64, step: i64) -> u32 {
+        let start = host.now.get();
+        while host.now.get() < start + until {
+            provider.retrieve(host).unwrap();
+            host.now.set(host.now.get() + step);
+        }
+        host.runs.get()
+    }
+
+    #[test]
+    fn one_hour_credentials_are_reused_until_fifteen_minutes_remain() {
+        let host = TestHost::new(Some(3600));
+        let p = provider();
+        p.retrieve(&host).unwrap();
+        host.now.set(host.now.get() + 45 * 60 - 1);
+        assert_eq!(p.retrieve(&host).unwrap().access_key_id, "AK1");
+        host.now.set(host.now.get() + 1);
+        assert_eq!(p.retrieve(&host).unwrap().access_key_id, "AK2");
+    }
+
+    #[test]
+    fn fifteen_minute_credentials_are_not_refetched_on_every_call() {
+        let host = TestHost::new(Some(900));
+        // Window = min(15 min, 7.5 min): one run per 7.5 minutes, over an hour with a call every 10 s.
+        assert_eq!(runs_over(&host, &provider(), 3600, 10), 8);
+    }
+
+    #[test]
+    fn long_term_credentials_are_never_refetched_nor_stored() {
+        let host = TestHost::new(None);
+        let p = provider();
+        assert_eq!(runs_over(&host, &p, 86_400 * 30, 3600), 1);
+        assert_eq!(p.serve_until(), Some(i64::MAX));
+        assert_eq!(p.cache_entry(), None);
+    }
+
+    #[test]
+    fn cache_entries_round_trip_and_are_bound_to_the_command() {
+        let host = TestHost::new(Some(3600));
+        let p = provider();
+        p.retrieve(&host).unwrap();
+        let entry = p.cache_entry().unwrap();
+
+        let other = provider();
+        assert!(other.restore(&entry, host.now.get() + 60));
+        assert_eq!(other.retrieve(&host).unwrap().access_key_id, "AK1");
+        assert!(
+            !provider().restore(&entry, host.now.get() + 45 * 60),
+            "inside the window"
+        );
+        assert!(!provider().restore(b"{not json", host.now.get()));
+
+        let settings = ProcessSettings {
+            profile: "p".into(),
+            command_line: "/h2".into(),
+            account_id: None,
+            origin: None,
+        };
+        assert!(!Provider::new(settings, Options::default()).restore(&entry, host.now.get()));
+    }
+}

@@ -1,0 +1,234 @@
+//! Choosing how a profile supplies credentials (SPEC §1).
+
+use crate::profile::{FileKind, Profile, ProfileSet};
+use crate::{Credentials, Error};
+
+/// A profile file's path (for messages) and text.
+#[derive(Clone, Debug)]
+pub struct FileText<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+}
+
+/// The settings of a profile's `credential_process`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessSettings {
+    pub profile: String,
+    pub command_line: String,
+    pub account_id: Option<String>,
+    /// The file and line defining `credential_process`, for messages.
+    pub origin: Option<(String, u32)>,
+}
+
+/// How a profile supplies credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    StaticKeys(Credentials),
+    Process(ProcessSettings),
+}
+
+/// Credential sources of the SDKs that credbox does not run, for a precise error.
+const OTHER_SOURCES: [(&str, &str); 4] = [
+    ("role_arn", "assume-role (role_arn)"),
+    ("sso_session", "IAM Identity Center (sso_session)"),
+    ("sso_start_url", "IAM Identity Center (sso_start_url)"),
+    (
+        "web_identity_token_file",
+        "web identity (web_identity_token_file)",
+    ),
+];
+
+fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: String) -> Error {
+    Error::Config {
+        profile: Some(profile.to_string()),
+        file: file.map(String::from),
+        line,
+        message,
+    }
+}
+
+/// Resolve `name` from the two files: static keys win over `credential_process`.
+pub fn resolve(config: FileText, credentials: FileText, name: &str) -> Result<Source, Error> {
+    let set = ProfileSet::parse(config.text, credentials.text).map_err(|(kind, e)| {
+        let path = if kind == FileKind::Config {
+            config.path
+        } else {
+            credentials.path
+        };
+        config_error(name, Some(path), Some(e.line), e.message)
+    })?;
+    let Some(profile) = set.profiles.get(name) else {
+        let known: Vec<&str> = set.profiles.keys().map(String::as_str).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        return Err(config_error(
+            name,
+            None,
+            None,
+            format!(
+                "profile not found in {} or {} (profiles defined: {known}); add a [profile {name}] section to the config file, or choose another with --profile",
+                config.path, credentials.path
+            ),
+        ));
+    };
+    resolve_profile(name, profile, &config, &credentials)
+}
+
+fn get<'p>(profile: &'p Profile, key: &str) -> Option<&'p str> {
+    profile
+        .get(key)
+        .map(|v| v.value.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn resolve_profile(
+    name: &str,
+    profile: &Profile,
+    config: &FileText,
+    credentials: &FileText,
+) -> Result<Source, Error> {
+    let account_id = get(profile, "aws_account_id").map(String::from);
+    let access_key_id = get(profile, "aws_access_key_id");
+    let secret = get(profile, "aws_secret_access_key");
+    if let (Some(access_key_id), Some(secret)) = (access_key_id, secret) {
+        return Ok(Source::StaticKeys(Credentials {
+            access_key_id: access_key_id.to_string(),
+            secret_access_key: secret.to_string(),
+            session_token: get(profile, "aws_session_token").map(String::from),
+            expiration: None,
+            account_id,
+        }));
+    }
+    let path_of = |kind| {
+        if kind == FileKind::Config {
+            config.path
+        } else {
+            credentials.path
+        }
+    };
+    if let Some(value) = profile.get("credential_process") {
+        return Ok(Source::Process(ProcessSettings {
+            profile: name.to_string(),
+            command_line: value.value.clone(),
+            account_id,
+            origin: Some((path_of(value.file).to_string(), value.line)),
+        }));
+    }
+    // Half a key pair is a typo worth naming exactly.
+    for (present, missing) in [
+        ("aws_access_key_id", "aws_secret_access_key"),
+        ("aws_secret_access_key", "aws_access_key_id"),
+    ] {
+        if let Some(value) = profile.get(present).filter(|v| !v.value.is_empty()) {
+            return Err(config_error(
+                name,
+                Some(path_of(value.file)),
+                Some(value.line),
+                format!(
+                    "profile sets {present} but not {missing}; add {missing}, or remove {present} and use credential_process"
+                ),
+            ));
+        }
+    }
+    if let Some((key, what)) = OTHER_SOURCES.iter().find(|(key, _)| profile.contains_key(*key)) {
+        let value = &profile[*key];
+        return Err(config_error(
+            name,
+            Some(path_of(value.file)),
+            Some(value.line),
+            format!(
+                "profile uses {what}, which credbox does not run; give it a credential_process or static keys"
+            ),
+        ));
+    }
+    Err(config_error(
+        name,
+        None,
+        None,
+        format!(
+            "profile has neither static keys nor credential_process in {} or {}; add `credential_process = /path/to/helper`",
+            config.path, credentials.path
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(config: &str, credentials: &str, name: &str) -> Result<Source, Error> {
+        resolve(
+            FileText {
+                path: "/c",
+                text: config,
+            },
+            FileText {
+                path: "/k",
+                text: credentials,
+            },
+            name,
+        )
+    }
+
+    #[test]
+    fn static_keys_win_over_the_process() {
+        let config = "[profile p]\ncredential_process = /h\naws_account_id = 1\n";
+        let credentials = "[p]\naws_access_key_id = AK\naws_secret_access_key = S\n";
+        match run(config, credentials, "p").unwrap() {
+            Source::StaticKeys(c) => assert_eq!(
+                (c.access_key_id.as_str(), c.account_id.as_deref()),
+                ("AK", Some("1"))
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn process_with_account_fallback() {
+        let source = run(
+            "[default]\ncredential_process = /h a\naws_account_id = 9\n",
+            "",
+            "default",
+        )
+        .unwrap();
+        assert_eq!(
+            source,
+            Source::Process(ProcessSettings {
+                profile: "default".into(),
+                command_line: "/h a".into(),
+                account_id: Some("9".into()),
+                origin: Some(("/c".into(), 2)),
+            })
+        );
+    }
+
+    #[test]
+    fn errors_say_where_and_what_to_do() {
+        let Err(Error::Config { message, .. }) = run("[profile a]\n", "", "b") else {
+            panic!()
+        };
+        assert!(
+            message.contains("/c") && message.contains("/k") && message.contains("profiles defined: a"),
+            "{message}"
+        );
+        let Err(Error::Config {
+            file, line, message, ..
+        }) = run("", "[a]\naws_access_key_id = AK\n", "a")
+        else {
+            panic!()
+        };
+        assert_eq!((file.as_deref(), line), (Some("/k"), Some(2)));
+        assert!(message.contains("aws_secret_access_key"));
+        let Err(Error::Config { message, .. }) = run("[profile a]\nrole_arn = x\n", "", "a") else {
+            panic!()
+        };
+        assert!(message.contains("assume-role"));
+        let Err(Error::Config { file, line, .. }) = run("[profile a]\nbroken\n", "", "a") else {
+            panic!()
+        };
+        assert_eq!((file.as_deref(), line), (Some("/c"), Some(2)));
+    }
+}
