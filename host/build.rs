@@ -1,0 +1,76 @@
+//! Builds the guest component from source and precompiles it, so that the `credbox` binary embeds
+//! both the `.wasm` (the fallback when the precompiled artifact does not load on this CPU) and the
+//! native code (so that start-up never pays a JIT compile).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "src/engine_config.rs"]
+mod engine_config;
+
+fn main() {
+    let host_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = host_dir.parent().unwrap().to_path_buf();
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "host/src/engine_config.rs",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let wasm = build_guest(&root);
+    let wasm_bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+    std::fs::write(out_dir.join("guest.wasm"), &wasm_bytes).unwrap();
+
+    let engine = wasmtime::Engine::new(&engine_config::engine_config()).expect("wasmtime engine");
+    let native = engine
+        .precompile_component(&wasm_bytes)
+        .expect("precompiling the guest component");
+    std::fs::write(out_dir.join("guest.cwasm"), native).unwrap();
+}
+
+/// Build the guest crate as a `wasm32-wasip2` component with a nested cargo.
+fn build_guest(root: &Path) -> PathBuf {
+    // Its own target directory: the outer cargo holds the lock on ours.
+    let target_dir = root.join("target").join("guest-wasm");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "rustc",
+            "--quiet",
+            "-p",
+            "credbox-guest",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--crate-type",
+            "cdylib",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    // Flags meant for the host build must not leak into the wasm build.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .expect("running cargo to build the guest component");
+    if !status.success() {
+        panic!(
+            "building the guest component failed; if the error above says the `wasm32-wasip2` target \
+             is missing, run `rustup target add wasm32-wasip2` (the Makefile does this for you)"
+        );
+    }
+    target_dir.join("wasm32-wasip2/release/credbox_guest.wasm")
+}

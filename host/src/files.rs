@@ -1,0 +1,91 @@
+//! Where the AWS profile files are, and reading them (SPEC §1). The host owns the environment and
+//! the filesystem; the guest only ever sees the files' text.
+
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind};
+use crate::runtime::{File, Files};
+
+/// Which path conventions to follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    Unix,
+    Windows,
+}
+
+/// The config and credentials file paths, and the profile selected by the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locations {
+    pub config: String,
+    pub credentials: String,
+    /// `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
+    pub profile: String,
+}
+
+/// Work out the locations from environment variables (looked up through `var`).
+pub fn locate(var: impl Fn(&str) -> Option<String>, platform: Platform) -> Locations {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    let separator = if platform == Platform::Windows { "\\" } else { "/" };
+    let home = var("HOME")
+        .or_else(|| var("USERPROFILE"))
+        .or_else(|| Some(format!("{}{}", var("HOMEDRIVE")?, var("HOMEPATH")?)));
+    let in_home = |rest: &str| match &home {
+        Some(home) => format!("{}{separator}{rest}", home.trim_end_matches(separator)),
+        None => rest.to_string(),
+    };
+    // `~/` at the start of an override means the home directory, as the SDKs read it.
+    let expand = |path: String| match path.strip_prefix("~/").or_else(|| path.strip_prefix("~\\")) {
+        Some(rest) if home.is_some() => in_home(rest),
+        _ => path,
+    };
+    Locations {
+        config: var("AWS_CONFIG_FILE")
+            .map(expand)
+            .unwrap_or_else(|| in_home(&format!(".aws{separator}config"))),
+        credentials: var("AWS_SHARED_CREDENTIALS_FILE")
+            .map(expand)
+            .unwrap_or_else(|| in_home(&format!(".aws{separator}credentials"))),
+        profile: var("AWS_PROFILE")
+            .or_else(|| var("AWS_DEFAULT_PROFILE"))
+            .unwrap_or_else(|| "default".into()),
+    }
+}
+
+/// The locations for this process's environment.
+pub fn locate_from_env() -> Locations {
+    locate(|name| std::env::var(name).ok(), Platform::Unix)
+}
+
+/// Read one profile file; a missing file is an empty one.
+pub fn read_file(path: &str) -> Result<File, Error> {
+    let text = match std::fs::read(Path::new(path)) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{path}: the file is not valid UTF-8 (at byte {}); save it as UTF-8",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{path}: cannot read the file: {e}; check its permissions"),
+            ));
+        }
+    };
+    Ok(File {
+        path: path.to_string(),
+        text,
+    })
+}
+
+/// Read both files.
+pub fn read_files(locations: &Locations) -> Result<Files, Error> {
+    Ok(Files {
+        config: read_file(&locations.config)?,
+        credentials: read_file(&locations.credentials)?,
+    })
+}

@@ -1,0 +1,329 @@
+//! Loading and running the guest component.
+//!
+//! The guest is precompiled at build time and embedded; start-up deserializes it (no JIT). The
+//! linker is strict: it links the spawn capability and only the WASI interfaces Rust's std needs,
+//! each granted nothing, so a guest that imports anything else fails to instantiate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::engine_config::engine_config;
+use crate::spawn::{self, SpawnCommand, SpawnPolicy};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "credbox",
+        imports: { default: trappable },
+    });
+}
+
+use bindings::credbox::provider::spawn as wit_spawn;
+pub use bindings::credbox::provider::types as wit;
+use bindings::exports::credbox::provider::profiles as wit_profiles;
+use bindings::exports::credbox::provider::provider as wit_provider;
+use bindings::{Credbox, CredboxPre};
+
+pub use wit::{Credentials, Error as GuestError, ProcessSettings};
+pub use wit_profiles::{File, Files, Source};
+pub use wit_provider::Options;
+
+/// The guest component, built from `guest/` by the build script.
+pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
+/// The guest precompiled for this host by the same wasmtime and configuration.
+static GUEST_PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.cwasm"));
+
+/// The WASI interfaces Rust's std imports, which the host links and grants nothing through.
+pub const GRANTED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+];
+
+/// The compiled guest, ready to instantiate cheaply many times. Cloning shares it.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    pre: Arc<CredboxPre<HostState>>,
+}
+
+/// Per-instance host state: WASI granted empty, the spawn policy, and the clock.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    policy: SpawnPolicy,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Lets the linker hand WASI io bindings the resource table.
+struct HasTable;
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+impl wit::Host for HostState {}
+
+impl wit_spawn::Host for HostState {
+    fn run(
+        &mut self,
+        request: wit_spawn::Request,
+    ) -> wasmtime::Result<Result<wit_spawn::Output, wit_spawn::SpawnError>> {
+        let command = match request.command {
+            wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
+            wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
+        };
+        let timeout = Duration::from_millis(request.timeout_ms);
+        Ok(
+            match spawn::run(&self.policy, &command, timeout, &request.label) {
+                Ok(output) => Ok(wit_spawn::Output {
+                    status: match output.status {
+                        spawn::Exit::Code(c) => wit::ExitStatus::Code(c),
+                        spawn::Exit::Signal(s) => wit::ExitStatus::Signal(s),
+                    },
+                    stdout: output.stdout,
+                    stderr_tail: output.stderr_tail,
+                }),
+                Err(spawn::SpawnError::Denied(why)) => Err(wit_spawn::SpawnError::Denied(why)),
+                Err(spawn::SpawnError::Failed(why)) => Err(wit_spawn::SpawnError::Failed(why)),
+                Err(spawn::SpawnError::TimedOut(ms)) => Err(wit_spawn::SpawnError::TimedOut(ms)),
+                Err(spawn::SpawnError::OutputTooLarge(n)) => Err(wit_spawn::SpawnError::OutputTooLarge(n)),
+            },
+        )
+    }
+}
+
+/// A wall clock the caller controls, for deterministic expiry (tests, replays).
+pub trait Clock: Send + Sync + 'static {
+    /// Time since the Unix epoch.
+    fn now(&self) -> Duration;
+}
+
+struct ClockAdapter(Arc<dyn Clock>);
+impl wasmtime_wasi::HostWallClock for ClockAdapter {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+}
+
+/// Link only the spawn capability and the WASI interfaces in [`GRANTED_WASI`].
+fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, sync::io};
+
+    let mut linker = Linker::new(engine);
+    let l = &mut linker;
+    wit_spawn::add_to_linker::<_, HasSelf<_>>(l, |s: &mut HostState| s)?;
+    wit::add_to_linker::<_, HasSelf<_>>(l, |s: &mut HostState| s)?;
+    io::error::add_to_linker::<_, HasTable>(l, |s| &mut s.table)?;
+    io::poll::add_to_linker::<_, HasTable>(l, |s| &mut s.table)?;
+    io::streams::add_to_linker::<_, HasTable>(l, |s| &mut s.table)?;
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, HostState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, HostState::clocks)?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    Ok(linker)
+}
+
+impl Runtime {
+    /// Load the embedded guest: the precompiled artifact when this CPU accepts it, else compile the
+    /// embedded `.wasm` (slower start-up, same behaviour).
+    pub fn new() -> Result<Self> {
+        let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
+        // SAFETY: the bytes are this build's own output of `Engine::precompile_component`, made by
+        // the build script with the same wasmtime and `engine_config()`; wasmtime checks the
+        // version and configuration before using them.
+        let component = match unsafe { Component::deserialize(&engine, GUEST_PRECOMPILED) } {
+            Ok(component) => component,
+            Err(_) => Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
+        };
+        Self::from_component(engine, &component)
+    }
+
+    /// Instantiate-ready runtime for any component of the credbox world, through the strict linker.
+    pub fn from_component(engine: Engine, component: &Component) -> Result<Self> {
+        let linker = strict_linker(&engine)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the guest component imports something credbox does not grant")?;
+        let pre = CredboxPre::new(pre).map_err(anyhow::Error::from)?;
+        Ok(Runtime {
+            engine,
+            pre: Arc::new(pre),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A fresh guest instance with its own memory, running helpers under `policy`. With `clock`,
+    /// the guest sees that time instead of the system's.
+    pub fn session(&self, policy: SpawnPolicy, clock: Option<Arc<dyn Clock>>) -> Result<Session> {
+        let mut wasi = WasiCtx::builder();
+        if let Some(clock) = clock {
+            wasi.wall_clock(ClockAdapter(clock));
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            policy,
+        };
+        let mut store = Store::new(&self.engine, state);
+        let instance = self.pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
+        Ok(Session { store, instance })
+    }
+}
+
+/// One guest instance. Calls into it are serialized by `&mut self`.
+pub struct Session {
+    store: Store<HostState>,
+    instance: Credbox,
+}
+
+/// A `credential-provider` resource living in a [`Session`].
+#[derive(Clone, Copy)]
+pub struct ProviderHandle(ResourceAny);
+
+/// A guest call either traps (a bug: `Err`) or returns the guest's typed answer (`Ok`).
+pub type GuestResult<T> = Result<Result<T, GuestError>>;
+
+fn trap(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::Error::from(e).context("the credbox guest component failed")
+}
+
+impl Session {
+    pub fn resolve(&mut self, files: &Files, profile: &str) -> GuestResult<Source> {
+        self.instance
+            .credbox_provider_profiles()
+            .call_resolve(&mut self.store, files, profile)
+            .map_err(trap)
+    }
+
+    pub fn parse_command(&mut self, command_line: &str, allow_shell: bool) -> GuestResult<SpawnCommand> {
+        let parsed = self
+            .instance
+            .credbox_provider_provider()
+            .call_parse_command(&mut self.store, command_line, allow_shell)
+            .map_err(trap)?;
+        Ok(parsed.map(|command| match command {
+            wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
+            wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
+        }))
+    }
+
+    pub fn validate_output(&mut self, stdout: &[u8], account_id: Option<&str>) -> GuestResult<Credentials> {
+        self.instance
+            .credbox_provider_provider()
+            .call_validate_output(&mut self.store, stdout, account_id)
+            .map_err(trap)
+    }
+
+    pub fn new_provider(&mut self, settings: &ProcessSettings, options: Options) -> Result<ProviderHandle> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_constructor(&mut self.store, settings, options)
+            .map(ProviderHandle)
+            .map_err(trap)
+    }
+
+    pub fn retrieve(&mut self, provider: ProviderHandle) -> GuestResult<Credentials> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_retrieve(&mut self.store, provider.0)
+            .map_err(trap)
+    }
+
+    pub fn serve_until(&mut self, provider: ProviderHandle) -> Result<Option<i64>> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_serve_until(&mut self.store, provider.0)
+            .map_err(trap)
+    }
+
+    pub fn is_expired(&mut self, provider: ProviderHandle) -> Result<bool> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_is_expired(&mut self.store, provider.0)
+            .map_err(trap)
+    }
+
+    pub fn invalidate(&mut self, provider: ProviderHandle) -> Result<()> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_invalidate(&mut self.store, provider.0)
+            .map_err(trap)
+    }
+
+    pub fn restore(&mut self, provider: ProviderHandle, entry: &[u8]) -> Result<bool> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_restore(&mut self.store, provider.0, entry)
+            .map_err(trap)
+    }
+
+    pub fn cache_entry(&mut self, provider: ProviderHandle) -> Result<Option<Vec<u8>>> {
+        self.instance
+            .credbox_provider_provider()
+            .credential_provider()
+            .call_cache_entry(&mut self.store, provider.0)
+            .map_err(trap)
+    }
+
+    /// The spawn policy this session runs helpers under.
+    pub fn policy_mut(&mut self) -> &mut SpawnPolicy {
+        &mut self.store.data_mut().policy
+    }
+}
+
+/// The names of everything a component imports, for the sandbox audit.
+pub fn component_imports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
