@@ -1,0 +1,108 @@
+//! Test harness: a throw-away HOME with real profile files and real helper programs, and the real
+//! `credbox` binary pointed at them.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A recognisable secret and token: they must never appear where they do not belong.
+pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
+pub const TOKEN: &str = "IQoJb3JpZ2luX2VjSESSIONTOKENSECRET";
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("credbox-test").tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home/.aws")).unwrap();
+        Sandbox { dir }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path("home/.aws/config")
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        self.path("home/.aws/credentials")
+    }
+
+    pub fn config(&self, text: &str) -> &Self {
+        std::fs::write(self.config_path(), text).unwrap();
+        self
+    }
+
+    pub fn credentials(&self, text: &str) -> &Self {
+        std::fs::write(self.credentials_path(), text).unwrap();
+        self
+    }
+
+    /// An executable `/bin/sh` script at `relative` (directories created as needed).
+    pub fn helper(&self, relative: &str, body: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// A helper that prints `json` and exits 0.
+    pub fn json_helper(&self, relative: &str, json: &str) -> PathBuf {
+        self.helper(relative, &format!("cat <<'CREDBOX_EOF'\n{json}\nCREDBOX_EOF"))
+    }
+
+    /// `credbox` with this sandbox's HOME and files, and no AWS or credbox variables inherited.
+    pub fn credbox(&self) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_credbox"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") || name.starts_with("CREDBOX_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("HOME", self.home())
+            .env("CREDBOX_CACHE_DIR", self.path("cache"))
+            .current_dir(self.dir.path())
+            .timeout(std::time::Duration::from_secs(60));
+        command
+    }
+}
+
+/// A shell-quoted path for a config file value.
+pub fn quoted(path: &Path) -> String {
+    format!("\"{}\"", path.display())
+}
+
+/// Credentials JSON that expires `hours` from now.
+pub fn session_json(hours: i64) -> String {
+    let expiration = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(hours);
+    format!(
+        r#"{{"Version": 1, "AccessKeyId": "ASIATESTKEY00001", "SecretAccessKey": "{SECRET}", "SessionToken": "{TOKEN}", "Expiration": "{}"}}"#,
+        expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+/// The shared conformance fixtures (`../shared/conformance` beside the checkout).
+pub fn conformance() -> PathBuf {
+    match std::env::var_os("CREDBOX_CONFORMANCE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+    }
+}
+
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
