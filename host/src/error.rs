@@ -1,11 +1,14 @@
 //! credbox's errors: one line each, naming the profile and the file or field, saying how to fix it.
 //! Nothing here ever holds a helper's stdout, a secret key or a session token.
 
+use crate::Context;
 use crate::runtime::{GuestError, wit};
 
 /// The class of a failure; each maps to a documented exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// The command line is wrong (a bad option value, no cache directory to clear).
+    Usage,
     /// The profile files or the selected profile are unusable.
     Config,
     /// `credential_process` breaks a syntax rule.
@@ -36,8 +39,9 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The process exit code for this class (documented in the README).
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> u8 {
         match self {
+            ErrorKind::Usage => 2,
             ErrorKind::Config | ErrorKind::CommandSyntax => 3,
             ErrorKind::SpawnDenied
             | ErrorKind::SpawnFailed
@@ -73,12 +77,12 @@ impl Error {
         self.kind
     }
 
-    /// Render a guest error for `profile` (or for a profile-less command, `None`).
-    pub fn from_guest(error: GuestError, profile: Option<&str>, origin: Option<&wit::Location>) -> Self {
+    /// Render a guest error about a profile or a profile-less command.
+    pub(crate) fn from_guest(error: GuestError, context: &Context, origin: Option<&wit::Location>) -> Self {
         let (kind, detail) = describe(error, origin);
-        let message = match profile {
-            Some(profile) => format!("profile {profile}: {detail}"),
-            None => detail,
+        let message = match context {
+            Context::Profile(profile) => format!("profile {profile}: {detail}"),
+            Context::Command(program) => format!("helper {program}: {detail}"),
         };
         Error { kind, message }
     }
@@ -117,7 +121,8 @@ fn last_line(stderr_tail: &str) -> Option<String> {
     Some(shown)
 }
 
-pub(crate) fn format_time(seconds: i64) -> String {
+/// Seconds since the epoch as RFC 3339 UTC with `Z`, as credbox prints expirations.
+pub fn format_time(seconds: i64) -> String {
     jiff::Timestamp::from_second(seconds)
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|_| seconds.to_string())

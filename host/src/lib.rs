@@ -4,6 +4,7 @@
 //! component whose only capability is [`spawn`], which this crate implements with hard ceilings.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod cache;
 pub mod engine_config;
 pub mod error;
 pub mod files;
@@ -11,12 +12,16 @@ pub mod format;
 pub mod runtime;
 pub mod spawn;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::{debug, info, warn};
+
+pub use cache::Cache;
 pub use error::{Error, ErrorKind};
-pub use runtime::Runtime;
-use runtime::{Options, Session, Source};
-pub use spawn::{SpawnPolicy, StdinMode};
+pub use runtime::{Clock, Runtime};
+use runtime::{GuestError, Options, ProcessSettings, Session, Source};
+pub use spawn::{SpawnCommand, SpawnPolicy, StdinMode};
 
 /// AWS credentials. `Debug` shows the access key id masked and never the secret or the token.
 #[derive(Clone, PartialEq, Eq)]
@@ -73,28 +78,34 @@ pub fn mask(access_key_id: &str) -> String {
     format!("{}{shown}", "*".repeat(16))
 }
 
-/// How credentials for a profile are fetched.
-#[derive(Clone, Debug)]
-pub struct ExportOptions {
+/// How credentials are fetched.
+#[derive(Clone)]
+pub struct FetchOptions {
     /// Refresh when less than this remains (the window is also at most half the lifetime).
     pub min_ttl: Duration,
     /// How long the helper may run.
     pub timeout: Duration,
     /// The host's ceilings on running the helper.
     pub policy: SpawnPolicy,
+    /// The cross-process cache, or `None` to always run the helper.
+    pub cache: Option<Cache>,
+    /// The time the guest sees; `None` for the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
-impl Default for ExportOptions {
+impl Default for FetchOptions {
     fn default() -> Self {
-        ExportOptions {
+        FetchOptions {
             min_ttl: Duration::from_secs(15 * 60),
             timeout: Duration::from_secs(60),
             policy: SpawnPolicy::default(),
+            cache: None,
+            clock: None,
         }
     }
 }
 
-impl ExportOptions {
+impl FetchOptions {
     fn guest_options(&self) -> Options {
         Options {
             min_ttl_seconds: self.min_ttl.as_secs(),
@@ -102,41 +113,171 @@ impl ExportOptions {
             allow_shell: self.policy.allow_shell,
         }
     }
+
+    fn session(&self, runtime: &Runtime) -> Result<Session, Error> {
+        let mut policy = self.policy.clone();
+        policy.max_timeout = policy.max_timeout.min(self.timeout);
+        runtime
+            .session(policy, self.clock.clone())
+            .map_err(Error::internal)
+    }
 }
 
-/// Resolve `profile` from the profile files at `locations` and return its credentials: its static
-/// keys, or what its `credential_process` prints.
+/// Where a profile's credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Static keys in a profile file.
+    StaticKeys,
+    /// A helper process, run now.
+    Process,
+    /// A helper's earlier output, from the cross-process cache.
+    Cache,
+}
+
+/// Resolve `profile` from the files at `locations` and return its credentials: its static keys,
+/// or what its `credential_process` prints (through the cache when one is given).
 pub fn credentials_for_profile(
     runtime: &Runtime,
     locations: &files::Locations,
     profile: &str,
-    options: &ExportOptions,
-) -> Result<Credentials, Error> {
+    options: &FetchOptions,
+) -> Result<(Credentials, Origin), Error> {
     let files = files::read_files(locations)?;
-    let mut policy = options.policy.clone();
-    policy.max_timeout = policy.max_timeout.min(options.timeout);
-    let mut session = runtime.session(policy, None).map_err(Error::internal)?;
+    let mut session = options.session(runtime)?;
     let source = session
         .resolve(&files, profile)
         .map_err(Error::internal)?
-        .map_err(|e| Error::from_guest(e, Some(profile), None))?;
+        .map_err(|e| Error::from_guest(e, &Context::Profile(profile), None))?;
     match source {
-        Source::StaticKeys(credentials) => Ok(credentials.into()),
-        Source::Process(settings) => retrieve(&mut session, &settings, options),
+        Source::StaticKeys(credentials) => {
+            debug!(profile, "static keys in the profile; no helper runs");
+            Ok((credentials.into(), Origin::StaticKeys))
+        }
+        Source::Process(settings) => {
+            if let Some(origin) = &settings.origin {
+                debug!(profile, file = %origin.file, line = origin.line.unwrap_or(0), "credential_process");
+            }
+            fetch_process(&mut session, &settings, options, &Context::Profile(profile))
+        }
     }
 }
 
-fn retrieve(
+/// Run `argv` as a credential_process helper (no profile), with the same validation and caching.
+pub fn credentials_for_command(
+    runtime: &Runtime,
+    argv: &[String],
+    options: &FetchOptions,
+) -> Result<(Credentials, Origin), Error> {
+    let program = argv.first().map(String::as_str).unwrap_or("");
+    let settings = ProcessSettings {
+        // The label binds cache entries and the recursion guard to this program.
+        profile: format!("run:{program}"),
+        command_line: shell_join(argv),
+        account_id: None,
+        origin: None,
+    };
+    let mut session = options.session(runtime)?;
+    fetch_process(&mut session, &settings, options, &Context::Command(program))
+}
+
+/// Quote words so that the guest's shell-word splitting gives them back unchanged.
+fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What an error is about, for its message.
+pub(crate) enum Context<'a> {
+    Profile(&'a str),
+    Command(&'a str),
+}
+
+fn fetch_process(
     session: &mut Session,
-    settings: &runtime::ProcessSettings,
-    options: &ExportOptions,
-) -> Result<Credentials, Error> {
+    settings: &ProcessSettings,
+    options: &FetchOptions,
+    context: &Context,
+) -> Result<(Credentials, Origin), Error> {
+    let guest_error = |e: GuestError| Error::from_guest(e, context, settings.origin.as_ref());
+    // Parsing first reports syntax errors before any cache or lock is touched, and gives the
+    // exact command for the cache key.
+    let command = session
+        .parse_command(&settings.command_line, options.policy.allow_shell)
+        .map_err(Error::internal)?
+        .map_err(guest_error)?;
+    log_command(&command);
     let provider = session
         .new_provider(settings, options.guest_options())
         .map_err(Error::internal)?;
-    session
-        .retrieve(provider)
-        .map_err(Error::internal)?
-        .map(Credentials::from)
-        .map_err(|e| Error::from_guest(e, Some(&settings.profile), settings.origin.as_ref()))
+    let retrieve = |session: &mut Session| {
+        session
+            .retrieve(provider)
+            .map_err(Error::internal)?
+            .map(Credentials::from)
+            .map_err(guest_error)
+    };
+    let Some(cache) = &options.cache else {
+        debug!("cache disabled; running the helper");
+        return Ok((retrieve(session)?, Origin::Process));
+    };
+    let key = cache::CacheKey::new(&settings.profile, &command, settings.account_id.as_deref());
+    let restore = |session: &mut Session| -> Result<bool, Error> {
+        match cache.read(&key) {
+            Some(entry) => session.restore(provider, &entry).map_err(Error::internal),
+            None => Ok(false),
+        }
+    };
+    // Fast path: a good entry needs no lock.
+    if restore(session)? {
+        log_serving(session, provider, "cache hit")?;
+        return Ok((retrieve(session)?, Origin::Cache));
+    }
+    let _lock = cache.lock(&key).map_err(|e| {
+        Error::internal(anyhow::anyhow!(
+            "locking the cache entry in {}: {e}",
+            cache.dir().display()
+        ))
+    })?;
+    // Whoever held the lock before us may have just refreshed the entry.
+    if restore(session)? {
+        log_serving(session, provider, "cache hit after waiting for another credbox")?;
+        return Ok((retrieve(session)?, Origin::Cache));
+    }
+    info!("cache miss; running the helper");
+    let credentials = retrieve(session)?;
+    match session.cache_entry(provider).map_err(Error::internal)? {
+        Some(entry) => match cache.write(&key, &entry) {
+            Ok(()) => log_serving(session, provider, "cached")?,
+            Err(e) => warn!(
+                "could not write the cache entry in {}: {e}",
+                cache.dir().display()
+            ),
+        },
+        None => {
+            debug!("long-term credentials are never written to disk");
+            cache.remove(&key);
+        }
+    }
+    Ok((credentials, Origin::Process))
+}
+
+/// Log the command with its arguments redacted: they may name accounts or carry tokens.
+fn log_command(command: &SpawnCommand) {
+    match command {
+        SpawnCommand::Argv(argv) => {
+            debug!(program = %argv[0], arguments = argv.len() - 1, "helper command (arguments redacted)")
+        }
+        SpawnCommand::Shell(_) => debug!("helper command runs through /bin/sh -c (text redacted)"),
+    }
+}
+
+fn log_serving(session: &mut Session, provider: runtime::ProviderHandle, what: &str) -> Result<(), Error> {
+    let until = session.serve_until(provider).map_err(Error::internal)?;
+    match until {
+        Some(i64::MAX) | None => info!("{what}"),
+        Some(until) => info!(serve_until = %error::format_time(until), "{what}"),
+    }
+    Ok(())
 }

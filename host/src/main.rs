@@ -1,27 +1,32 @@
 //! The `credbox` command line.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use credbox::format::{Format, render};
 use credbox::spawn::Allowed;
-use credbox::{Error, ExportOptions, Runtime, SpawnPolicy, StdinMode, files};
+use credbox::{Cache, Credentials, Error, ErrorKind, FetchOptions, Runtime, SpawnPolicy, StdinMode, files};
 
 #[derive(Parser)]
 #[command(
     name = "credbox",
     version,
-    about = "Run AWS credential_process helpers in a sandbox, bounded and cached"
+    about = "Run AWS credential_process helpers in a sandbox: bounded, validated and cached"
 )]
 struct Cli {
+    /// Log decisions (cache hits and misses, refresh windows, the command with its arguments
+    /// redacted) to stderr. Secrets are never logged.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Commands,
 }
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Print the credentials of a profile (static keys, or what its credential_process prints).
+    /// Print the credentials of a profile (its static keys, or what its credential_process prints).
     Export {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
         #[arg(long)]
@@ -31,6 +36,41 @@ enum Commands {
         format: Format,
         #[command(flatten)]
         run: RunArgs,
+    },
+    /// Run a helper directly (no profile) with the same validation and caching, and print its
+    /// credentials as credential_process JSON: `credential_process = credbox run -- /opt/helper`.
+    Run {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The helper and its arguments.
+        #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]...")]
+        argv: Vec<String>,
+    },
+    /// Run a command with the profile's credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION (stale ones removed). Its exit code is ours.
+    Exec {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND [ARGS]...")]
+        command: Vec<OsString>,
+    },
+    /// Manage the cross-process credential cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// Delete cached credentials: all of them, or one profile's.
+    Clear {
+        #[arg(long)]
+        profile: Option<String>,
     },
 }
 
@@ -43,6 +83,9 @@ struct RunArgs {
     /// Refresh credentials when less than this many seconds of validity remain.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     min_ttl: u64,
+    /// Always run the helper; neither read nor write the cross-process cache.
+    #[arg(long)]
+    no_cache: bool,
     /// The helper's stdin: the terminal (`inherit`, so MFA prompts work) or `null`.
     #[arg(long, value_enum, default_value = "inherit")]
     stdin: StdinArg,
@@ -61,15 +104,16 @@ enum StdinArg {
 }
 
 impl RunArgs {
-    fn options(&self) -> Result<ExportOptions, Error> {
-        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+    fn options(&self) -> Result<FetchOptions, Error> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e9) {
             return Err(Error::new(
-                credbox::ErrorKind::Config,
+                ErrorKind::Usage,
                 "--timeout must be a positive number of seconds",
             ));
         }
         let timeout = Duration::from_secs_f64(self.timeout);
-        Ok(ExportOptions {
+        let cache = if self.no_cache { None } else { open_cache() };
+        Ok(FetchOptions {
             min_ttl: Duration::from_secs(self.min_ttl),
             timeout,
             policy: SpawnPolicy {
@@ -82,31 +126,132 @@ impl RunArgs {
                 allow_list: (!self.allow.is_empty()).then(|| self.allow.clone()),
                 forward_stderr: true,
             },
+            cache,
+            clock: None,
         })
     }
 }
 
+/// The cache, or none (with a warning) when it cannot be used: caching is never fatal.
+fn open_cache() -> Option<Cache> {
+    let Some(dir) = credbox::cache::default_dir() else {
+        eprintln!("credbox: warning: no cache directory (set CREDBOX_CACHE_DIR or HOME); not caching");
+        return None;
+    };
+    Cache::open(&dir)
+        .map_err(|why| eprintln!("credbox: warning: {why}; not caching"))
+        .ok()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    if cli.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .without_time()
+            .with_max_level(tracing::Level::DEBUG)
+            .init();
+    }
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("credbox: {error}");
-            ExitCode::from(error.kind().exit_code() as u8)
+            ExitCode::from(error.kind().exit_code())
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
-    match cli.command {
+fn profile_credentials(profile: Option<String>, run: &RunArgs) -> Result<Credentials, Error> {
+    let options = run.options()?;
+    let locations = files::locate_from_env();
+    let profile = profile.unwrap_or_else(|| locations.profile.clone());
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    Ok(credbox::credentials_for_profile(&runtime, &locations, &profile, &options)?.0)
+}
+
+fn run(command: Commands) -> Result<(), Error> {
+    match command {
         Commands::Export { profile, format, run } => {
+            print!("{}", render(&profile_credentials(profile, &run)?, format));
+            Ok(())
+        }
+        Commands::Run { run, argv } => {
             let options = run.options()?;
-            let locations = files::locate_from_env();
-            let profile = profile.unwrap_or_else(|| locations.profile.clone());
             let runtime = Runtime::new().map_err(Error::internal)?;
-            let credentials = credbox::credentials_for_profile(&runtime, &locations, &profile, &options)?;
-            print!("{}", render(&credentials, format));
+            let (credentials, _) = credbox::credentials_for_command(&runtime, &argv, &options)?;
+            print!("{}", render(&credentials, Format::Process));
+            Ok(())
+        }
+        Commands::Exec {
+            profile,
+            run,
+            command,
+        } => {
+            let credentials = profile_credentials(profile, &run)?;
+            Err(exec_with(&credentials, &command))
+        }
+        Commands::Cache {
+            action: CacheAction::Clear { profile },
+        } => {
+            let dir = credbox::cache::default_dir().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Usage,
+                    "no cache directory: set CREDBOX_CACHE_DIR or HOME",
+                )
+            })?;
+            if !dir.exists() {
+                return Ok(());
+            }
+            let cache = Cache::open(&dir).map_err(|why| Error::new(ErrorKind::Usage, why))?;
+            let removed = cache
+                .clear(profile.as_deref())
+                .map_err(|e| Error::internal(anyhow::anyhow!("clearing {}: {e}", dir.display())))?;
+            eprintln!(
+                "credbox: removed {removed} cached credential(s) from {}",
+                dir.display()
+            );
             Ok(())
         }
     }
+}
+
+/// The variables SDKs read credentials from; `exec` replaces all of them.
+const CREDENTIAL_VARS: [&str; 6] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCOUNT_ID",
+];
+
+/// Replace this process with `command`, credentials in its environment. Returns only on failure.
+fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    for var in CREDENTIAL_VARS {
+        child.env_remove(var);
+    }
+    child
+        .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key());
+    if let Some(token) = credentials.session_token() {
+        child.env("AWS_SESSION_TOKEN", token);
+    }
+    if let Some(expiration) = credentials.expiration {
+        child.env(
+            "AWS_CREDENTIAL_EXPIRATION",
+            credbox::error::format_time(expiration),
+        );
+    }
+    if let Some(account) = &credentials.account_id {
+        child.env("AWS_ACCOUNT_ID", account);
+    }
+    let error = child.exec();
+    Error::new(
+        ErrorKind::SpawnFailed,
+        format!("could not run {}: {error}", command[0].to_string_lossy()),
+    )
 }

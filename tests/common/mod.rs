@@ -62,7 +62,14 @@ impl Sandbox {
 
     /// `credbox` with this sandbox's HOME and files, and no AWS or credbox variables inherited.
     pub fn credbox(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_credbox"));
+        let mut command = assert_cmd::Command::from_std(self.std_credbox());
+        command.timeout(std::time::Duration::from_secs(60));
+        command
+    }
+
+    /// The same as a plain `std::process::Command`, for tests that spawn it themselves.
+    pub fn std_credbox(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credbox"));
         for (name, _) in std::env::vars() {
             if name.starts_with("AWS_") || name.starts_with("CREDBOX_") {
                 command.env_remove(name);
@@ -71,8 +78,7 @@ impl Sandbox {
         command
             .env("HOME", self.home())
             .env("CREDBOX_CACHE_DIR", self.path("cache"))
-            .current_dir(self.dir.path())
-            .timeout(std::time::Duration::from_secs(60));
+            .current_dir(self.dir.path());
         command
     }
 }
