@@ -3,8 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::profile::{FileKind, ProfileSet};
 use crate::provider::{self, Host as _};
-use crate::{Command, Credentials, Error, ExitStatus, SyntaxRule, resolve};
+use crate::{Command, Credentials, Error, ExitStatus, SyntaxRule, edit, resolve};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -142,7 +143,101 @@ fn settings_to_wit(s: resolve::ProcessSettings) -> ProcessSettings {
     }
 }
 
+fn file_kind_to_wit(kind: FileKind) -> wit_profiles::FileKind {
+    match kind {
+        FileKind::Config => wit_profiles::FileKind::Config,
+        FileKind::Credentials => wit_profiles::FileKind::Credentials,
+    }
+}
+
+/// Parse both files, reporting a syntax error with its file and line.
+fn parse_files(files: &wit_profiles::Files, profile: Option<&str>) -> Result<ProfileSet, wit::Error> {
+    ProfileSet::parse(&files.config.text, &files.credentials.text).map_err(|(kind, e)| {
+        let file = match kind {
+            FileKind::Config => &files.config.path,
+            FileKind::Credentials => &files.credentials.path,
+        };
+        wit::Error::Config(wit::ConfigError {
+            profile: profile.map(String::from),
+            location: Some(wit::Location {
+                file: file.clone(),
+                line: Some(e.line),
+            }),
+            message: e.message,
+        })
+    })
+}
+
 impl wit_profiles::Guest for Component {
+    fn profile_names(files: wit_profiles::Files) -> Result<Vec<String>, wit::Error> {
+        Ok(parse_files(&files, None)?.profiles.into_keys().collect())
+    }
+
+    fn properties(
+        files: wit_profiles::Files,
+        profile: String,
+    ) -> Result<Vec<wit_profiles::Property>, wit::Error> {
+        let mut set = parse_files(&files, Some(&profile))?;
+        let Some(properties) = set.profiles.remove(&profile) else {
+            return Err(wit::Error::Config(wit::ConfigError {
+                profile: Some(profile),
+                location: None,
+                message: format!(
+                    "profile not found in {} or {}",
+                    files.config.path, files.credentials.path
+                ),
+            }));
+        };
+        Ok(properties
+            .into_iter()
+            .map(|(name, v)| wit_profiles::Property {
+                name,
+                value: v.value,
+                location: wit::Location {
+                    file: match v.file {
+                        FileKind::Config => files.config.path.clone(),
+                        FileKind::Credentials => files.credentials.path.clone(),
+                    },
+                    line: Some(v.line),
+                },
+                kind: file_kind_to_wit(v.file),
+            })
+            .collect())
+    }
+
+    fn set_property(
+        files: wit_profiles::Files,
+        profile: String,
+        key: String,
+        value: String,
+    ) -> Result<wit_profiles::File, wit::Error> {
+        let kind = edit::file_for_key(&key);
+        let file = match kind {
+            FileKind::Config => files.config,
+            FileKind::Credentials => files.credentials,
+        };
+        match edit::set_property(&file.text, kind, &profile, &key, &value) {
+            Ok(text) => Ok(wit_profiles::File {
+                path: file.path,
+                text,
+            }),
+            Err(e) => {
+                let (line, message) = match e {
+                    edit::EditError::Parse(line, message) => (Some(line), message),
+                    edit::EditError::Invalid(message) => (None, message),
+                };
+                Err(wit::Error::Config(wit::ConfigError {
+                    profile: Some(profile),
+                    location: Some(wit::Location {
+                        file: file.path,
+                        line,
+                    }),
+                    message,
+                }))
+            }
+        }
+    }
+
     fn resolve(files: wit_profiles::Files, profile: String) -> Result<wit_profiles::Source, wit::Error> {
         let config = resolve::FileText {
             path: &files.config.path,

@@ -6,6 +6,7 @@
 //! (`component`, built only for `wasm32`), whose only way out is the host's spawn capability.
 
 pub mod command;
+pub mod edit;
 pub mod output;
 pub mod profile;
 pub mod provider;

@@ -90,7 +90,7 @@ impl ProfileSet {
 }
 
 /// Profile and property names allowed by the SDKs; others are ignored, not errors.
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
@@ -98,7 +98,7 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 /// Strip an inline comment: `#` or `;` preceded by whitespace starts one.
-fn strip_inline_comment(value: &str) -> &str {
+pub(crate) fn strip_inline_comment(value: &str) -> &str {
     let bytes = value.as_bytes();
     for i in 1..bytes.len() {
         if (bytes[i] == b'#' || bytes[i] == b';') && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
@@ -157,6 +157,14 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
         }
         other => other,
     })
+}
+
+/// The profile a section header line names in a file of `kind`, if it names a valid one.
+pub(crate) fn section_name(line: &str, kind: FileKind) -> Option<String> {
+    match parse_section_header(line, kind, 0).ok()? {
+        Section::Profile { name, .. } => Some(name),
+        _ => None,
+    }
 }
 
 type Properties = Vec<(String, Value)>;

@@ -4,7 +4,9 @@
 //! component whose only capability is [`spawn`], which this crate implements with hard ceilings.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod audit;
 pub mod cache;
+pub mod configure;
 pub mod engine_config;
 pub mod error;
 pub mod files;

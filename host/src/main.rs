@@ -58,6 +58,28 @@ enum Commands {
         #[arg(last = true, required = true, value_name = "COMMAND [ARGS]...")]
         command: Vec<OsString>,
     },
+    /// Show where a profile's credentials come from, like `aws configure list` (keys masked).
+    List {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Read or change profile settings, like `aws configure get` / `set`.
+    Configure {
+        #[command(subcommand)]
+        action: ConfigureAction,
+    },
+    /// Audit profiles: shadowed helpers, syntax problems, missing or unsafe programs, writable
+    /// files, shell use, recursion. Exits 1 if any finding is an error.
+    Check {
+        /// Audit only this profile (default: every profile).
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
     /// Manage the cross-process credential cache.
     Cache {
         #[command(subcommand)]
@@ -72,6 +94,30 @@ enum CacheAction {
         #[arg(long)]
         profile: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigureAction {
+    /// Print KEY's value in the profile (exit 1 if it is not set).
+    Get {
+        key: String,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Set KEY to VALUE in the profile. Credential keys go to the credentials file, others to the
+    /// config file; every other line is kept as it was, and the file is replaced atomically.
+    Set {
+        key: String,
+        value: String,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
 }
 
 /// How helpers run.
@@ -170,6 +216,167 @@ fn profile_credentials(profile: Option<String>, run: &RunArgs) -> Result<Credent
     Ok(credbox::credentials_for_profile(&runtime, &locations, &profile, &options)?.0)
 }
 
+/// The profile to use and how it was chosen (for `list`).
+fn choose_profile(profile: Option<String>, locations: &files::Locations) -> (String, &'static str) {
+    match profile {
+        Some(profile) => (profile, "manual"),
+        None if std::env::var_os("AWS_PROFILE").is_some()
+            || std::env::var_os("AWS_DEFAULT_PROFILE").is_some() =>
+        {
+            (locations.profile.clone(), "env")
+        }
+        None => (locations.profile.clone(), "None"),
+    }
+}
+
+fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
+    let locations = files::locate_from_env();
+    let (profile, how) = choose_profile(profile, &locations);
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let row = |name: &str, value: &str, kind: &str, location: &str| {
+        println!("{name:>10} {value:>24} {kind:>16}    {location}")
+    };
+    row("Name", "Value", "Type", "Location");
+    row("----", "-----", "----", "--------");
+    let shown_profile = if how == "None" {
+        "<not set>"
+    } else {
+        profile.as_str()
+    };
+    let profile_location = match how {
+        "manual" => "--profile",
+        "env" => "AWS_PROFILE",
+        _ => "None",
+    };
+    row("profile", shown_profile, how, profile_location);
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let properties = credbox::configure::properties(&runtime, &locations, &profile)?;
+    let property = |key: &str| properties.iter().find(|p| p.name == key);
+    let place = |p: &credbox::runtime::Property| match p.location.line {
+        Some(line) => format!("{}:{line}", p.location.file),
+        None => p.location.file.clone(),
+    };
+    let masked_secret = |secret: &str| {
+        let tail: String = secret
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("{}{tail}", "*".repeat(16))
+    };
+    if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        row("access_key", &credbox::mask(&key), "env", "");
+        row("secret_key", &masked_secret(&secret), "env", "");
+    } else if properties.is_empty() {
+        row("access_key", "<not set>", "None", "None");
+        row("secret_key", "<not set>", "None", "None");
+    } else {
+        let (credentials, origin) =
+            credbox::credentials_for_profile(&runtime, &locations, &profile, &run.options()?)?;
+        let (kind, location) = match origin {
+            credbox::Origin::StaticKeys => {
+                let key = property("aws_access_key_id");
+                let kind = match key.map(|p| p.kind) {
+                    Some(credbox::runtime::FileKind::Credentials) => "shared-credentials-file",
+                    _ => "config-file",
+                };
+                (kind, key.map(place).unwrap_or_default())
+            }
+            credbox::Origin::Process | credbox::Origin::Cache => (
+                "custom-process",
+                property("credential_process").map(place).unwrap_or_default(),
+            ),
+        };
+        row(
+            "access_key",
+            &credbox::mask(&credentials.access_key_id),
+            kind,
+            &location,
+        );
+        row(
+            "secret_key",
+            &masked_secret(credentials.secret_access_key()),
+            kind,
+            &location,
+        );
+    }
+    match (
+        env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
+        property("region"),
+    ) {
+        (Some(region), _) => row("region", &region, "env", "AWS_REGION"),
+        (None, Some(region)) => row("region", &region.value, "config-file", &place(region)),
+        (None, None) => row("region", "<not set>", "None", "None"),
+    }
+    Ok(())
+}
+
+fn configure(action: ConfigureAction) -> Result<(), Error> {
+    let locations = files::locate_from_env();
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    match action {
+        ConfigureAction::Get { key, profile } => {
+            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            match credbox::configure::get(&runtime, &locations, &profile, &key)? {
+                Some(value) => {
+                    println!("{value}");
+                    Ok(())
+                }
+                // Like `aws configure get`: nothing printed, exit 1.
+                None => std::process::exit(1),
+            }
+        }
+        ConfigureAction::Set { key, value, profile } => {
+            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            let path = credbox::configure::set(&runtime, &locations, &profile, &key, &value)?;
+            tracing::info!(file = %path.display(), "updated");
+            Ok(())
+        }
+    }
+}
+
+fn check(profile: Option<String>, format: CheckFormat) -> Result<(), Error> {
+    use credbox::audit::Severity;
+    let locations = files::locate_from_env();
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let findings = credbox::audit::check(&runtime, &locations, profile.as_deref())?;
+    match format {
+        CheckFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&findings).expect("findings serialize")
+        ),
+        CheckFormat::Text => {
+            for f in &findings {
+                let severity = format!("{:?}", f.severity).to_lowercase();
+                let profile = f
+                    .profile
+                    .as_deref()
+                    .map(|p| format!("profile {p}: "))
+                    .unwrap_or_default();
+                let location = f
+                    .location
+                    .as_deref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
+                println!("{severity}: {profile}{}{location}", f.message);
+            }
+            let count = |s| findings.iter().filter(|f| f.severity == s).count();
+            println!(
+                "{} error(s), {} warning(s)",
+                count(Severity::Error),
+                count(Severity::Warning)
+            );
+        }
+    }
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 fn run(command: Commands) -> Result<(), Error> {
     match command {
         Commands::Export { profile, format, run } => {
@@ -191,6 +398,9 @@ fn run(command: Commands) -> Result<(), Error> {
             let credentials = profile_credentials(profile, &run)?;
             Err(exec_with(&credentials, &command))
         }
+        Commands::List { profile, run } => list(profile, &run),
+        Commands::Configure { action } => configure(action),
+        Commands::Check { profile, format } => check(profile, format),
         Commands::Cache {
             action: CacheAction::Clear { profile },
         } => {

@@ -30,7 +30,7 @@ use bindings::exports::credbox::provider::provider as wit_provider;
 use bindings::{Credbox, CredboxPre};
 
 pub use wit::{Credentials, Error as GuestError, ProcessSettings};
-pub use wit_profiles::{File, Files, Source};
+pub use wit_profiles::{File, FileKind, Files, Property, Source};
 pub use wit_provider::Options;
 
 /// The guest component, built from `guest/` by the build script.
@@ -234,6 +234,33 @@ impl Session {
         self.instance
             .credbox_provider_profiles()
             .call_resolve(&mut self.store, files, profile)
+            .map_err(trap)
+    }
+
+    pub fn profile_names(&mut self, files: &Files) -> GuestResult<Vec<String>> {
+        self.instance
+            .credbox_provider_profiles()
+            .call_profile_names(&mut self.store, files)
+            .map_err(trap)
+    }
+
+    pub fn properties(&mut self, files: &Files, profile: &str) -> GuestResult<Vec<Property>> {
+        self.instance
+            .credbox_provider_profiles()
+            .call_properties(&mut self.store, files, profile)
+            .map_err(trap)
+    }
+
+    pub fn set_property(
+        &mut self,
+        files: &Files,
+        profile: &str,
+        key: &str,
+        value: &str,
+    ) -> GuestResult<File> {
+        self.instance
+            .credbox_provider_profiles()
+            .call_set_property(&mut self.store, files, profile, key, value)
             .map_err(trap)
     }
 

@@ -290,7 +290,7 @@ fn kill_group(group: rustix::process::Pid, events: &mpsc::Receiver<Event>, exite
 }
 
 /// A bare name is looked up on PATH; an absolute path is used as is.
-fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
+pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
     }

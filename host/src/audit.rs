@@ -1,0 +1,221 @@
+//! `credbox check`: the audit of SPEC §8, per profile.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::files::{self, Locations};
+use crate::runtime::{GuestError, Property, Runtime, wit};
+use crate::spawn::{self, SpawnCommand};
+use crate::{Context, SpawnPolicy};
+
+/// How bad a finding is. `check` exits 1 when any finding is an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// One thing `check` found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The profile it concerns, if any (file-level findings have none).
+    pub profile: Option<String>,
+    /// `FILE` or `FILE:LINE`, when it concerns a place in a file.
+    pub location: Option<String>,
+    pub message: String,
+}
+
+fn finding(severity: Severity, profile: Option<&str>, location: Option<String>, message: String) -> Finding {
+    Finding {
+        severity,
+        profile: profile.map(String::from),
+        location,
+        message,
+    }
+}
+
+fn place(property: &Property) -> String {
+    match property.location.line {
+        Some(line) => format!("{}:{line}", property.location.file),
+        None => property.location.file.clone(),
+    }
+}
+
+/// Audit every profile (or only `only`) defined by the files at `locations`.
+pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Result<Vec<Finding>, Error> {
+    let files = files::read_files(locations)?;
+    let mut findings = Vec::new();
+    for path in [&locations.config, &locations.credentials] {
+        if let Some(problem) = unsafe_ownership(Path::new(path), "profile file") {
+            findings.push(finding(Severity::Error, None, None, problem));
+        }
+    }
+    let mut session = runtime
+        .session(SpawnPolicy::default(), None)
+        .map_err(Error::internal)?;
+    let names = match only {
+        Some(profile) => vec![profile.to_string()],
+        None => session
+            .profile_names(&files)
+            .map_err(Error::internal)?
+            .map_err(|e| Error::from_guest(e, &Context::Profile("(all)"), None))?,
+    };
+    for name in names {
+        let properties = session
+            .properties(&files, &name)
+            .map_err(Error::internal)?
+            .map_err(|e| Error::from_guest(e, &Context::Profile(&name), None))?;
+        let get = |key: &str| properties.iter().find(|p| p.name == key);
+        let Some(process) = get("credential_process") else {
+            continue;
+        };
+        let profile = Some(name.as_str());
+        if get("aws_access_key_id").is_some() && get("aws_secret_access_key").is_some() {
+            findings.push(finding(
+                Severity::Warning,
+                profile,
+                Some(place(process)),
+                "static keys shadow credential_process: the helper never runs; remove one of them".into(),
+            ));
+            continue;
+        }
+        let strict = session
+            .parse_command(&process.value, false)
+            .map_err(Error::internal)?;
+        let command = match strict {
+            Ok(command) => command,
+            Err(GuestError::CommandSyntax(e))
+                if matches!(
+                    e.rule,
+                    wit::SyntaxRule::ShellOperator
+                        | wit::SyntaxRule::EnvironmentVariable
+                        | wit::SyntaxRule::Tilde
+                ) =>
+            {
+                findings.push(finding(
+                    Severity::Error,
+                    profile,
+                    Some(place(process)),
+                    format!(
+                        "credential_process needs a shell (`{}`): it only runs with --allow-shell, which lets the command do whatever a shell can; prefer a script",
+                        e.word
+                    ),
+                ));
+                continue;
+            }
+            Err(e) => {
+                let error = Error::from_guest(e, &Context::Profile(&name), Some(&process.location));
+                findings.push(finding(
+                    Severity::Error,
+                    profile,
+                    Some(place(process)),
+                    error.to_string(),
+                ));
+                continue;
+            }
+        };
+        let SpawnCommand::Argv(argv) = command else {
+            continue;
+        };
+        findings.extend(program_findings(&name, process, &argv));
+    }
+    Ok(findings)
+}
+
+/// Problems with the program a profile runs: missing, not executable, writable by others, or
+/// credbox calling itself for the same profile.
+fn program_findings(profile: &str, process: &Property, argv: &[String]) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let mut add =
+        |severity, message| found.push(finding(severity, Some(profile), Some(place(process)), message));
+    let program = match spawn::resolve_program(&argv[0]) {
+        Ok(program) => program,
+        Err(e) => {
+            add(Severity::Error, spawn_error_text(e));
+            return found;
+        }
+    };
+    match std::fs::metadata(&program) {
+        Err(_) => add(
+            Severity::Error,
+            format!("program `{}` does not exist", program.display()),
+        ),
+        Ok(meta) if meta.mode() & 0o111 == 0 || !meta.is_file() => add(
+            Severity::Error,
+            format!("program `{}` is not an executable file", program.display()),
+        ),
+        Ok(_) => {
+            let resolved = std::fs::canonicalize(&program).unwrap_or(program.clone());
+            for path in [Some(resolved.clone()), resolved.parent().map(Path::to_path_buf)]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(problem) = unsafe_ownership(&path, "program") {
+                    add(Severity::Error, problem);
+                }
+            }
+            if calls_credbox_for(profile, &resolved, argv) {
+                add(
+                    Severity::Error,
+                    "credential_process runs credbox for this same profile: it would recurse".into(),
+                );
+            }
+        }
+    }
+    found
+}
+
+fn spawn_error_text(error: spawn::SpawnError) -> String {
+    match error {
+        spawn::SpawnError::Denied(why) | spawn::SpawnError::Failed(why) => why,
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether `argv` runs credbox for `profile` (explicitly, or `default` implicitly).
+fn calls_credbox_for(profile: &str, program: &Path, argv: &[String]) -> bool {
+    let is_credbox = program.file_name().is_some_and(|n| n == "credbox")
+        || std::env::current_exe()
+            .ok()
+            .and_then(|e| std::fs::canonicalize(e).ok())
+            == Some(program.to_path_buf());
+    if !is_credbox {
+        return false;
+    }
+    let named = argv
+        .windows(2)
+        .find(|w| w[0] == "--profile")
+        .map(|w| w[1].as_str());
+    let named = named.or_else(|| argv.iter().find_map(|a| a.strip_prefix("--profile=")));
+    named.unwrap_or("default") == profile
+}
+
+/// A file or directory that someone other than its owner (or root) could change.
+fn unsafe_ownership(path: &Path, what: &str) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Some(format!(
+            "{what} {} is owned by another user (uid {})",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    // A sticky directory (like /tmp) is writable by all but does not let others replace entries.
+    let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
+    if meta.mode() & 0o022 != 0 && !sticky {
+        let fix: PathBuf = path.to_path_buf();
+        return Some(format!(
+            "{what} {} is writable by group or others; run chmod go-w {}",
+            path.display(),
+            fix.display()
+        ));
+    }
+    None
+}

@@ -1,0 +1,91 @@
+//! `credbox configure get` / `set`: read and change profile properties like `aws configure`.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind};
+use crate::files::{self, Locations};
+use crate::runtime::{GuestError, Property, Runtime};
+use crate::{Context, SpawnPolicy};
+
+fn guest_error(profile: &str) -> impl Fn(GuestError) -> Error + '_ {
+    move |e| Error::from_guest(e, &Context::Profile(profile), None)
+}
+
+/// Every property of `profile` (none if the profile does not exist).
+pub fn properties(runtime: &Runtime, locations: &Locations, profile: &str) -> Result<Vec<Property>, Error> {
+    let files = files::read_files(locations)?;
+    let mut session = runtime
+        .session(SpawnPolicy::default(), None)
+        .map_err(Error::internal)?;
+    match session.properties(&files, profile).map_err(Error::internal)? {
+        Ok(properties) => Ok(properties),
+        // A missing profile (an error without a location) is just an empty one here.
+        Err(GuestError::Config(e)) if e.location.is_none() => Ok(Vec::new()),
+        Err(e) => Err(guest_error(profile)(e)),
+    }
+}
+
+/// The value of `key` in `profile` (credentials file over config file), if set.
+pub fn get(
+    runtime: &Runtime,
+    locations: &Locations,
+    profile: &str,
+    key: &str,
+) -> Result<Option<String>, Error> {
+    let properties = properties(runtime, locations, profile)?;
+    let key = key.to_ascii_lowercase();
+    Ok(properties.into_iter().find(|p| p.name == key).map(|p| p.value))
+}
+
+/// Set `key` to `value` in `profile`, rewriting the one file it belongs in atomically (every
+/// other line kept byte for byte, the file's mode kept). Returns the file written.
+pub fn set(
+    runtime: &Runtime,
+    locations: &Locations,
+    profile: &str,
+    key: &str,
+    value: &str,
+) -> Result<PathBuf, Error> {
+    let files = files::read_files(locations)?;
+    let mut session = runtime
+        .session(SpawnPolicy::default(), None)
+        .map_err(Error::internal)?;
+    let file = session
+        .set_property(&files, profile, key, value)
+        .map_err(Error::internal)?
+        .map_err(guest_error(profile))?;
+    let path = PathBuf::from(&file.path);
+    write_atomically(&path, file.text.as_bytes()).map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("{}: cannot write the file: {e}", path.display()),
+        )
+    })?;
+    Ok(path)
+}
+
+/// Replace `path` with `contents` so that readers see the old file or the new one, never a mix.
+/// A symlink is followed (its target is replaced), the mode is kept, and a new file is 0600.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let target = match std::fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(e),
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
+    // Set after creation: a mode given at creation would be narrowed by the umask.
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    temp.persist(&target).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}

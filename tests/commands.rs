@@ -1,0 +1,273 @@
+//! `credbox configure`, `check` and `list` against real profile files.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+const COMMENTED_CONFIG: &str = "\
+# Team AWS config — managed by hand, keep the comments!
+[default]
+region = eu-west-1   # Ireland
+
+; the dev account
+[profile dev]
+credential_process = /opt/bin/helper --user me
+s3 =
+  addressing_style = path
+output = json
+
+[profile other]
+region = us-east-1
+";
+
+#[test]
+fn configure_set_changes_only_the_intended_line_and_keeps_the_mode() {
+    let sandbox = Sandbox::new();
+    sandbox.config(COMMENTED_CONFIG);
+    let config = sandbox.config_path();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    let set = sandbox
+        .credbox()
+        .args(["configure", "set", "output", "text", "--profile", "dev"])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr_of(&set));
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        COMMENTED_CONFIG.replace("output = json", "output = text")
+    );
+    assert_eq!(
+        std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+
+    // A new key goes after the section's last property; a new profile at the end.
+    sandbox
+        .credbox()
+        .args(["configure", "set", "region", "eu-north-1", "--profile", "dev"])
+        .assert()
+        .success();
+    sandbox
+        .credbox()
+        .args(["configure", "set", "region", "ap-south-1", "--profile", "new"])
+        .assert()
+        .success();
+    let expected = COMMENTED_CONFIG
+        .replace("output = json\n", "output = text\nregion = eu-north-1\n")
+        .replace(
+            "region = us-east-1\n",
+            "region = us-east-1\n\n[profile new]\nregion = ap-south-1\n",
+        );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), expected);
+
+    let get = sandbox
+        .credbox()
+        .args(["configure", "get", "region", "--profile", "dev"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&get), "eu-north-1\n");
+    let missing = sandbox
+        .credbox()
+        .args(["configure", "get", "nothing", "--profile", "dev"])
+        .output()
+        .unwrap();
+    assert_eq!((missing.status.code(), missing.stdout.len()), (Some(1), 0));
+}
+
+#[test]
+fn configure_set_puts_keys_in_the_credentials_file_and_follows_symlinks() {
+    let sandbox = Sandbox::new();
+    let real = sandbox.path("dotfiles/credentials");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::write(&real, "[dev]\naws_access_key_id = AKIAOLD\n").unwrap();
+    std::os::unix::fs::symlink(&real, sandbox.credentials_path()).unwrap();
+
+    sandbox
+        .credbox()
+        .args([
+            "configure",
+            "set",
+            "aws_access_key_id",
+            "AKIANEW",
+            "--profile",
+            "dev",
+        ])
+        .assert()
+        .success();
+    assert!(
+        std::fs::symlink_metadata(sandbox.credentials_path())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        "[dev]\naws_access_key_id = AKIANEW\n"
+    );
+    assert!(
+        !sandbox.config_path().exists(),
+        "credential keys never go to the config file"
+    );
+}
+
+#[test]
+fn configure_set_refuses_a_value_that_would_not_read_back() {
+    let sandbox = Sandbox::new();
+    sandbox.config(COMMENTED_CONFIG);
+    let output = sandbox
+        .credbox()
+        .args([
+            "configure",
+            "set",
+            "credential_process",
+            "/h --x #y",
+            "--profile",
+            "dev",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr_of(&output).contains("would not read back"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.config_path()).unwrap(),
+        COMMENTED_CONFIG
+    );
+}
+
+#[test]
+fn check_reports_each_problem_with_a_severity_and_exits_1_on_errors() {
+    let sandbox = Sandbox::new();
+    let good = sandbox.json_helper("bin/good", &session_json(1));
+    let loose = sandbox.json_helper("bin/loose", &session_json(1));
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let not_executable = sandbox.path("bin/plain");
+    std::fs::write(&not_executable, "").unwrap();
+    let credbox = env!("CARGO_BIN_EXE_credbox");
+    sandbox.config(&format!(
+        "[profile good]\ncredential_process = {}\n\
+         [profile shadowed]\naws_access_key_id = AKIA1\naws_secret_access_key = S\ncredential_process = {}\n\
+         [profile shell]\ncredential_process = {} | base64 -d\n\
+         [profile loose]\ncredential_process = {}\n\
+         [profile plain]\ncredential_process = {}\n\
+         [profile gone]\ncredential_process = /no/such/helper\n\
+         [profile loop]\ncredential_process = {credbox} export --profile loop\n\
+         [profile relative]\ncredential_process = ./helper\n",
+        good.display(),
+        good.display(),
+        good.display(),
+        loose.display(),
+        not_executable.display(),
+    ));
+    std::fs::set_permissions(sandbox.path("bin"), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let output = sandbox
+        .credbox()
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    let findings: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let about = |profile: &str| -> Vec<(String, String)> {
+        findings
+            .iter()
+            .filter(|f| f["profile"] == profile)
+            .map(|f| {
+                (
+                    f["severity"].as_str().unwrap().to_string(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(about("good").is_empty(), "{:?}", about("good"));
+    let expect = |profile: &str, severity: &str, text: &str| {
+        let found = about(profile);
+        assert!(
+            found.iter().any(|(s, m)| s == severity && m.contains(text)),
+            "{profile}: expected {severity} containing {text:?}, got {found:?}"
+        );
+    };
+    expect("shadowed", "warning", "static keys shadow credential_process");
+    expect("shell", "error", "needs a shell");
+    expect("loose", "error", "writable by group or others");
+    expect("plain", "error", "is not an executable file");
+    expect("gone", "error", "does not exist");
+    expect("loop", "error", "would recurse");
+    expect("relative", "error", "relative path");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["location"].as_str().unwrap().contains(":")),
+        "file:line for each"
+    );
+
+    let only_good = sandbox
+        .credbox()
+        .args(["check", "--profile", "good"])
+        .output()
+        .unwrap();
+    assert!(only_good.status.success(), "{}", stdout_of(&only_good));
+    assert_eq!(stdout_of(&only_good), "0 error(s), 0 warning(s)\n");
+}
+
+#[test]
+fn list_shows_sources_with_keys_masked() {
+    let sandbox = Sandbox::new();
+    let helper = sandbox.json_helper("h.sh", &session_json(1));
+    sandbox
+        .config(&format!(
+            "[profile dev]\nregion = eu-west-1\ncredential_process = {}\n",
+            helper.display()
+        ))
+        .credentials(&format!(
+            "[static]\naws_access_key_id = AKIASTATICLIST1\naws_secret_access_key = {SECRET}\n"
+        ));
+
+    let dev = sandbox
+        .credbox()
+        .args(["list", "--profile", "dev"])
+        .output()
+        .unwrap();
+    assert!(dev.status.success(), "{}", stderr_of(&dev));
+    let config = sandbox.config_path().display().to_string();
+    let text = stdout_of(&dev);
+    assert!(
+        text.contains(&format!(
+            "access_key     ****************0001   custom-process    {config}:3"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "    region                eu-west-1      config-file    {config}:2"
+        )),
+        "{text}"
+    );
+
+    let stat = stdout_of(
+        &sandbox
+            .credbox()
+            .args(["list"])
+            .env("AWS_PROFILE", "static")
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        stat.contains("   profile                   static              env    AWS_PROFILE"),
+        "{stat}"
+    );
+    assert!(
+        stat.contains("****************IST1 shared-credentials-file"),
+        "{stat}"
+    );
+    for text in [&text, &stat] {
+        assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
+    }
+}
