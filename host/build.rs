@@ -72,5 +72,5 @@ fn build_guest(root: &Path) -> PathBuf {
              is missing, run `rustup target add wasm32-wasip2` (the Makefile does this for you)"
         );
     }
-    target_dir.join("wasm32-wasip2/release/credbox_guest.wasm")
+    target_dir.join("wasm32-wasip2/guest/credbox_guest.wasm")
 }

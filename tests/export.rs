@@ -191,12 +191,12 @@ fn a_bare_program_name_is_found_on_path() {
     let output = sandbox
         .credbox()
         .env("PATH", path)
-        .arg("export")
+        .args(["export", "--no-cache"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
 
-    let output = sandbox.credbox().arg("export").output().unwrap();
+    let output = sandbox.credbox().args(["export", "--no-cache"]).output().unwrap();
     assert_eq!(output.status.code(), Some(4));
     assert!(stderr_of(&output).contains("program `my-cred-helper` was not found on PATH"));
 }

@@ -9,5 +9,8 @@ pub fn engine_config() -> wasmtime::Config {
     config.memory_reservation(64 << 20);
     config.memory_guard_size(64 << 10);
     config.memory_reservation_for_growth(1 << 20);
+    // A copy-on-write memory image costs a memfd and mappings per process; credbox instantiates
+    // once per process, so copying the data segments is cheaper.
+    config.memory_init_cow(false);
     config
 }
