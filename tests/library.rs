@@ -1,0 +1,138 @@
+//! The library API where the tests control what the CLI cannot: the guest's clock, and host
+//! ceilings that differ from what the guest asks for.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use credbox::{Cache, Clock, ErrorKind, FetchOptions, Runtime, files};
+
+/// A clock the test moves: the real time at creation plus an offset.
+struct MovableClock {
+    start: Duration,
+    offset: AtomicU64,
+}
+
+impl MovableClock {
+    fn new() -> Arc<Self> {
+        Arc::new(MovableClock {
+            start: SystemTime::now().duration_since(UNIX_EPOCH).unwrap(),
+            offset: AtomicU64::new(0),
+        })
+    }
+
+    fn set_minutes(&self, minutes: u64) {
+        self.offset.store(minutes * 60, Ordering::SeqCst);
+    }
+}
+
+impl Clock for MovableClock {
+    fn now(&self) -> Duration {
+        self.start + Duration::from_secs(self.offset.load(Ordering::SeqCst))
+    }
+}
+
+fn locations(sandbox: &Sandbox) -> files::Locations {
+    files::Locations {
+        config: sandbox.config_path().display().to_string(),
+        credentials: sandbox.credentials_path().display().to_string(),
+        profile: "default".into(),
+    }
+}
+
+/// A helper printing credentials that expire `minutes` after the real now, counting its runs.
+fn expiring_helper(sandbox: &Sandbox, minutes: u32) {
+    let runs = sandbox.path("runs");
+    let helper = sandbox.helper(
+        "h.sh",
+        &format!(
+            "echo run >> {}\nexp=$(date -u -d '+{minutes} minutes' +%Y-%m-%dT%H:%M:%SZ)\n\
+             printf '{{\"Version\":1,\"AccessKeyId\":\"ASIACLOCK\",\"SecretAccessKey\":\"s\",\"Expiration\":\"%s\"}}' \"$exp\"",
+            runs.display()
+        ),
+    );
+    sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
+}
+
+fn runs(sandbox: &Sandbox) -> usize {
+    std::fs::read_to_string(sandbox.path("runs")).map_or(0, |s| s.lines().count())
+}
+
+/// Fetch at each minute offset (each fetch a fresh guest instance, as separate CLI runs are)
+/// and return the helper's run count after each.
+fn runs_at(sandbox: &Sandbox, minutes: &[u64]) -> Vec<usize> {
+    let runtime = Runtime::new().unwrap();
+    let clock = MovableClock::new();
+    let options = FetchOptions {
+        cache: Some(Cache::open(&sandbox.path("cache")).unwrap()),
+        clock: Some(clock.clone()),
+        ..FetchOptions::default()
+    };
+    minutes
+        .iter()
+        .map(|&m| {
+            clock.set_minutes(m);
+            credbox::credentials_for_profile(&runtime, &locations(sandbox), "default", &options).unwrap();
+            runs(sandbox)
+        })
+        .collect()
+}
+
+#[test]
+fn one_hour_credentials_are_cached_until_fifteen_minutes_remain() {
+    let sandbox = Sandbox::new();
+    expiring_helper(&sandbox, 60);
+    // Fetched at 0; reused at 44 minutes; refreshed at 46 (14 minutes left).
+    assert_eq!(runs_at(&sandbox, &[0, 44, 46]), [1, 1, 2]);
+}
+
+#[test]
+fn fifteen_minute_credentials_are_reused_for_half_their_life() {
+    let sandbox = Sandbox::new();
+    expiring_helper(&sandbox, 15);
+    // Window = min(15, 15 / 2) = 7.5 minutes: reused at 7, refreshed at 8.
+    assert_eq!(runs_at(&sandbox, &[0, 1, 7, 8]), [1, 1, 1, 2]);
+}
+
+#[test]
+fn the_host_timeout_ceiling_beats_what_the_guest_asks_for() {
+    let sandbox = Sandbox::new();
+    let helper = sandbox.helper("slow.sh", "exec sleep 30");
+    sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
+    let mut options = FetchOptions {
+        // The guest is told it may wait a minute...
+        timeout: Duration::from_secs(60),
+        ..FetchOptions::default()
+    };
+    // ...but the host's ceiling is half a second.
+    options.policy.max_timeout = Duration::from_millis(500);
+    let runtime = Runtime::new().unwrap();
+    let start = std::time::Instant::now();
+    let error =
+        credbox::credentials_for_profile(&runtime, &locations(&sandbox), "default", &options).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TimedOut);
+    assert!(error.to_string().contains("within 0.5 s"), "{error}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn credentials_debug_output_never_shows_secrets() {
+    let sandbox = Sandbox::new();
+    sandbox.credentials(&format!(
+        "[default]\naws_access_key_id = AKIADEBUGEXAMPLE\naws_secret_access_key = {SECRET}\naws_session_token = {TOKEN}\n"
+    ));
+    let runtime = Runtime::new().unwrap();
+    let (credentials, _) = credbox::credentials_for_profile(
+        &runtime,
+        &locations(&sandbox),
+        "default",
+        &FetchOptions::default(),
+    )
+    .unwrap();
+    let debug = format!("{credentials:?} {credentials:#?}");
+    assert!(!debug.contains(SECRET) && !debug.contains(TOKEN), "{debug}");
+    assert!(debug.contains("****************MPLE"), "{debug}");
+}
