@@ -43,10 +43,10 @@ fn build_guest(root: &Path) -> PathBuf {
         .current_dir(root)
         .args([
             "rustc",
-            "--quiet",
             "-p",
             "credbox-guest",
-            "--release",
+            "--profile",
+            "guest",
             "--target",
             "wasm32-wasip2",
             "--crate-type",
