@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest;
+
 #[path = "src/engine_config.rs"]
 mod engine_config;
 
@@ -25,6 +27,12 @@ fn main() {
     let wasm = build_guest(&root);
     let wasm_bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
     std::fs::write(out_dir.join("guest.wasm"), &wasm_bytes).unwrap();
+    // Identifies this guest build in host-side cache records (see `cache::ServeKey`).
+    let digest: String = sha2::Sha256::digest(&wasm_bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(out_dir.join("guest.sha256"), digest).unwrap();
 
     let engine = wasmtime::Engine::new(&engine_config::engine_config()).expect("wasmtime engine");
     let native = engine

@@ -287,10 +287,9 @@ fn scenario_env(dir: &Path) -> BTreeMap<String, String> {
     let env: BTreeMap<String, String> = serde_json::from_value(read_json(&dir.join("env.json"))).unwrap();
     env.into_iter()
         .map(|(k, v)| {
-            let v = if v.starts_with('/') {
-                dir.join("fs").join(&v[1..]).display().to_string()
-            } else {
-                v
+            let v = match v.strip_prefix('/') {
+                Some(inside) => dir.join("fs").join(inside).display().to_string(),
+                None => v,
             };
             (k, v)
         })

@@ -264,17 +264,23 @@ fn a_corrupt_cache_entry_is_replaced() {
     let helper = counting_helper(&sandbox, "0", &session_json(1));
     sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
     assert!(sandbox.credbox().arg("export").output().unwrap().status.success());
-    let entry = std::fs::read_dir(sandbox.path("cache"))
+    // The guest's entry and the host's served record: both corrupt, or the other would serve.
+    let records: Vec<_> = std::fs::read_dir(sandbox.path("cache"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .unwrap();
-    std::fs::write(&entry, b"{\"credbox_cache\": 1, garbage").unwrap();
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for record in &records {
+        std::fs::write(record, b"{\"credbox_cache\": 1, garbage").unwrap();
+    }
 
     let output = sandbox.credbox().arg("export").output().unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
     assert_eq!(runs(&sandbox), 2);
-    assert!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(&entry).unwrap()).is_ok());
+    for record in &records {
+        assert!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(record).unwrap()).is_ok());
+    }
     assert!(sandbox.credbox().arg("export").output().unwrap().status.success());
     assert_eq!(runs(&sandbox), 2, "the replaced entry is served");
 }
@@ -418,12 +424,63 @@ fn verbose_logs_decisions_but_no_secret() {
         "[default]\ncredential_process = {} --password {TOKEN}\n",
         helper.display()
     ));
-    for expected in ["cache miss", "cache hit"] {
+    // Cold, warm through the guest (served record removed), and warm from the served record.
+    for (expected, remove_served) in [("cache miss", false), ("cache hit", true), ("cache hit", false)] {
+        if remove_served {
+            for record in std::fs::read_dir(sandbox.path("cache")).unwrap() {
+                let path = record.unwrap().path();
+                if path.to_string_lossy().contains("-served-") {
+                    std::fs::remove_file(path).unwrap();
+                }
+            }
+        }
         let output = sandbox.credbox().args(["-v", "export"]).output().unwrap();
         assert!(output.status.success());
         let log = stderr_of(&output);
         assert!(log.contains(expected), "{log}");
-        assert!(log.contains("arguments redacted"), "{log}");
         assert!(!log.contains(SECRET) && !log.contains(TOKEN), "{log}");
+        if expected == "cache miss" {
+            assert!(log.contains("arguments redacted"), "{log}");
+        }
     }
+}
+
+#[test]
+fn served_records_follow_every_input_the_guest_saw() {
+    let sandbox = Sandbox::new();
+    let helper = counting_helper(&sandbox, "0", &session_json(1));
+    let config = format!("[default]\ncredential_process = {}\n", helper.display());
+    sandbox.config(&config);
+    let export = || {
+        let output = sandbox.credbox().arg("export").output().unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+    };
+    let records = || {
+        std::fs::read_dir(sandbox.path("cache"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("-served-")
+            })
+            .count()
+    };
+    export();
+    export();
+    assert_eq!((runs(&sandbox), records()), (1, 1));
+
+    // An unrelated edit: the guest decides again, from its own cache entry; no helper run.
+    sandbox.config(&format!("{config}\n[profile other]\nregion = eu-west-1\n"));
+    export();
+    assert_eq!((runs(&sandbox), records()), (1, 2));
+
+    // A different command: a different entry, so the helper runs.
+    sandbox.config(&format!(
+        "[default]\ncredential_process = {} --changed\n",
+        helper.display()
+    ));
+    export();
+    assert_eq!(runs(&sandbox), 2);
 }

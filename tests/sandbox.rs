@@ -12,8 +12,9 @@ fn unversioned(name: &str) -> &str {
 #[test]
 fn the_guest_imports_nothing_beyond_spawn_and_empty_wasi() {
     let runtime = Runtime::new().unwrap();
-    let component = Component::new(runtime.engine(), GUEST_WASM).unwrap();
-    let imports = component_imports(runtime.engine(), &component);
+    let engine = runtime.engine().unwrap();
+    let component = Component::new(engine, GUEST_WASM).unwrap();
+    let imports = component_imports(engine, &component);
     eprintln!("guest imports: {imports:?}");
     let allowed = |name: &str| {
         let name = unversioned(name);
@@ -46,10 +47,9 @@ fn a_component_importing_the_filesystem_is_refused_at_instantiation() {
         )"#,
     )
     .unwrap();
-    let component = Component::new(runtime.engine(), wasm).unwrap();
-    let error = Runtime::from_component(runtime.engine().clone(), &component)
-        .err()
-        .unwrap();
+    let engine = runtime.engine().unwrap();
+    let component = Component::new(engine, wasm).unwrap();
+    let error = Runtime::from_component(engine.clone(), &component).err().unwrap();
     let message = format!("{error:#}");
     assert!(message.contains("wasi:filesystem/preopens"), "{message}");
     assert!(

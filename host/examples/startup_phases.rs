@@ -14,13 +14,18 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let helper = std::env::args().nth(1).expect("usage: startup_phases /path/to/helper");
+    let helper = std::env::args()
+        .nth(1)
+        .expect("usage: startup_phases /path/to/helper");
     let files = Files {
         config: File {
             path: "config".into(),
             text: format!("[profile perf]\nregion = eu-west-1\ncredential_process = {helper}\n"),
         },
-        credentials: File { path: "credentials".into(), text: String::new() },
+        credentials: File {
+            path: "credentials".into(),
+            text: String::new(),
+        },
     };
     let rounds = 200;
     let (mut load, mut instantiate, mut resolve, mut fetch) = (vec![], vec![], vec![], vec![]);
@@ -37,18 +42,39 @@ fn main() {
         let source = session.resolve(&files, "perf").unwrap().unwrap();
         resolve.push(t.elapsed());
 
-        let credbox::runtime::Source::Process(settings) = source else { panic!("not a process profile") };
+        let credbox::runtime::Source::Process(settings) = source else {
+            panic!("not a process profile")
+        };
         let t = Instant::now();
         let options = FetchOptions::default();
         let provider = session
-            .new_provider(&settings, credbox::runtime::Options { min_ttl_seconds: 900, timeout_ms: 60_000, allow_shell: false })
+            .new_provider(
+                &settings,
+                credbox::runtime::Options {
+                    min_ttl_seconds: 900,
+                    timeout_ms: 60_000,
+                    allow_shell: false,
+                },
+            )
             .unwrap();
         session.retrieve(provider).unwrap().unwrap();
         fetch.push(t.elapsed());
         drop(options);
     }
-    println!("engine + deserialize precompiled guest + link: {:?}", median(load));
-    println!("instantiate:                                  {:?}", median(instantiate));
-    println!("resolve profile (guest call):                 {:?}", median(resolve));
-    println!("spawn helper + validate output:               {:?}", median(fetch));
+    println!(
+        "engine + deserialize precompiled guest + link: {:?}",
+        median(load)
+    );
+    println!(
+        "instantiate:                                  {:?}",
+        median(instantiate)
+    );
+    println!(
+        "resolve profile (guest call):                 {:?}",
+        median(resolve)
+    );
+    println!(
+        "spawn helper + validate output:               {:?}",
+        median(fetch)
+    );
 }

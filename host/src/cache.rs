@@ -10,6 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::spawn::{SpawnCommand, hex};
@@ -61,6 +62,45 @@ impl CacheKey {
             stem: format!("{}-{}", profile_prefix(profile), hex(&hasher.finalize())),
         }
     }
+}
+
+/// The key of a [`Served`] record: everything the guest saw when it decided (its own build, the
+/// text of both profile files, the profile, the options that change its decision). Any change to
+/// them, an edit to an unrelated profile included, makes a new key, and the guest decides again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeKey {
+    stem: String,
+}
+
+impl ServeKey {
+    pub fn new(guest: &str, files: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
+        let mut hasher = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        field(b"credbox-serve-key-v1");
+        field(guest.as_bytes());
+        files.iter().for_each(|text| field(text.as_bytes()));
+        field(profile.as_bytes());
+        field(&min_ttl_seconds.to_le_bytes());
+        field(&[u8::from(allow_shell)]);
+        ServeKey {
+            stem: format!("{}-served-{}", profile_prefix(profile), hex(&hasher.finalize())),
+        }
+    }
+}
+
+/// Credentials the guest returned and the instant it said they may be served until: the host may
+/// hand them out without entering the guest until then (for the same [`ServeKey`]).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Served {
+    pub serve_until: i64,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub expiration: Option<i64>,
+    pub account_id: Option<String>,
 }
 
 fn profile_prefix(profile: &str) -> String {
@@ -132,14 +172,29 @@ impl Cache {
     /// Replace the entry atomically: a temporary file (0600) in the same directory, synced, then
     /// renamed over the old one. Readers see the old entry or the new one, never a mix.
     pub fn write(&self, key: &CacheKey, entry: &[u8]) -> std::io::Result<()> {
+        self.write_file(&format!("{}.json", key.stem), entry)
+    }
+
+    fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
         let mut temp = tempfile::Builder::new()
             .prefix(".entry-")
             .permissions(fs::Permissions::from_mode(0o600))
             .tempfile_in(&self.dir)?;
-        temp.write_all(entry)?;
+        temp.write_all(contents)?;
         temp.as_file().sync_all()?;
-        temp.persist(self.entry_path(key)).map_err(|e| e.error)?;
+        temp.persist(self.dir.join(name)).map_err(|e| e.error)?;
         File::open(&self.dir)?.sync_all()
+    }
+
+    /// The served record for `key`, if there is a well-formed one.
+    pub fn read_served(&self, key: &ServeKey) -> Option<Served> {
+        serde_json::from_slice(&fs::read(self.dir.join(format!("{}.json", key.stem))).ok()?).ok()
+    }
+
+    /// Store a served record, atomically like an entry.
+    pub fn write_served(&self, key: &ServeKey, served: &Served) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(served).map_err(std::io::Error::other)?;
+        self.write_file(&format!("{}.json", key.stem), &bytes)
     }
 
     /// Remove the entry (for credentials that must not be stored).
@@ -159,7 +214,7 @@ impl Cache {
             let matches = prefix.as_ref().is_none_or(|p| name.starts_with(p.as_str()));
             if ours && matches {
                 fs::remove_file(entry.path())?;
-                removed += usize::from(name.ends_with(".json"));
+                removed += usize::from(name.ends_with(".json") && !name.contains("-served-"));
             }
         }
         Ok(removed)

@@ -145,6 +145,11 @@ pub fn credentials_for_profile(
     options: &FetchOptions,
 ) -> Result<(Credentials, Origin), Error> {
     let files = files::read_files(locations)?;
+    let texts = [files.config.text.as_str(), files.credentials.text.as_str()];
+    let served = ServedRecord::new(options, &texts, profile);
+    if let Some(credentials) = served.lookup() {
+        return Ok((credentials, Origin::Cache));
+    }
     let mut session = options.session(runtime)?;
     let source = session
         .resolve(&files, profile)
@@ -159,9 +164,92 @@ pub fn credentials_for_profile(
             if let Some(origin) = &settings.origin {
                 debug!(profile, file = %origin.file, line = origin.line.unwrap_or(0), "credential_process");
             }
-            fetch_process(&mut session, &settings, options, &Context::Profile(profile))
+            let fetched = fetch_process(&mut session, &settings, options, &Context::Profile(profile))?;
+            served.store(&fetched);
+            Ok((fetched.credentials, fetched.origin))
         }
     }
+}
+
+/// The host's record of what the guest decided for exactly these inputs (SPEC §5 allows serving
+/// a copy until the instant the guest chose): a hit skips loading the guest entirely.
+struct ServedRecord<'a> {
+    place: Option<(&'a Cache, cache::ServeKey)>,
+}
+
+impl<'a> ServedRecord<'a> {
+    fn new(options: &'a FetchOptions, texts: &[&str], label: &str) -> Self {
+        // With a substituted clock the guest's time is not the system's: always ask the guest.
+        let place = options
+            .cache
+            .as_ref()
+            .filter(|_| options.clock.is_none())
+            .map(|cache| {
+                let key = cache::ServeKey::new(
+                    runtime::GUEST_SHA256,
+                    texts,
+                    label,
+                    options.min_ttl.as_secs(),
+                    options.policy.allow_shell,
+                );
+                (cache, key)
+            });
+        ServedRecord { place }
+    }
+
+    fn lookup(&self) -> Option<Credentials> {
+        let (cache, key) = self.place.as_ref()?;
+        let served = cache.read_served(key)?;
+        if unix_now() >= served.serve_until {
+            return None;
+        }
+        info!(serve_until = %error::format_time(served.serve_until), "cache hit (the guest's earlier decision)");
+        Some(Credentials {
+            access_key_id: served.access_key_id,
+            secret_access_key: served.secret_access_key,
+            session_token: served.session_token,
+            expiration: served.expiration,
+            account_id: served.account_id,
+        })
+    }
+
+    fn store(&self, fetched: &Fetched) {
+        let (Some((cache, key)), Some(serve_until)) = (&self.place, fetched.serve_until) else {
+            return;
+        };
+        // Long-term credentials (served forever) never go to disk.
+        if serve_until == i64::MAX || fetched.credentials.expiration.is_none() {
+            return;
+        }
+        let c = &fetched.credentials;
+        let record = cache::Served {
+            serve_until,
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key.clone(),
+            session_token: c.session_token.clone(),
+            expiration: c.expiration,
+            account_id: c.account_id.clone(),
+        };
+        if let Err(e) = cache.write_served(key, &record) {
+            warn!(
+                "could not write the cache record in {}: {e}",
+                cache.dir().display()
+            );
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What `fetch_process` got, and until when the guest said it may be served.
+struct Fetched {
+    credentials: Credentials,
+    origin: Origin,
+    serve_until: Option<i64>,
 }
 
 /// Run `argv` as a credential_process helper (no profile), with the same validation and caching.
@@ -178,8 +266,14 @@ pub fn credentials_for_command(
         account_id: None,
         origin: None,
     };
+    let served = ServedRecord::new(options, &[&settings.command_line], &settings.profile);
+    if let Some(credentials) = served.lookup() {
+        return Ok((credentials, Origin::Cache));
+    }
     let mut session = options.session(runtime)?;
-    fetch_process(&mut session, &settings, options, &Context::Command(program))
+    let fetched = fetch_process(&mut session, &settings, options, &Context::Command(program))?;
+    served.store(&fetched);
+    Ok((fetched.credentials, fetched.origin))
 }
 
 /// Quote words so that the guest's shell-word splitting gives them back unchanged.
@@ -201,7 +295,7 @@ fn fetch_process(
     settings: &ProcessSettings,
     options: &FetchOptions,
     context: &Context,
-) -> Result<(Credentials, Origin), Error> {
+) -> Result<Fetched, Error> {
     let guest_error = |e: GuestError| Error::from_guest(e, context, settings.origin.as_ref());
     // Parsing first reports syntax errors before any cache or lock is touched, and gives the
     // exact command for the cache key.
@@ -220,9 +314,18 @@ fn fetch_process(
             .map(Credentials::from)
             .map_err(guest_error)
     };
+    let done = |session: &mut Session, credentials, origin| -> Result<Fetched, Error> {
+        let serve_until = session.serve_until(provider).map_err(Error::internal)?;
+        Ok(Fetched {
+            credentials,
+            origin,
+            serve_until,
+        })
+    };
     let Some(cache) = &options.cache else {
         debug!("cache disabled; running the helper");
-        return Ok((retrieve(session)?, Origin::Process));
+        let credentials = retrieve(session)?;
+        return done(session, credentials, Origin::Process);
     };
     let key = cache::CacheKey::new(&settings.profile, &command, settings.account_id.as_deref());
     let restore = |session: &mut Session| -> Result<bool, Error> {
@@ -234,7 +337,8 @@ fn fetch_process(
     // Fast path: a good entry needs no lock.
     if restore(session)? {
         log_serving(session, provider, "cache hit")?;
-        return Ok((retrieve(session)?, Origin::Cache));
+        let credentials = retrieve(session)?;
+        return done(session, credentials, Origin::Cache);
     }
     let _lock = cache.lock(&key).map_err(|e| {
         Error::internal(anyhow::anyhow!(
@@ -245,7 +349,8 @@ fn fetch_process(
     // Whoever held the lock before us may have just refreshed the entry.
     if restore(session)? {
         log_serving(session, provider, "cache hit after waiting for another credbox")?;
-        return Ok((retrieve(session)?, Origin::Cache));
+        let credentials = retrieve(session)?;
+        return done(session, credentials, Origin::Cache);
     }
     info!("cache miss; running the helper");
     let credentials = retrieve(session)?;
@@ -262,7 +367,7 @@ fn fetch_process(
             cache.remove(&key);
         }
     }
-    Ok((credentials, Origin::Process))
+    done(session, credentials, Origin::Process)
 }
 
 /// Log the command with its arguments redacted: they may name accounts or carry tokens.

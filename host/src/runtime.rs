@@ -4,7 +4,7 @@
 //! linker is strict: it links the spawn capability and only the WASI interfaces Rust's std needs,
 //! each granted nothing, so a guest that imports anything else fails to instantiate.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -37,6 +37,8 @@ pub use wit_provider::Options;
 pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
 /// The guest precompiled for this host by the same wasmtime and configuration.
 static GUEST_PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.cwasm"));
+/// The SHA-256 of [`GUEST_WASM`] (hex): which policy build made a decision the host recorded.
+pub const GUEST_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/guest.sha256"));
 
 /// The WASI interfaces Rust's std imports, which the host links and grants nothing through.
 pub const GRANTED_WASI: &[&str] = &[
@@ -57,11 +59,16 @@ pub const GRANTED_WASI: &[&str] = &[
     "wasi:clocks/monotonic-clock",
 ];
 
-/// The compiled guest, ready to instantiate cheaply many times. Cloning shares it.
-#[derive(Clone)]
+/// The guest, loaded on first use (so that a path that never enters the guest, like a served
+/// cache record, pays nothing for it) and then instantiated cheaply many times. Cloning shares it.
+#[derive(Clone, Default)]
 pub struct Runtime {
+    loaded: Arc<OnceLock<Loaded>>,
+}
+
+struct Loaded {
     engine: Engine,
-    pre: Arc<CredboxPre<HostState>>,
+    pre: CredboxPre<HostState>,
 }
 
 /// Per-instance host state: WASI granted empty, the spawn policy, and the clock.
@@ -162,9 +169,13 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
 }
 
 impl Runtime {
-    /// Load the embedded guest: the precompiled artifact when this CPU accepts it, else compile the
-    /// embedded `.wasm` (slower start-up, same behaviour).
+    /// The embedded guest, loaded when first needed: the precompiled artifact when this CPU accepts
+    /// it, else the embedded `.wasm` compiled (slower start-up, same behaviour).
     pub fn new() -> Result<Self> {
+        Ok(Runtime::default())
+    }
+
+    fn load_embedded() -> Result<Loaded> {
         let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
         // SAFETY: the bytes are this build's own output of `Engine::precompile_component`, made by
         // the build script with the same wasmtime and `engine_config()`; wasmtime checks the
@@ -173,25 +184,38 @@ impl Runtime {
             Ok(component) => component,
             Err(_) => Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
         };
-        Self::from_component(engine, &component)
+        Self::link(engine, &component)
     }
 
-    /// Instantiate-ready runtime for any component of the credbox world, through the strict linker.
+    fn loaded(&self) -> Result<&Loaded> {
+        if let Some(loaded) = self.loaded.get() {
+            return Ok(loaded);
+        }
+        let loaded = Self::load_embedded()?;
+        Ok(self.loaded.get_or_init(|| loaded))
+    }
+
+    /// A runtime for any component of the credbox world, through the strict linker.
     pub fn from_component(engine: Engine, component: &Component) -> Result<Self> {
+        let loaded = Self::link(engine, component)?;
+        Ok(Runtime {
+            loaded: Arc::new(OnceLock::from(loaded)),
+        })
+    }
+
+    fn link(engine: Engine, component: &Component) -> Result<Loaded> {
         let linker = strict_linker(&engine)?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
             .context("the guest component imports something credbox does not grant")?;
         let pre = CredboxPre::new(pre).map_err(anyhow::Error::from)?;
-        Ok(Runtime {
-            engine,
-            pre: Arc::new(pre),
-        })
+        Ok(Loaded { engine, pre })
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The engine (loading the guest if it is not loaded yet).
+    pub fn engine(&self) -> Result<&Engine> {
+        Ok(&self.loaded()?.engine)
     }
 
     /// A fresh guest instance with its own memory, running helpers under `policy`. With `clock`,
@@ -206,8 +230,9 @@ impl Runtime {
             table: ResourceTable::new(),
             policy,
         };
-        let mut store = Store::new(&self.engine, state);
-        let instance = self.pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
+        let loaded = self.loaded()?;
+        let mut store = Store::new(&loaded.engine, state);
+        let instance = loaded.pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
         Ok(Session { store, instance })
     }
 }
