@@ -136,3 +136,44 @@ fn credentials_debug_output_never_shows_secrets() {
     assert!(!debug.contains(SECRET) && !debug.contains(TOKEN), "{debug}");
     assert!(debug.contains("****************MPLE"), "{debug}");
 }
+
+#[test]
+fn a_provider_shared_by_many_threads_runs_the_helper_once_per_window() {
+    let sandbox = Sandbox::new();
+    expiring_helper(&sandbox, 60);
+    let clock = MovableClock::new();
+    let options = FetchOptions {
+        clock: Some(clock.clone()),
+        ..FetchOptions::default()
+    };
+    let target = credbox::Target::Profile {
+        locations: locations(&sandbox),
+        name: "default".into(),
+    };
+    let provider = Arc::new(credbox::Provider::new(Runtime::new().unwrap(), target, options));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let provider = provider.clone();
+            std::thread::spawn(move || {
+                (0..100)
+                    .map(|_| provider.retrieve().unwrap().access_key_id.clone())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert!(thread.join().unwrap().iter().all(|key| key == "ASIACLOCK"));
+    }
+    assert_eq!(
+        runs(&sandbox),
+        1,
+        "1600 retrieves from 16 threads, one helper run"
+    );
+
+    clock.set_minutes(44);
+    provider.retrieve().unwrap();
+    assert_eq!(runs(&sandbox), 1);
+    clock.set_minutes(46);
+    provider.retrieve().unwrap();
+    assert_eq!(runs(&sandbox), 2, "refreshed inside the 15-minute window");
+}

@@ -11,6 +11,7 @@ pub mod engine_config;
 pub mod error;
 pub mod files;
 pub mod format;
+pub mod provider;
 pub mod runtime;
 pub mod spawn;
 
@@ -21,6 +22,7 @@ use tracing::{debug, info, warn};
 
 pub use cache::Cache;
 pub use error::{Error, ErrorKind};
+pub use provider::{Provider, Target};
 pub use runtime::{Clock, Runtime};
 use runtime::{GuestError, Options, ProcessSettings, Session, Source};
 pub use spawn::{SpawnCommand, SpawnPolicy, StdinMode};
@@ -144,11 +146,20 @@ pub fn credentials_for_profile(
     profile: &str,
     options: &FetchOptions,
 ) -> Result<(Credentials, Origin), Error> {
+    fetch_for_profile(runtime, locations, profile, options).map(|f| (f.credentials, f.origin))
+}
+
+fn fetch_for_profile(
+    runtime: &Runtime,
+    locations: &files::Locations,
+    profile: &str,
+    options: &FetchOptions,
+) -> Result<Fetched, Error> {
     let files = files::read_files(locations)?;
     let texts = [files.config.text.as_str(), files.credentials.text.as_str()];
     let served = ServedRecord::new(options, &texts, profile);
-    if let Some(credentials) = served.lookup() {
-        return Ok((credentials, Origin::Cache));
+    if let Some(fetched) = served.lookup() {
+        return Ok(fetched);
     }
     let mut session = options.session(runtime)?;
     let source = session
@@ -158,7 +169,11 @@ pub fn credentials_for_profile(
     match source {
         Source::StaticKeys(credentials) => {
             debug!(profile, "static keys in the profile; no helper runs");
-            Ok((credentials.into(), Origin::StaticKeys))
+            Ok(Fetched {
+                credentials: credentials.into(),
+                origin: Origin::StaticKeys,
+                serve_until: Some(i64::MAX),
+            })
         }
         Source::Process(settings) => {
             if let Some(origin) = &settings.origin {
@@ -166,7 +181,7 @@ pub fn credentials_for_profile(
             }
             let fetched = fetch_process(&mut session, &settings, options, &Context::Profile(profile))?;
             served.store(&fetched);
-            Ok((fetched.credentials, fetched.origin))
+            Ok(fetched)
         }
     }
 }
@@ -197,19 +212,23 @@ impl<'a> ServedRecord<'a> {
         ServedRecord { place }
     }
 
-    fn lookup(&self) -> Option<Credentials> {
+    fn lookup(&self) -> Option<Fetched> {
         let (cache, key) = self.place.as_ref()?;
         let served = cache.read_served(key)?;
         if unix_now() >= served.serve_until {
             return None;
         }
         info!(serve_until = %error::format_time(served.serve_until), "cache hit (the guest's earlier decision)");
-        Some(Credentials {
-            access_key_id: served.access_key_id,
-            secret_access_key: served.secret_access_key,
-            session_token: served.session_token,
-            expiration: served.expiration,
-            account_id: served.account_id,
+        Some(Fetched {
+            credentials: Credentials {
+                access_key_id: served.access_key_id,
+                secret_access_key: served.secret_access_key,
+                session_token: served.session_token,
+                expiration: served.expiration,
+                account_id: served.account_id,
+            },
+            origin: Origin::Cache,
+            serve_until: Some(served.serve_until),
         })
     }
 
@@ -258,6 +277,10 @@ pub fn credentials_for_command(
     argv: &[String],
     options: &FetchOptions,
 ) -> Result<(Credentials, Origin), Error> {
+    fetch_for_command(runtime, argv, options).map(|f| (f.credentials, f.origin))
+}
+
+fn fetch_for_command(runtime: &Runtime, argv: &[String], options: &FetchOptions) -> Result<Fetched, Error> {
     let program = argv.first().map(String::as_str).unwrap_or("");
     let settings = ProcessSettings {
         // The label binds cache entries and the recursion guard to this program.
@@ -267,13 +290,13 @@ pub fn credentials_for_command(
         origin: None,
     };
     let served = ServedRecord::new(options, &[&settings.command_line], &settings.profile);
-    if let Some(credentials) = served.lookup() {
-        return Ok((credentials, Origin::Cache));
+    if let Some(fetched) = served.lookup() {
+        return Ok(fetched);
     }
     let mut session = options.session(runtime)?;
     let fetched = fetch_process(&mut session, &settings, options, &Context::Command(program))?;
     served.store(&fetched);
-    Ok((fetched.credentials, fetched.origin))
+    Ok(fetched)
 }
 
 /// Quote words so that the guest's shell-word splitting gives them back unchanged.
