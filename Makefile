@@ -4,7 +4,7 @@
 CARGO ?= cargo
 CREDBOX := target/debug/credbox
 
-.PHONY: run test build setup lint fmt component clean
+.PHONY: run test build setup lint fmt bench component clean
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -28,6 +28,15 @@ lint: setup
 
 fmt:
 	$(CARGO) fmt --all
+
+# Benchmarks (not part of `make test`): criterion for the in-process paths, then credbox side by
+# side with the SDKs (peers installed from PyPI, npm and crates.io by bench/compare.sh).
+bench: setup
+	mkdir -p target/bench-peers
+	cc -O2 -o target/bench-peers/helper bench/helper.c
+	CREDBOX_BENCH_HELPER="$(CURDIR)/target/bench-peers/helper" CARGO_TARGET_DIR="$(CURDIR)/target/bench" \
+	  $(CARGO) bench --manifest-path bench/Cargo.toml
+	bench/compare.sh
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,97 @@
+//! In-process costs of credbox (criterion). Needs a compiled helper: `make bench` builds
+//! `bench/helper.c` and passes it as CREDBOX_BENCH_HELPER.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use credbox::runtime::{File, Files, Options, Source};
+use credbox::{FetchOptions, Provider, Runtime, SpawnPolicy, Target};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn helper() -> String {
+    std::env::var("CREDBOX_BENCH_HELPER").expect("set CREDBOX_BENCH_HELPER to a compiled helper (make bench does)")
+}
+
+const OUTPUT: &[u8] = br#"{"Version": 1, "AccessKeyId": "ASIAIOSFODNN7EXAMPLE", "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "SessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN", "Expiration": "2099-01-01T00:00:00Z"}"#;
+
+fn warm_provider() -> Arc<Provider> {
+    let provider = Provider::new(Runtime::new().unwrap(), Target::Command(vec![helper()]), FetchOptions::default());
+    provider.retrieve().unwrap();
+    Arc::new(provider)
+}
+
+fn cached_retrieve(c: &mut Criterion) {
+    let provider = warm_provider();
+    c.bench_function("cached retrieve, 1 thread", |b| b.iter(|| provider.retrieve().unwrap()));
+    for threads in [2, 4, 8] {
+        let name = format!("cached retrieve, {threads} threads (time per call)");
+        c.bench_function(&name, |b| {
+            b.iter_custom(|iterations| {
+                let per_thread = iterations.div_ceil(threads);
+                let start = Instant::now();
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let provider = provider.clone();
+                        std::thread::spawn(move || {
+                            for _ in 0..per_thread {
+                                std::hint::black_box(provider.retrieve().unwrap());
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().for_each(|h| h.join().unwrap());
+                // Wall time over all calls: with perfect scaling, time per call falls with threads.
+                start.elapsed() / threads as u32
+            })
+        });
+    }
+}
+
+fn guest_calls(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
+    c.bench_function("guest: validate one helper output", |b| {
+        b.iter(|| session.validate_output(OUTPUT, None).unwrap().unwrap())
+    });
+    let files = Files {
+        config: File { path: "config".into(), text: format!("[profile p]\nregion = eu-west-1\ncredential_process = {}\n", helper()) },
+        credentials: File { path: "credentials".into(), text: String::new() },
+    };
+    c.bench_function("guest: resolve a profile", |b| b.iter(|| session.resolve(&files, "p").unwrap().unwrap()));
+    c.bench_function("instantiate the guest", |b| {
+        b.iter(|| runtime.session(SpawnPolicy::default(), None).unwrap())
+    });
+}
+
+fn refresh(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
+    let files = Files {
+        config: File { path: "config".into(), text: format!("[profile p]\ncredential_process = {}\n", helper()) },
+        credentials: File { path: "credentials".into(), text: String::new() },
+    };
+    let Source::Process(settings) = session.resolve(&files, "p").unwrap().unwrap() else { panic!() };
+    let options = Options { min_ttl_seconds: 900, timeout_ms: 60_000, allow_shell: false };
+    let mut group = c.benchmark_group("refresh");
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("spawn the helper and validate (no cache)", |b| {
+        b.iter(|| {
+            let provider = session.new_provider(&settings, options).unwrap();
+            session.retrieve(provider).unwrap().unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn load(c: &mut Criterion) {
+    c.bench_function("load the precompiled guest (engine, deserialize, link)", |b| {
+        b.iter(|| {
+            let runtime = Runtime::new().unwrap();
+            runtime.engine().unwrap();
+            runtime
+        })
+    });
+}
+
+criterion_group!(benches, cached_retrieve, guest_calls, refresh, load);
+criterion_main!(benches);
