@@ -39,27 +39,17 @@ impl CacheKey {
     /// SHA-256 over the profile name, the command exactly as it will run, and the settings that
     /// change what is returned, so that editing the command invalidates the entry.
     pub fn new(profile: &str, command: &SpawnCommand, account_id: Option<&str>) -> Self {
-        let mut hasher = Sha256::new();
-        // Length-prefixed fields: no two different inputs hash the same bytes.
-        let mut field = |bytes: &[u8]| {
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        };
-        field(b"credbox-cache-key-v1");
-        field(profile.as_bytes());
+        let mut fields: Vec<&[u8]> = vec![b"credbox-cache-key-v1", profile.as_bytes()];
         match command {
             SpawnCommand::Argv(argv) => {
-                field(b"argv");
-                argv.iter().for_each(|a| field(a.as_bytes()));
+                fields.push(b"argv");
+                fields.extend(argv.iter().map(|a| a.as_bytes()));
             }
-            SpawnCommand::Shell(text) => {
-                field(b"shell");
-                field(text.as_bytes());
-            }
+            SpawnCommand::Shell(text) => fields.extend([&b"shell"[..], text.as_bytes()]),
         }
-        field(account_id.unwrap_or("").as_bytes());
+        fields.push(account_id.unwrap_or("").as_bytes());
         CacheKey {
-            stem: format!("{}-{}", profile_prefix(profile), hex(&hasher.finalize())),
+            stem: format!("{}-{}", profile_prefix(profile), hash_fields(&fields)),
         }
     }
 }
@@ -74,19 +64,13 @@ pub struct ServeKey {
 
 impl ServeKey {
     pub fn new(guest: &str, files: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
-        let mut hasher = Sha256::new();
-        let mut field = |bytes: &[u8]| {
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        };
-        field(b"credbox-serve-key-v1");
-        field(guest.as_bytes());
-        files.iter().for_each(|text| field(text.as_bytes()));
-        field(profile.as_bytes());
-        field(&min_ttl_seconds.to_le_bytes());
-        field(&[u8::from(allow_shell)]);
+        let min_ttl = min_ttl_seconds.to_le_bytes();
+        let shell = [u8::from(allow_shell)];
+        let mut fields: Vec<&[u8]> = vec![b"credbox-serve-key-v1", guest.as_bytes()];
+        fields.extend(files.iter().map(|text| text.as_bytes()));
+        fields.extend([profile.as_bytes(), &min_ttl[..], &shell[..]]);
         ServeKey {
-            stem: format!("{}-served-{}", profile_prefix(profile), hex(&hasher.finalize())),
+            stem: format!("{}-served-{}", profile_prefix(profile), hash_fields(&fields)),
         }
     }
 }
@@ -101,6 +85,17 @@ pub struct Served {
     pub session_token: Option<String>,
     pub expiration: Option<i64>,
     pub account_id: Option<String>,
+}
+
+/// SHA-256 (hex) over length-prefixed fields, so that no two different field lists hash the same
+/// bytes (`["ab", "c"]` vs `["a", "bc"]`).
+fn hash_fields(fields: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field);
+    }
+    hex(&hasher.finalize())
 }
 
 fn profile_prefix(profile: &str) -> String {

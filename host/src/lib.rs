@@ -48,14 +48,20 @@ impl Credentials {
     }
 }
 
-impl From<runtime::Credentials> for Credentials {
-    fn from(c: runtime::Credentials) -> Self {
+impl Credentials {
+    pub fn new(
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+        expiration: Option<i64>,
+        account_id: Option<String>,
+    ) -> Self {
         Credentials {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key,
-            session_token: c.session_token,
-            expiration: c.expiration,
-            account_id: c.account_id,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            expiration,
+            account_id,
         }
     }
 }
@@ -170,7 +176,7 @@ fn fetch_for_profile(
         Source::StaticKeys(credentials) => {
             debug!(profile, "static keys in the profile; no helper runs");
             Ok(Fetched {
-                credentials: credentials.into(),
+                credentials,
                 origin: Origin::StaticKeys,
                 serve_until: Some(i64::MAX),
             })
@@ -334,7 +340,6 @@ fn fetch_process(
         session
             .retrieve(provider)
             .map_err(Error::internal)?
-            .map(Credentials::from)
             .map_err(guest_error)
     };
     let done = |session: &mut Session, credentials, origin| -> Result<Fetched, Error> {

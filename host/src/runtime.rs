@@ -29,8 +29,31 @@ use bindings::exports::credbox::provider::profiles as wit_profiles;
 use bindings::exports::credbox::provider::provider as wit_provider;
 use bindings::{Credbox, CredboxPre};
 
-pub use wit::{Credentials, Error as GuestError, ProcessSettings};
-pub use wit_profiles::{File, FileKind, Files, Property, Source};
+// The generated `Credentials` type prints its secret in `Debug`: it never leaves this module;
+// callers get `crate::Credentials`, whose `Debug` is redacted.
+use wit::Credentials as WitCredentials;
+pub use wit::{Error as GuestError, ProcessSettings};
+pub use wit_profiles::{File, FileKind, Files, Property};
+
+/// How a profile supplies credentials.
+pub enum Source {
+    /// Static keys in the profile (the helper is not run).
+    StaticKeys(crate::Credentials),
+    /// A `credential_process` to run.
+    Process(ProcessSettings),
+}
+
+impl From<WitCredentials> for crate::Credentials {
+    fn from(c: WitCredentials) -> Self {
+        crate::Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
+            c.expiration,
+            c.account_id,
+        )
+    }
+}
 pub use wit_provider::Options;
 
 /// The guest component, built from `guest/` by the build script.
@@ -256,10 +279,15 @@ fn trap(e: wasmtime::Error) -> anyhow::Error {
 
 impl Session {
     pub fn resolve(&mut self, files: &Files, profile: &str) -> GuestResult<Source> {
-        self.instance
+        let source = self
+            .instance
             .credbox_provider_profiles()
             .call_resolve(&mut self.store, files, profile)
-            .map_err(trap)
+            .map_err(trap)?;
+        Ok(source.map(|source| match source {
+            wit_profiles::Source::StaticKeys(c) => Source::StaticKeys(c.into()),
+            wit_profiles::Source::Process(settings) => Source::Process(settings),
+        }))
     }
 
     pub fn profile_names(&mut self, files: &Files) -> GuestResult<Vec<String>> {
@@ -301,11 +329,17 @@ impl Session {
         }))
     }
 
-    pub fn validate_output(&mut self, stdout: &[u8], account_id: Option<&str>) -> GuestResult<Credentials> {
-        self.instance
+    pub fn validate_output(
+        &mut self,
+        stdout: &[u8],
+        account_id: Option<&str>,
+    ) -> GuestResult<crate::Credentials> {
+        let validated = self
+            .instance
             .credbox_provider_provider()
             .call_validate_output(&mut self.store, stdout, account_id)
-            .map_err(trap)
+            .map_err(trap)?;
+        Ok(validated.map(Into::into))
     }
 
     pub fn new_provider(&mut self, settings: &ProcessSettings, options: Options) -> Result<ProviderHandle> {
@@ -317,12 +351,14 @@ impl Session {
             .map_err(trap)
     }
 
-    pub fn retrieve(&mut self, provider: ProviderHandle) -> GuestResult<Credentials> {
-        self.instance
+    pub fn retrieve(&mut self, provider: ProviderHandle) -> GuestResult<crate::Credentials> {
+        let retrieved = self
+            .instance
             .credbox_provider_provider()
             .credential_provider()
             .call_retrieve(&mut self.store, provider.0)
-            .map_err(trap)
+            .map_err(trap)?;
+        Ok(retrieved.map(Into::into))
     }
 
     pub fn serve_until(&mut self, provider: ProviderHandle) -> Result<Option<i64>> {
