@@ -190,6 +190,7 @@ pub fn run(
 
     let mut stdout_bytes = None;
     let mut status = None;
+    let mut stderr_closed = false;
     while stdout_bytes.is_none() || status.is_none() {
         match received.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Event::Stdout(bytes)) => stdout_bytes = Some(bytes),
@@ -200,18 +201,20 @@ pub fn run(
                 kill_group(group, &received, status.is_some());
                 return Err(SpawnError::OutputTooLarge(STDOUT_CAP as u64));
             }
-            Ok(Event::StderrClosed) => {}
+            Ok(Event::StderrClosed) => stderr_closed = true,
             Err(_) => {
                 kill_group(group, &received, status.is_some());
                 return Err(SpawnError::TimedOut(timeout.as_millis() as u64));
             }
         }
     }
-    // The helper is done; let the reader catch up with what it wrote to stderr last.
+    // The helper is done; let the reader catch up with what it wrote to stderr last (unless a
+    // background process holds stderr open: then wait a little, not until the timeout).
     let drain_until = (Instant::now() + STDERR_DRAIN).min(deadline);
-    while let Ok(event) = received.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
-        if matches!(event, Event::StderrClosed) {
-            break;
+    while !stderr_closed {
+        match received.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
+            Ok(Event::StderrClosed) | Err(_) => stderr_closed = true,
+            Ok(_) => {}
         }
     }
     let status = status.expect("loop exits with a status");
