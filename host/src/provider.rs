@@ -1,10 +1,14 @@
 //! A long-lived, thread-safe credentials provider for programs that embed credbox.
 //!
 //! The guest decides until when credentials may be served (`serve-until`); until then every
-//! [`Provider::retrieve`] is one lock-free load, one clock read and one `Arc` clone, from any
-//! number of threads. Past that instant one caller refreshes (through the guest, the cache and
-//! the helper) while the others wait for its result: single-flight.
+//! [`Provider::retrieve`] reads only memory no other thread writes: a generation counter, a coarse
+//! clock, and a per-thread copy of the credentials whose `Arc` count is that thread's alone (a
+//! shared count would bounce between cores on every call). Past that instant one caller
+//! refreshes (through the guest, the cache and the helper) while the others wait for its result:
+//! single-flight.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -36,7 +40,24 @@ impl Target {
 struct Current {
     credentials: Arc<Credentials>,
     serve_until: i64,
+    /// The provider's generation when this was stored.
+    generation: u64,
 }
+
+/// Each thread's copy of the last credentials it served, for one provider.
+struct ThreadCopy {
+    provider: u64,
+    generation: u64,
+    serve_until: i64,
+    credentials: Arc<Credentials>,
+}
+
+thread_local! {
+    static THREAD_COPY: RefCell<Option<ThreadCopy>> = const { RefCell::new(None) };
+}
+
+/// Distinguishes providers in the per-thread slot.
+static NEXT_PROVIDER_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Credentials for one [`Target`], fetched at most once per refresh window however many threads
 /// ask. Cheap to share behind an `Arc`.
@@ -44,6 +65,9 @@ pub struct Provider {
     runtime: Runtime,
     target: Target,
     options: FetchOptions,
+    id: u64,
+    /// Bumped whenever `current` changes, so per-thread copies know they are stale.
+    generation: AtomicU64,
     current: ArcSwapOption<Current>,
     refreshing: Mutex<()>,
 }
@@ -55,6 +79,8 @@ impl Provider {
             runtime,
             target,
             options,
+            id: NEXT_PROVIDER_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             current: ArcSwapOption::empty(),
             refreshing: Mutex::new(()),
         }
@@ -62,6 +88,10 @@ impl Provider {
 
     /// Credentials that are good for more than the refresh window.
     pub fn retrieve(&self) -> Result<Arc<Credentials>, Error> {
+        let now = self.now();
+        if let Some(credentials) = self.serve_thread_copy(now) {
+            return Ok(credentials);
+        }
         if let Some(credentials) = self.serve(&self.current.load()) {
             return Ok(credentials);
         }
@@ -80,28 +110,54 @@ impl Provider {
             Target::Command(argv) => fetch_for_command(&self.runtime, argv, &self.options)?,
         };
         let credentials = Arc::new(fetched.credentials);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.current.store(Some(Arc::new(Current {
             credentials: credentials.clone(),
             // Without an answer from the guest, serve nothing from the copy: ask again next time.
             serve_until: fetched.serve_until.unwrap_or(i64::MIN),
+            generation,
         })));
         Ok(credentials)
     }
 
     /// Forget the current credentials: the next `retrieve` fetches again.
     pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.current.store(None);
     }
 
+    /// This thread's own copy, if it is of the current generation and still servable.
+    fn serve_thread_copy(&self, now: i64) -> Option<Arc<Credentials>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        THREAD_COPY.with_borrow(|copy| {
+            let copy = copy.as_ref()?;
+            (copy.provider == self.id && copy.generation == generation && now < copy.serve_until)
+                .then(|| copy.credentials.clone())
+        })
+    }
+
+    /// Serve from the shared current credentials, and leave this thread its own copy of them.
     fn serve(&self, current: &Option<Arc<Current>>) -> Option<Arc<Credentials>> {
         let current = current.as_ref()?;
-        (self.now() < current.serve_until).then(|| current.credentials.clone())
+        if self.now() >= current.serve_until {
+            return None;
+        }
+        let credentials = Arc::new(Credentials::clone(&current.credentials));
+        THREAD_COPY.set(Some(ThreadCopy {
+            provider: self.id,
+            generation: current.generation,
+            serve_until: current.serve_until,
+            credentials: credentials.clone(),
+        }));
+        Some(credentials)
     }
 
     fn now(&self) -> i64 {
         match &self.options.clock {
             Some(clock) => clock.now().as_secs() as i64,
-            None => crate::unix_now(),
+            // The coarse clock (updated every few milliseconds) is enough against a deadline in
+            // whole seconds, and costs a fraction of a precise read on the hot path.
+            None => rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec,
         }
     }
 }
