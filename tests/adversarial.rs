@@ -1,0 +1,225 @@
+//! Helpers that misbehave on purpose (real processes): each run must end within its bounds, with a
+//! typed error (the exit code says which class), leaving no process behind and credbox's memory
+//! bounded.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The peak RSS (KiB) of the largest child (or its descendants) this test process has waited for.
+fn children_peak_rss_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_CHILDREN is a valid selector.
+    let usage = unsafe {
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()), 0);
+        usage.assume_init()
+    };
+    usage.ru_maxrss
+}
+
+/// Run `credbox export` against a helper with `body`; the helper writes `$$` to `pid_file` first.
+fn run_helper(sandbox: &Sandbox, name: &str, body: &str, args: &[&str]) -> (std::process::Output, Duration) {
+    let pid_file = sandbox.path(&format!("{name}.pid"));
+    let helper = sandbox.helper(
+        &format!("{name}.sh"),
+        &format!("echo $$ > {}\n{body}", pid_file.display()),
+    );
+    sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
+    let start = Instant::now();
+    let output = sandbox
+        .credbox()
+        .args(["export", "--no-cache"])
+        .args(args)
+        .output()
+        .unwrap();
+    (output, start.elapsed())
+}
+
+/// Every process whose pid was written to a `*.pid` file in the sandbox has ended.
+fn assert_nothing_left(sandbox: &Sandbox) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for entry in std::fs::read_dir(sandbox.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pid") {
+            for pid in std::fs::read_to_string(&path).unwrap().split_whitespace() {
+                while !gone(pid) {
+                    assert!(
+                        Instant::now() < deadline,
+                        "process {pid} ({}) outlived credbox",
+                        path.display()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().unwrap().trim_start().starts_with('Z'),
+    }
+}
+
+fn expect(output: &std::process::Output, code: i32, fragment: &str) {
+    let stderr = stderr_of(output);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert!(stderr.lines().last().unwrap_or("").contains(fragment), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn hangs_and_hangs_after_printing() {
+    let sandbox = Sandbox::new();
+    let (output, took) = run_helper(&sandbox, "hang", "exec sleep 300", &["--timeout", "0.5"]);
+    expect(&output, 4, "did not finish within 0.5 s");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    let (output, _) = run_helper(
+        &sandbox,
+        "hang-after",
+        &format!("echo '{}'\nexec sleep 300", session_json(1)),
+        &["--timeout", "0.5"],
+    );
+    expect(&output, 4, "did not finish within 0.5 s");
+    assert_nothing_left(&sandbox);
+}
+
+#[test]
+fn closes_stdout_early_then_keeps_running() {
+    let sandbox = Sandbox::new();
+    let (output, took) = run_helper(
+        &sandbox,
+        "closes",
+        "exec 1>&-\nexec sleep 300",
+        &["--timeout", "0.5"],
+    );
+    expect(&output, 4, "did not finish within 0.5 s");
+    assert!(took < Duration::from_secs(4));
+    assert_nothing_left(&sandbox);
+}
+
+#[test]
+fn writes_to_stderr_without_end() {
+    let sandbox = Sandbox::new();
+    let (output, took) = run_helper(
+        &sandbox,
+        "chatty",
+        "while :; do echo 'a line of noise on stderr' >&2; done",
+        &["--timeout", "1"],
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("did not finish within 1.0 s")
+    );
+    assert!(took < Duration::from_secs(5));
+    assert_nothing_left(&sandbox);
+}
+
+#[test]
+fn prints_a_gigabyte_with_bounded_memory() {
+    let sandbox = Sandbox::new();
+    let (output, took) = run_helper(&sandbox, "gigabyte", "exec head -c 1000000000 /dev/zero", &[]);
+    expect(&output, 4, "wrote more than 64 KiB to stdout and was killed");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let peak = children_peak_rss_kib();
+    assert!(peak < 64 * 1024, "peak RSS of credbox or its helpers: {peak} KiB");
+    assert_nothing_left(&sandbox);
+}
+
+#[test]
+fn prints_nul_bytes_and_invalid_utf8() {
+    let sandbox = Sandbox::new();
+    let (output, _) = run_helper(
+        &sandbox,
+        "nul",
+        r#"printf '{"Version": 1, "AccessKeyId": "A\000B"}'"#,
+        &[],
+    );
+    expect(&output, 5, "not a credential_process document: not valid JSON");
+    let (output, _) = run_helper(
+        &sandbox,
+        "utf8",
+        r#"printf '{"Version": 1, "AccessKeyId": "\377\376", "SecretAccessKey": "s"}'"#,
+        &[],
+    );
+    expect(&output, 5, "not a credential_process document: not valid JSON");
+    let (output, _) = run_helper(&sandbox, "binary", "head -c 4096 /dev/urandom", &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr_of(&output));
+}
+
+#[test]
+fn exits_by_signal() {
+    let sandbox = Sandbox::new();
+    let (output, _) = run_helper(&sandbox, "killed", "kill -SEGV $$", &[]);
+    expect(&output, 4, "was killed by signal 11");
+}
+
+#[test]
+fn reads_stdin_forever_with_stdin_null() {
+    let sandbox = Sandbox::new();
+    let body = format!(
+        "while read line; do :; done\ncat <<'EOF'\n{}\nEOF",
+        session_json(1)
+    );
+    let (output, took) = run_helper(&sandbox, "reader", &body, &["--stdin", "null", "--timeout", "20"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(took < Duration::from_secs(10));
+}
+
+#[test]
+fn sigkill_while_holding_the_cache_lock_leaves_nothing_stale() {
+    let sandbox = Sandbox::new();
+    let started = sandbox.path("started");
+    let helper = sandbox.helper(
+        "slow.sh",
+        &format!(
+            "touch {}\nsleep 1\ncat <<'EOF'\n{}\nEOF",
+            started.display(),
+            session_json(1)
+        ),
+    );
+    sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
+    let mut victim = sandbox.std_credbox();
+    let mut victim = victim
+        .arg("export")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The helper only starts once credbox holds the key's lock.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the helper never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+
+    let start = Instant::now();
+    let output = sandbox.credbox().arg("export").output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the lock died with its holder"
+    );
+    let cache = sandbox.path("cache");
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(".entry-"), "partial write left behind: {name}");
+        if name.ends_with(".json") {
+            let bytes = std::fs::read(cache.join(&name)).unwrap();
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(&bytes).is_ok(),
+                "{name} is not whole"
+            );
+        }
+    }
+}
