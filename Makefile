@@ -1,10 +1,11 @@
 # credbox: `make run` and `make test` work from a fresh clone; they install the wasm32-wasip2
 # target when it is missing. Debug builds throughout, so the two share one wasmtime build.
 
+SHELL := /bin/bash
 CARGO ?= cargo
 CREDBOX := target/debug/credbox
 
-.PHONY: run test build setup lint fmt bench component clean
+.PHONY: run test build setup lint fmt bench fuzz component clean
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -37,6 +38,20 @@ bench: setup
 	CREDBOX_BENCH_HELPER="$(CURDIR)/target/bench-peers/helper" CARGO_TARGET_DIR="$(CURDIR)/target/bench" \
 	  $(CARGO) bench --manifest-path bench/Cargo.toml
 	bench/compare.sh
+
+# Fuzz the guest's parsers (cargo-fuzz on the nightly toolchain), FUZZ_SECONDS each, from seed
+# corpora built from ../shared/conformance. CI runs a 30-second smoke of each target.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := profile_parser command_line output_validator cache_entry
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	fuzz/seed.sh target/fuzz-corpus
+	for t in $(FUZZ_TARGETS); do \
+	  $(CARGO) +nightly fuzz run $$t target/fuzz-corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    2>&1 | grep -E "^(stat::number_of_executed_units|stat::new_units_added|==|SUMMARY|thread)|panicked" \
+	    | sed "s/^/$$t: /"; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean
