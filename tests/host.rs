@@ -9,25 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Whether a process is gone (or a zombie waiting for init to reap it).
-fn is_gone(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit(')').next().unwrap().trim_start().starts_with('Z'),
-    }
-}
-
 fn assert_gone_soon(pid_file: &Path) {
-    let pid = std::fs::read_to_string(pid_file).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !is_gone(&pid) {
-        assert!(
-            Instant::now() < deadline,
-            "process {} outlived credbox",
-            pid.trim()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_process_ends(&std::fs::read_to_string(pid_file).unwrap());
 }
 
 fn export_with(sandbox: &Sandbox, helper: &Path, args: &[&str]) -> std::process::Output {

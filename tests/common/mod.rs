@@ -83,6 +83,24 @@ impl Sandbox {
     }
 }
 
+/// Wait (up to 3 s) until process `pid` is gone, or a zombie waiting for init to reap it;
+/// panic if it outlives that.
+pub fn assert_process_ends(pid: &str) {
+    let pid = pid.trim();
+    let gone = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().unwrap().trim_start().starts_with('Z'),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} outlived credbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A shell-quoted path for a config file value.
 pub fn quoted(path: &Path) -> String {
     format!("\"{}\"", path.display())
