@@ -67,7 +67,7 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// The protocol's fields, matched case-insensitively.
-const FIELDS: [&str; 6] = [
+pub const FIELDS: [&str; 6] = [
     "Version",
     "AccessKeyId",
     "SecretAccessKey",
