@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -226,19 +225,7 @@ fn twenty_concurrent_cold_exports_run_the_helper_once() {
     }
     assert_eq!(runs(&sandbox), 1, "the helper ran once for 20 callers");
 
-    let cache = sandbox.path("cache");
-    assert_eq!(
-        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
-    for entry in std::fs::read_dir(&cache).unwrap() {
-        let entry = entry.unwrap();
-        assert_eq!(
-            entry.metadata().unwrap().permissions().mode() & 0o777,
-            0o600,
-            "{entry:?}"
-        );
-    }
+    assert_cache_is_private(&sandbox.path("cache"));
 }
 
 #[test]

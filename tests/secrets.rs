@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-
 use common::*;
 
 /// Fail if `text` carries the secret or the token (or a recognisable piece of either).
@@ -98,19 +96,5 @@ fn no_secret_leaves_through_a_side_door() {
         assert_clean(&format!("stderr of the {name} failure"), &stderr_of(&output));
     }
     // Files: the directory is private, every file in it too, and no temporary file is left.
-    let cache = sandbox.path("cache");
-    assert_eq!(
-        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
-    for entry in std::fs::read_dir(&cache).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        assert!(!name.starts_with(".entry-"), "temporary file left: {name}");
-        assert_eq!(
-            entry.metadata().unwrap().permissions().mode() & 0o777,
-            0o600,
-            "{name}"
-        );
-    }
+    assert_cache_is_private(&sandbox.path("cache"));
 }

@@ -101,6 +101,25 @@ pub fn assert_process_ends(pid: &str) {
     }
 }
 
+/// The cache directory is private (0700), every file in it is 0600, and no temporary file from
+/// an interrupted write is left behind.
+pub fn assert_cache_is_private(cache: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |meta: std::fs::Metadata| meta.permissions().mode() & 0o777;
+    assert_eq!(
+        mode(std::fs::metadata(cache).unwrap()),
+        0o700,
+        "{}",
+        cache.display()
+    );
+    for entry in std::fs::read_dir(cache).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(".entry-"), "temporary file left: {name}");
+        assert_eq!(mode(entry.metadata().unwrap()), 0o600, "{name}");
+    }
+}
+
 /// A shell-quoted path for a config file value.
 pub fn quoted(path: &Path) -> String {
     format!("\"{}\"", path.display())
