@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 CREDBOX := target/debug/credbox
 
-.PHONY: run test build setup lint fmt bench fuzz component clean
+.PHONY: run test build setup plugins lint fmt bench fuzz component clean
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -20,8 +20,19 @@ run: build
 	AWS_SHARED_CREDENTIALS_FILE="$(CURDIR)/examples/no-credentials-file" \
 	  $(CREDBOX) export --profile demo
 
-test: setup
+# The example credential plugin and the purpose-built bad plugins and hostile guest that the tests
+# load: separate wasm32-wasip2 workspaces sharing one target directory.
+COMPONENTS_TARGET := $(CURDIR)/target/components
+COMPONENT_CRATES := examples/plugin/Cargo.toml tests/components/Cargo.toml
+plugins: setup
+	CARGO_TARGET_DIR=$(COMPONENTS_TARGET) $(CARGO) build --release --target wasm32-wasip2 \
+	  --manifest-path examples/plugin/Cargo.toml
+	CARGO_TARGET_DIR=$(COMPONENTS_TARGET) $(CARGO) build --release --target wasm32-wasip2 --examples \
+	  --manifest-path tests/components/Cargo.toml
+
+test: setup plugins
 	$(CARGO) fmt --all -- --check
+	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m -- --check || exit 1; done
 	$(CARGO) test --workspace
 
 lint: setup
@@ -29,6 +40,7 @@ lint: setup
 
 fmt:
 	$(CARGO) fmt --all
+	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m; done
 
 # Benchmarks (not part of `make test`): criterion for the in-process paths, then credbox side by
 # side with the SDKs (peers installed from PyPI, npm and crates.io by bench/compare.sh).

@@ -11,6 +11,7 @@ fn provider() -> Provider {
         command_line: "/h".into(),
         account_id: None,
         origin: None,
+        plugin: None,
     };
     Provider::new(settings, Options::default())
 }

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::profile::{FileKind, ProfileSet};
 use crate::provider::{self, Host as _};
-use crate::{Command, Credentials, Error, ExitStatus, SyntaxRule, edit, resolve};
+use crate::{Command, Credentials, Error, ExitStatus, PluginError, SyntaxRule, edit, resolve};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -41,6 +41,7 @@ impl provider::Host for ComponentHost {
             Err(spawn::SpawnError::Failed(why)) => Err(provider::SpawnError::Failed(why)),
             Err(spawn::SpawnError::TimedOut(ms)) => Err(provider::SpawnError::TimedOut(ms)),
             Err(spawn::SpawnError::OutputTooLarge(n)) => Err(provider::SpawnError::OutputTooLarge(n)),
+            Err(spawn::SpawnError::Plugin(e)) => Err(provider::SpawnError::Plugin(plugin_error_from_wit(e))),
         }
     }
 
@@ -56,6 +57,31 @@ fn command_to_wit(command: Command) -> spawn::Command {
     match command {
         Command::Argv(argv) => spawn::Command::Argv(argv),
         Command::Shell(text) => spawn::Command::Shell(text),
+        Command::Plugin(path) => spawn::Command::Plugin(path),
+    }
+}
+
+fn plugin_error_from_wit(e: wit::PluginError) -> PluginError {
+    match e {
+        wit::PluginError::NotLoadable(s) => PluginError::NotLoadable(s),
+        wit::PluginError::MissingExport(s) => PluginError::MissingExport(s),
+        wit::PluginError::WrongType(s) => PluginError::WrongType(s),
+        wit::PluginError::RetrieveFailed(s) => PluginError::RetrieveFailed(s),
+        wit::PluginError::Trapped(s) => PluginError::Trapped(s),
+        wit::PluginError::OutOfFuel(n) => PluginError::OutOfFuel(n),
+        wit::PluginError::OutOfMemory(n) => PluginError::OutOfMemory(n),
+    }
+}
+
+fn plugin_error_to_wit(e: PluginError) -> wit::PluginError {
+    match e {
+        PluginError::NotLoadable(s) => wit::PluginError::NotLoadable(s),
+        PluginError::MissingExport(s) => wit::PluginError::MissingExport(s),
+        PluginError::WrongType(s) => wit::PluginError::WrongType(s),
+        PluginError::RetrieveFailed(s) => wit::PluginError::RetrieveFailed(s),
+        PluginError::Trapped(s) => wit::PluginError::Trapped(s),
+        PluginError::OutOfFuel(n) => wit::PluginError::OutOfFuel(n),
+        PluginError::OutOfMemory(n) => wit::PluginError::OutOfMemory(n),
     }
 }
 
@@ -119,6 +145,7 @@ fn error_to_wit(error: Error) -> wit::Error {
             wit::Error::InvalidField(wit::InvalidField { field, reason })
         }
         Error::Expired(at) => wit::Error::Expired(at),
+        Error::Plugin(e) => wit::Error::Plugin(plugin_error_to_wit(e)),
     }
 }
 
@@ -128,6 +155,7 @@ fn settings_from_wit(s: ProcessSettings) -> resolve::ProcessSettings {
         command_line: s.command_line,
         account_id: s.account_id,
         origin: s.origin.map(|o| (o.file, o.line.unwrap_or(0))),
+        plugin: s.plugin,
     }
 }
 
@@ -140,6 +168,7 @@ fn settings_to_wit(s: resolve::ProcessSettings) -> ProcessSettings {
             file,
             line: Some(line),
         }),
+        plugin: s.plugin,
     }
 }
 

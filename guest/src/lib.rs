@@ -102,4 +102,17 @@ pub enum Error {
         reason: String,
     },
     Expired(i64),
+    Plugin(PluginError),
+}
+
+/// Why a credential plugin gave no credentials (mirrors the WIT `plugin-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginError {
+    NotLoadable(String),
+    MissingExport(String),
+    WrongType(String),
+    RetrieveFailed(String),
+    Trapped(String),
+    OutOfFuel(u64),
+    OutOfMemory(u64),
 }

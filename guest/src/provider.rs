@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 
 use crate::resolve::ProcessSettings;
-use crate::{Command, Credentials, Error, ExitStatus, parse_command, validate_output};
+use crate::{Command, Credentials, Error, ExitStatus, PluginError, parse_command, validate_output};
 
 /// The user's options (mirrors the WIT `options`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +47,7 @@ pub enum SpawnError {
     Failed(String),
     TimedOut(u64),
     OutputTooLarge(u64),
+    Plugin(PluginError),
 }
 
 /// The provider's view of the outside world: the host's spawn capability and the clock.
@@ -83,6 +84,9 @@ struct CacheEntry {
     credbox_cache: u32,
     profile: String,
     command_line: String,
+    /// The plugin's path for `credential_plugin` profiles (absent in entries for processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plugin: Option<String>,
     fetched_at: i64,
     access_key_id: String,
     secret_access_key: String,
@@ -116,7 +120,10 @@ impl Provider {
         {
             return Ok(fetched.credentials.clone());
         }
-        let command = parse_command(&self.settings.command_line, self.options.allow_shell)?;
+        let command = match &self.settings.plugin {
+            Some(path) => Command::Plugin(path.clone()),
+            None => parse_command(&self.settings.command_line, self.options.allow_shell)?,
+        };
         let output = host
             .spawn(SpawnRequest {
                 command,
@@ -128,6 +135,7 @@ impl Provider {
                 SpawnError::Failed(why) => Error::SpawnFailed(why),
                 SpawnError::TimedOut(ms) => Error::TimedOut(ms),
                 SpawnError::OutputTooLarge(limit) => Error::OutputTooLarge(limit),
+                SpawnError::Plugin(e) => Error::Plugin(e),
             })?;
         if output.status != ExitStatus::Code(0) {
             return Err(Error::NonzeroExit {
@@ -168,6 +176,7 @@ impl Provider {
         if entry.credbox_cache != CACHE_FORMAT
             || entry.profile != self.settings.profile
             || entry.command_line != self.settings.command_line
+            || entry.plugin != self.settings.plugin
             || entry.access_key_id.is_empty()
             || entry.secret_access_key.is_empty()
         {
@@ -202,6 +211,7 @@ impl Provider {
             credbox_cache: CACHE_FORMAT,
             profile: self.settings.profile.clone(),
             command_line: self.settings.command_line.clone(),
+            plugin: self.settings.plugin.clone(),
             fetched_at: *fetched_at,
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
@@ -265,6 +275,7 @@ mod tests {
             command_line: "/h".into(),
             account_id: None,
             origin: None,
+            plugin: None,
         };
         Provider::new(settings, Options::default())
     }
@@ -327,6 +338,7 @@ mod tests {
             command_line: "/h2".into(),
             account_id: None,
             origin: None,
+            plugin: None,
         };
         assert!(!Provider::new(settings, Options::default()).restore(&entry, host.now.get()));
     }

@@ -16,8 +16,10 @@ pub struct ProcessSettings {
     pub profile: String,
     pub command_line: String,
     pub account_id: Option<String>,
-    /// The file and line defining `credential_process`, for messages.
+    /// The file and line defining `credential_process` (or `credential_plugin`), for messages.
     pub origin: Option<(String, u32)>,
+    /// The `credential_plugin` path; then `command_line` is empty.
+    pub plugin: Option<String>,
 }
 
 /// How a profile supplies credentials.
@@ -109,12 +111,42 @@ fn resolve_profile(
             credentials.path
         }
     };
-    if let Some(value) = profile.get("credential_process") {
+    let process = profile.get("credential_process");
+    let plugin = profile.get("credential_plugin");
+    if let (Some(_), Some(value)) = (process, plugin) {
+        return Err(config_error(
+            name,
+            Some(path_of(value.file)),
+            Some(value.line),
+            "profile sets both credential_process and credential_plugin; keep one of them".into(),
+        ));
+    }
+    if let Some(value) = process {
         return Ok(Source::Process(ProcessSettings {
             profile: name.to_string(),
             command_line: value.value.clone(),
             account_id,
             origin: Some((path_of(value.file).to_string(), value.line)),
+            plugin: None,
+        }));
+    }
+    if let Some(value) = plugin {
+        let path = value.value.trim();
+        // Like a helper's program, the plugin must not depend on the working directory.
+        if !path.starts_with('/') {
+            return Err(config_error(
+                name,
+                Some(path_of(value.file)),
+                Some(value.line),
+                format!("credential_plugin must be an absolute path to a .wasm component, not `{path}`"),
+            ));
+        }
+        return Ok(Source::Process(ProcessSettings {
+            profile: name.to_string(),
+            command_line: String::new(),
+            account_id,
+            origin: Some((path_of(value.file).to_string(), value.line)),
+            plugin: Some(path.to_string()),
         }));
     }
     // Half a key pair is a typo worth naming exactly.
@@ -201,7 +233,41 @@ mod tests {
                 command_line: "/h a".into(),
                 account_id: Some("9".into()),
                 origin: Some(("/c".into(), 2)),
+                plugin: None,
             })
+        );
+    }
+
+    #[test]
+    fn credential_plugin_is_a_source_and_excludes_credential_process() {
+        let source = run("[profile p]\ncredential_plugin = /opt/p.wasm\n", "", "p").unwrap();
+        let Source::Process(settings) = source else {
+            panic!()
+        };
+        assert_eq!(settings.plugin.as_deref(), Some("/opt/p.wasm"));
+        assert_eq!(settings.command_line, "");
+
+        let both = "[profile p]\ncredential_process = /h\ncredential_plugin = /opt/p.wasm\n";
+        let Err(Error::Config { message, line, .. }) = run(both, "", "p") else {
+            panic!()
+        };
+        assert!(
+            message.contains("both credential_process and credential_plugin"),
+            "{message}"
+        );
+        assert_eq!(line, Some(3));
+
+        let Err(Error::Config { message, .. }) = run("[profile p]\ncredential_plugin = p.wasm\n", "", "p")
+        else {
+            panic!()
+        };
+        assert!(message.contains("absolute path"), "{message}");
+
+        let keys =
+            "[profile p]\naws_access_key_id = A\naws_secret_access_key = S\ncredential_plugin = /p.wasm\n";
+        assert!(
+            matches!(run(keys, "", "p"), Ok(Source::StaticKeys(_))),
+            "static keys win"
         );
     }
 

@@ -46,6 +46,7 @@ impl CacheKey {
                 fields.extend(argv.iter().map(|a| a.as_bytes()));
             }
             SpawnCommand::Shell(text) => fields.extend([&b"shell"[..], text.as_bytes()]),
+            SpawnCommand::Plugin(path) => fields.extend([&b"plugin"[..], path.as_bytes()]),
         }
         fields.push(account_id.unwrap_or("").as_bytes());
         CacheKey {

@@ -12,5 +12,8 @@ pub fn engine_config() -> wasmtime::Config {
     // A copy-on-write memory image costs a memfd and mappings per process; credbox instantiates
     // once per process, so copying the data segments is cheaper.
     config.memory_init_cow(false);
+    // Every call into a component gets an instruction budget, so a guest or plugin that loops is
+    // stopped (see `runtime::Limits`).
+    config.consume_fuel(true);
     config
 }

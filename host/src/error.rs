@@ -33,6 +33,8 @@ pub enum ErrorKind {
     InvalidField,
     /// The helper returned expired credentials.
     Expired,
+    /// A credential plugin could not be loaded, failed, or hit its limits.
+    Plugin,
     /// A bug or an environment problem in credbox itself (I/O, the WebAssembly runtime).
     Internal,
 }
@@ -47,7 +49,8 @@ impl ErrorKind {
             | ErrorKind::SpawnFailed
             | ErrorKind::TimedOut
             | ErrorKind::NonzeroExit
-            | ErrorKind::OutputTooLarge => 4,
+            | ErrorKind::OutputTooLarge
+            | ErrorKind::Plugin => 4,
             ErrorKind::MalformedOutput
             | ErrorKind::UnsupportedVersion
             | ErrorKind::MissingField
@@ -79,10 +82,17 @@ impl Error {
 
     /// Render a guest error about a profile or a profile-less command.
     pub(crate) fn from_guest(error: GuestError, context: &Context, origin: Option<&wit::Location>) -> Self {
-        let (kind, detail) = describe(error, origin);
+        let source = match context {
+            Context::PluginProfile(_) | Context::Plugin(_) => "plugin",
+            Context::Profile(_) | Context::Command(_) => "helper",
+        };
+        let (kind, detail) = describe(error, origin, source);
         let message = match context {
-            Context::Profile(profile) => format!("profile {profile}: {detail}"),
+            Context::Profile(profile) | Context::PluginProfile(profile) => {
+                format!("profile {profile}: {detail}")
+            }
             Context::Command(program) => format!("helper {program}: {detail}"),
+            Context::Plugin(path) => format!("plugin {path}: {detail}"),
         };
         Error { kind, message }
     }
@@ -130,7 +140,8 @@ pub fn format_time(seconds: i64) -> String {
 
 const SHAPE: &str = r#"it must print {"Version": 1, "AccessKeyId": ..., "SecretAccessKey": ..., ...}"#;
 
-fn describe(error: GuestError, origin: Option<&wit::Location>) -> (ErrorKind, String) {
+/// `source` is what produced the output: "helper" or "plugin".
+fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> (ErrorKind, String) {
     use ErrorKind as K;
     match error {
         GuestError::Config(e) => {
@@ -200,7 +211,7 @@ fn describe(error: GuestError, origin: Option<&wit::Location>) -> (ErrorKind, St
             (
                 K::MalformedOutput,
                 format!(
-                    "the helper's output is not a credential_process document: {}{position}; {SHAPE}",
+                    "the {source}'s output is not a credential_process document: {}{position}; {SHAPE}",
                     m.reason
                 ),
             )
@@ -214,24 +225,47 @@ fn describe(error: GuestError, origin: Option<&wit::Location>) -> (ErrorKind, St
             (
                 K::UnsupportedVersion,
                 format!(
-                    "the helper's output has {found}; credbox understands only \"Version\": 1 (a number)"
+                    "the {source}'s output has {found}; credbox understands only \"Version\": 1 (a number)"
                 ),
             )
         }
         GuestError::MissingField(field) => (
             K::MissingField,
-            format!("the helper's output has no {field} (or it is empty); it is required"),
+            format!("the {source}'s output has no {field} (or it is empty); it is required"),
         ),
         GuestError::InvalidField(f) => (
             K::InvalidField,
-            format!("the helper's output field {} {}", f.field, f.reason),
+            format!("the {source}'s output field {} {}", f.field, f.reason),
         ),
         GuestError::Expired(at) => (
             K::Expired,
             format!(
-                "the helper returned expired credentials (Expiration {}); check the helper's session or this machine's clock",
+                "the {source} returned expired credentials (Expiration {}); check the {source}'s session or this machine's clock",
                 format_time(at)
             ),
+        ),
+        GuestError::Plugin(e) => (K::Plugin, describe_plugin(e)),
+    }
+}
+
+fn describe_plugin(error: wit::PluginError) -> String {
+    use wit::PluginError as P;
+    match error {
+        P::NotLoadable(why) => format!("the credential plugin cannot be loaded: {why}"),
+        P::MissingExport(what) => format!(
+            "the credential plugin does not export {what}; build it for the credential-plugin world in wit/credbox.wit"
+        ),
+        P::WrongType(why) => format!(
+            "the credential plugin's exports do not have the types of the credential-plugin world in wit/credbox.wit: {why}"
+        ),
+        P::RetrieveFailed(message) => format!("the credential plugin's retrieve failed: {message}"),
+        P::Trapped(why) => format!("the credential plugin crashed (trap): {why}"),
+        P::OutOfFuel(fuel) => format!(
+            "the credential plugin ran past its budget of {fuel} instructions (a loop?) and was stopped"
+        ),
+        P::OutOfMemory(bytes) => format!(
+            "the credential plugin tried to use more than {} MiB of memory and was stopped",
+            bytes >> 20
         ),
     }
 }

@@ -11,6 +11,7 @@ pub mod engine_config;
 pub mod error;
 pub mod files;
 pub mod format;
+pub mod plugin;
 pub mod provider;
 pub mod runtime;
 pub mod spawn;
@@ -140,6 +141,8 @@ pub enum Origin {
     StaticKeys,
     /// A helper process, run now.
     Process,
+    /// A credential plugin, run now.
+    Plugin,
     /// A helper's earlier output, from the cross-process cache.
     Cache,
 }
@@ -186,7 +189,10 @@ fn fetch_for_profile(
                 debug!(profile, file = %origin.file, line = origin.line.unwrap_or(0), "credential_process");
             }
             let fetched = fetch_process(&mut session, &settings, options, &Context::Profile(profile))?;
-            served.store(&fetched);
+            // A plugin's `is-expired` is asked before each reuse, so its answer is never recorded.
+            if settings.plugin.is_none() {
+                served.store(&fetched);
+            }
             Ok(fetched)
         }
     }
@@ -294,6 +300,7 @@ fn fetch_for_command(runtime: &Runtime, argv: &[String], options: &FetchOptions)
         command_line: shell_join(argv),
         account_id: None,
         origin: None,
+        plugin: None,
     };
     let served = ServedRecord::new(options, &[&settings.command_line], &settings.profile);
     if let Some(fetched) = served.lookup() {
@@ -303,6 +310,40 @@ fn fetch_for_command(runtime: &Runtime, argv: &[String], options: &FetchOptions)
     let fetched = fetch_process(&mut session, &settings, options, &Context::Command(program))?;
     served.store(&fetched);
     Ok(fetched)
+}
+
+/// Get credentials from the credential plugin component at `path` (no profile), with the same
+/// validation and caching as a helper's.
+pub fn credentials_for_plugin(
+    runtime: &Runtime,
+    path: &std::path::Path,
+    options: &FetchOptions,
+) -> Result<(Credentials, Origin), Error> {
+    fetch_for_plugin(runtime, path, options).map(|f| (f.credentials, f.origin))
+}
+
+fn fetch_for_plugin(
+    runtime: &Runtime,
+    path: &std::path::Path,
+    options: &FetchOptions,
+) -> Result<Fetched, Error> {
+    let shown = path.display().to_string();
+    let path = std::path::absolute(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("plugin {shown}: cannot make the path absolute: {e}"),
+        )
+    })?;
+    let path = path.to_string_lossy().into_owned();
+    let settings = ProcessSettings {
+        profile: format!("plugin:{path}"),
+        command_line: String::new(),
+        account_id: None,
+        origin: None,
+        plugin: Some(path),
+    };
+    let mut session = options.session(runtime)?;
+    fetch_process(&mut session, &settings, options, &Context::Plugin(&shown))
 }
 
 /// Quote words so that the guest's shell-word splitting gives them back unchanged.
@@ -316,7 +357,10 @@ fn shell_join(argv: &[String]) -> String {
 /// What an error is about, for its message.
 pub(crate) enum Context<'a> {
     Profile(&'a str),
+    /// A profile whose credentials come from a `credential_plugin`.
+    PluginProfile(&'a str),
     Command(&'a str),
+    Plugin(&'a str),
 }
 
 fn fetch_process(
@@ -325,14 +369,26 @@ fn fetch_process(
     options: &FetchOptions,
     context: &Context,
 ) -> Result<Fetched, Error> {
+    let context = match (context, &settings.plugin) {
+        (Context::Profile(profile), Some(_)) => &Context::PluginProfile(profile),
+        _ => context,
+    };
     let guest_error = |e: GuestError| Error::from_guest(e, context, settings.origin.as_ref());
     // Parsing first reports syntax errors before any cache or lock is touched, and gives the
     // exact command for the cache key.
-    let command = session
-        .parse_command(&settings.command_line, options.policy.allow_shell)
-        .map_err(Error::internal)?
-        .map_err(guest_error)?;
+    let command = match &settings.plugin {
+        Some(path) => SpawnCommand::Plugin(path.clone()),
+        None => session
+            .parse_command(&settings.command_line, options.policy.allow_shell)
+            .map_err(Error::internal)?
+            .map_err(guest_error)?,
+    };
     log_command(&command);
+    let fresh = if settings.plugin.is_some() {
+        Origin::Plugin
+    } else {
+        Origin::Process
+    };
     let provider = session
         .new_provider(settings, options.guest_options())
         .map_err(Error::internal)?;
@@ -353,19 +409,33 @@ fn fetch_process(
     let Some(cache) = &options.cache else {
         debug!("cache disabled; running the helper");
         let credentials = retrieve(session)?;
-        return done(session, credentials, Origin::Process);
+        return done(session, credentials, fresh);
     };
     let key = cache::CacheKey::new(&settings.profile, &command, settings.account_id.as_deref());
-    let restore = |session: &mut Session| -> Result<bool, Error> {
-        match cache.read(&key) {
-            Some(entry) => session.restore(provider, &entry).map_err(Error::internal),
-            None => Ok(false),
+    // A stored entry the guest adopts, and (for a plugin) the plugin does not call expired.
+    let restore = |session: &mut Session| -> Result<Option<Credentials>, Error> {
+        let Some(entry) = cache.read(&key) else {
+            return Ok(None);
+        };
+        if !session.restore(provider, &entry).map_err(Error::internal)? {
+            return Ok(None);
         }
+        let credentials = retrieve(session)?;
+        if let Some(path) = &settings.plugin {
+            let expired = session
+                .plugin_is_expired(path, &credentials)
+                .map_err(|e| guest_error(GuestError::Plugin(runtime::plugin_error_to_wit(e))))?;
+            if expired {
+                info!("the plugin says its cached credentials have expired");
+                session.invalidate(provider).map_err(Error::internal)?;
+                return Ok(None);
+            }
+        }
+        Ok(Some(credentials))
     };
     // Fast path: a good entry needs no lock.
-    if restore(session)? {
+    if let Some(credentials) = restore(session)? {
         log_serving(session, provider, "cache hit")?;
-        let credentials = retrieve(session)?;
         return done(session, credentials, Origin::Cache);
     }
     let _lock = cache.lock(&key).map_err(|e| {
@@ -375,9 +445,8 @@ fn fetch_process(
         ))
     })?;
     // Whoever held the lock before us may have just refreshed the entry.
-    if restore(session)? {
+    if let Some(credentials) = restore(session)? {
         log_serving(session, provider, "cache hit after waiting for another credbox")?;
-        let credentials = retrieve(session)?;
         return done(session, credentials, Origin::Cache);
     }
     info!("cache miss; running the helper");
@@ -395,7 +464,7 @@ fn fetch_process(
             cache.remove(&key);
         }
     }
-    done(session, credentials, Origin::Process)
+    done(session, credentials, fresh)
 }
 
 /// Log the command with its arguments redacted: they may name accounts or carry tokens.
@@ -405,6 +474,7 @@ fn log_command(command: &SpawnCommand) {
             debug!(program = %argv[0], arguments = argv.len() - 1, "helper command (arguments redacted)")
         }
         SpawnCommand::Shell(_) => debug!("helper command runs through /bin/sh -c (text redacted)"),
+        SpawnCommand::Plugin(path) => debug!(plugin = %path, "credential plugin"),
     }
 }
 

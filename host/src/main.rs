@@ -31,6 +31,10 @@ enum Commands {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
         #[arg(long)]
         profile: Option<String>,
+        /// Get the credentials from this credential plugin component (a `.wasm` file built for
+        /// the credential-plugin world) instead of a profile.
+        #[arg(long, value_name = "PATH.wasm", conflicts_with = "profile")]
+        plugin: Option<std::path::PathBuf>,
         /// Output format, as `aws configure export-credentials` names them.
         #[arg(long, value_enum, default_value = "process")]
         format: Format,
@@ -159,6 +163,8 @@ impl RunArgs {
         }
         let timeout = Duration::from_secs_f64(self.timeout);
         let cache = if self.no_cache { None } else { open_cache() };
+        // Compiled plugins are not credentials: they are kept even with --no-cache.
+        let plugin_artifacts = credbox::cache::default_dir().map(|dir| dir.join("plugins"));
         Ok(FetchOptions {
             min_ttl: Duration::from_secs(self.min_ttl),
             timeout,
@@ -171,6 +177,7 @@ impl RunArgs {
                 allow_shell: self.allow_shell,
                 allow_list: (!self.allow.is_empty()).then(|| self.allow.clone()),
                 forward_stderr: true,
+                plugin_artifacts,
             },
             cache,
             clock: None,
@@ -285,10 +292,15 @@ fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
                 };
                 (kind, key.map(place).unwrap_or_default())
             }
-            credbox::Origin::Process | credbox::Origin::Cache => (
-                "custom-process",
-                property("credential_process").map(place).unwrap_or_default(),
-            ),
+            credbox::Origin::Process | credbox::Origin::Cache | credbox::Origin::Plugin => {
+                match property("credential_plugin") {
+                    Some(plugin) => ("custom-plugin", place(plugin)),
+                    None => (
+                        "custom-process",
+                        property("credential_process").map(place).unwrap_or_default(),
+                    ),
+                }
+            }
         };
         row(
             "access_key",
@@ -379,7 +391,25 @@ fn check(profile: Option<String>, format: CheckFormat) -> Result<(), Error> {
 
 fn run(command: Commands) -> Result<(), Error> {
     match command {
-        Commands::Export { profile, format, run } => {
+        Commands::Export {
+            profile,
+            plugin: Some(plugin),
+            format,
+            run,
+        } => {
+            debug_assert!(profile.is_none(), "clap: --plugin conflicts with --profile");
+            let options = run.options()?;
+            let runtime = Runtime::new().map_err(Error::internal)?;
+            let (credentials, _) = credbox::credentials_for_plugin(&runtime, &plugin, &options)?;
+            print!("{}", render(&credentials, format));
+            Ok(())
+        }
+        Commands::Export {
+            profile,
+            plugin: None,
+            format,
+            run,
+        } => {
             print!("{}", render(&profile_credentials(profile, &run)?, format));
             Ok(())
         }

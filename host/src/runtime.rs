@@ -2,7 +2,9 @@
 //!
 //! The guest is precompiled at build time and embedded; start-up deserializes it (no JIT). The
 //! linker is strict: it links the spawn capability and only the WASI interfaces Rust's std needs,
-//! each granted nothing, so a guest that imports anything else fails to instantiate.
+//! each granted nothing, so a guest that imports anything else fails to instantiate. Every call
+//! into the guest has an instruction budget (fuel) and its memory a cap ([`Limits`]), so a guest
+//! that loops or allocates without end fails with a clear error instead of hanging credbox.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine_config::engine_config;
+use crate::plugin::{PluginError, PluginLoader};
 use crate::spawn::{self, SpawnCommand, SpawnPolicy};
 
 mod bindings {
@@ -94,11 +97,93 @@ struct Loaded {
     pre: CredboxPre<HostState>,
 }
 
-/// Per-instance host state: WASI granted empty, the spawn policy, and the clock.
+/// How much a component may do in one call: instructions (wasmtime fuel) and linear memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The instruction budget of each call (refilled before every call).
+    pub fuel: u64,
+    /// The most linear memory the instance may have.
+    pub memory_bytes: usize,
+}
+
+impl Limits {
+    /// The policy guest: resolving a profile or validating an output takes well under a million
+    /// instructions (measured: see docs/PERFORMANCE.md); a billion is ~1 s of a tight loop.
+    pub const GUEST: Limits = Limits {
+        fuel: 1 << 30,
+        memory_bytes: 128 << 20,
+    };
+    /// A credential plugin.
+    pub const PLUGIN: Limits = Limits {
+        fuel: 1 << 30,
+        memory_bytes: 64 << 20,
+    };
+}
+
+/// A store's memory cap, which remembers that it was hit so the error can say so.
+pub struct MemoryCap {
+    limit: usize,
+    exceeded: bool,
+}
+
+impl MemoryCap {
+    pub fn new(limit: usize) -> Self {
+        MemoryCap {
+            limit,
+            exceeded: false,
+        }
+    }
+
+    /// Whether the instance tried to grow past the cap.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            // A trap rather than a failed `memory.grow`: Rust's allocator would abort anyway, and
+            // this way the error says why.
+            wasmtime::bail!("memory limit of {} MiB reached", self.limit >> 20);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Per-instance host state: WASI granted empty, the spawn policy, the clock, and the limits.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     policy: SpawnPolicy,
+    memory: MemoryCap,
+    plugins: PluginLoader,
+}
+
+/// Store states whose resource table the WASI io bindings use.
+pub trait HasResourceTable {
+    fn resource_table(&mut self) -> &mut ResourceTable;
+}
+
+impl HasResourceTable for HostState {
+    fn resource_table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
 }
 
 impl WasiView for HostState {
@@ -111,7 +196,7 @@ impl WasiView for HostState {
 }
 
 /// Lets the linker hand WASI io bindings the resource table.
-struct HasTable;
+pub(crate) struct HasTable;
 impl HasData for HasTable {
     type Data<'a> = &'a mut ResourceTable;
 }
@@ -126,6 +211,7 @@ impl wit_spawn::Host for HostState {
         let command = match request.command {
             wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
             wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
+            wit_spawn::Command::Plugin(path) => return Ok(self.run_plugin(&path)),
         };
         let timeout = Duration::from_millis(request.timeout_ms);
         Ok(
@@ -147,6 +233,46 @@ impl wit_spawn::Host for HostState {
     }
 }
 
+impl HostState {
+    /// The `plugin` command: the allow-list applies to plugins as to programs; then the plugin
+    /// runs in its own bounded store and its credentials come back as a helper's stdout would.
+    fn run_plugin(&mut self, path: &str) -> Result<wit_spawn::Output, wit_spawn::SpawnError> {
+        let path = std::path::Path::new(path);
+        if !path.is_absolute() {
+            return Err(wit_spawn::SpawnError::Denied(format!(
+                "plugin `{}` is not an absolute path",
+                path.display()
+            )));
+        }
+        if let Some(allowed) = &self.policy.allow_list {
+            spawn::check_allowed(path, allowed).map_err(|e| match e {
+                spawn::SpawnError::Denied(why) => wit_spawn::SpawnError::Denied(why),
+                other => wit_spawn::SpawnError::Failed(format!("{other:?}")),
+            })?;
+        }
+        match self.plugins.retrieve(path) {
+            Ok(credentials) => Ok(wit_spawn::Output {
+                status: wit::ExitStatus::Code(0),
+                stdout: credentials.to_process_output(),
+                stderr_tail: String::new(),
+            }),
+            Err(e) => Err(wit_spawn::SpawnError::Plugin(plugin_error_to_wit(e))),
+        }
+    }
+}
+
+pub(crate) fn plugin_error_to_wit(e: PluginError) -> wit::PluginError {
+    match e {
+        PluginError::NotLoadable(s) => wit::PluginError::NotLoadable(s),
+        PluginError::MissingExport(s) => wit::PluginError::MissingExport(s),
+        PluginError::WrongType(s) => wit::PluginError::WrongType(s),
+        PluginError::RetrieveFailed(s) => wit::PluginError::RetrieveFailed(s),
+        PluginError::Trapped(s) => wit::PluginError::Trapped(s),
+        PluginError::OutOfFuel(n) => wit::PluginError::OutOfFuel(n),
+        PluginError::OutOfMemory(n) => wit::PluginError::OutOfMemory(n),
+    }
+}
+
 /// A wall clock the caller controls, for deterministic expiry (tests, replays).
 pub trait Clock: Send + Sync + 'static {
     /// Time since the Unix epoch.
@@ -165,30 +291,38 @@ impl wasmtime_wasi::HostWallClock for ClockAdapter {
 
 /// Link only the spawn capability and the WASI interfaces in [`GRANTED_WASI`].
 fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wit_spawn::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
+    wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
+    link_empty_wasi(&mut linker)?;
+    Ok(linker)
+}
+
+/// Link exactly the WASI interfaces in [`GRANTED_WASI`]; the store's `WasiCtx` grants them nothing
+/// (no variables, arguments, streams or preopens).
+pub(crate) fn link_empty_wasi<T: WasiView + HasResourceTable + 'static>(
+    l: &mut Linker<T>,
+) -> wasmtime::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
     use wasmtime_wasi::p2::bindings::{cli, clocks, sync::io};
 
-    let mut linker = Linker::new(engine);
-    let l = &mut linker;
-    wit_spawn::add_to_linker::<_, HasSelf<_>>(l, |s: &mut HostState| s)?;
-    wit::add_to_linker::<_, HasSelf<_>>(l, |s: &mut HostState| s)?;
-    io::error::add_to_linker::<_, HasTable>(l, |s| &mut s.table)?;
-    io::poll::add_to_linker::<_, HasTable>(l, |s| &mut s.table)?;
-    io::streams::add_to_linker::<_, HasTable>(l, |s| &mut s.table)?;
-    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, HostState::clocks)?;
-    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, HostState::clocks)?;
-    cli::environment::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::exit::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::stdin::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::stdout::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::stderr::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::terminal_input::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::terminal_output::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
-    Ok(linker)
+    io::error::add_to_linker::<_, HasTable>(l, T::resource_table)?;
+    io::poll::add_to_linker::<_, HasTable>(l, T::resource_table)?;
+    io::streams::add_to_linker::<_, HasTable>(l, T::resource_table)?;
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, T::clocks)?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    Ok(())
 }
 
 impl Runtime {
@@ -248,14 +382,26 @@ impl Runtime {
         if let Some(clock) = clock {
             wasi.wall_clock(ClockAdapter(clock));
         }
+        let loaded = self.loaded()?;
+        let plugins = PluginLoader::new(
+            loaded.engine.clone(),
+            policy.plugin_artifacts.clone(),
+            Limits::PLUGIN,
+        );
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             policy,
+            memory: MemoryCap::new(Limits::GUEST.memory_bytes),
+            plugins,
         };
-        let loaded = self.loaded()?;
         let mut store = Store::new(&loaded.engine, state);
-        let instance = loaded.pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
+        store.limiter(|s| &mut s.memory);
+        store.set_fuel(Limits::GUEST.fuel).map_err(anyhow::Error::from)?;
+        let instance = match loaded.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(e) => return Err(guest_failure(&store, e)),
+        };
         Ok(Session { store, instance })
     }
 }
@@ -273,17 +419,53 @@ pub struct ProviderHandle(ResourceAny);
 /// A guest call either traps (a bug: `Err`) or returns the guest's typed answer (`Ok`).
 pub type GuestResult<T> = Result<Result<T, GuestError>>;
 
-fn trap(e: wasmtime::Error) -> anyhow::Error {
-    anyhow::Error::from(e).context("the credbox guest component failed")
+/// Why a call into the guest failed: its limits, or a trap (a bug in the guest).
+fn guest_failure(store: &Store<HostState>, e: wasmtime::Error) -> anyhow::Error {
+    let why = if store.data().memory.exceeded() {
+        format!(
+            "the guest component tried to use more than {} MiB of memory and was stopped",
+            Limits::GUEST.memory_bytes >> 20
+        )
+    } else if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+        format!(
+            "the guest component ran past its budget of {} instructions (a loop?) and was stopped",
+            Limits::GUEST.fuel
+        )
+    } else {
+        "the credbox guest component failed".to_string()
+    };
+    anyhow::Error::from(e).context(why)
 }
 
 impl Session {
+    /// Refill the instruction budget before a call, and turn a failed call into an error that
+    /// says which limit was hit.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&Credbox, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        self.store
+            .set_fuel(Limits::GUEST.fuel)
+            .map_err(anyhow::Error::from)?;
+        let result = f(&self.instance, &mut self.store);
+        result.map_err(|e| guest_failure(&self.store, e))
+    }
+
+    /// Ask the credential plugin at `path` whether `credentials` it returned earlier must no
+    /// longer be used (plugincreds' `IsExpired`).
+    pub fn plugin_is_expired(
+        &mut self,
+        path: &str,
+        credentials: &crate::Credentials,
+    ) -> Result<bool, PluginError> {
+        self.store
+            .data()
+            .plugins
+            .is_expired(std::path::Path::new(path), credentials)
+    }
+
     pub fn resolve(&mut self, files: &Files, profile: &str) -> GuestResult<Source> {
-        let source = self
-            .instance
-            .credbox_provider_profiles()
-            .call_resolve(&mut self.store, files, profile)
-            .map_err(trap)?;
+        let source = self.call(|i, s| i.credbox_provider_profiles().call_resolve(s, files, profile))?;
         Ok(source.map(|source| match source {
             wit_profiles::Source::StaticKeys(c) => Source::StaticKeys(c.into()),
             wit_profiles::Source::Process(settings) => Source::Process(settings),
@@ -291,17 +473,11 @@ impl Session {
     }
 
     pub fn profile_names(&mut self, files: &Files) -> GuestResult<Vec<String>> {
-        self.instance
-            .credbox_provider_profiles()
-            .call_profile_names(&mut self.store, files)
-            .map_err(trap)
+        self.call(|i, s| i.credbox_provider_profiles().call_profile_names(s, files))
     }
 
     pub fn properties(&mut self, files: &Files, profile: &str) -> GuestResult<Vec<Property>> {
-        self.instance
-            .credbox_provider_profiles()
-            .call_properties(&mut self.store, files, profile)
-            .map_err(trap)
+        self.call(|i, s| i.credbox_provider_profiles().call_properties(s, files, profile))
     }
 
     pub fn set_property(
@@ -311,21 +487,21 @@ impl Session {
         key: &str,
         value: &str,
     ) -> GuestResult<File> {
-        self.instance
-            .credbox_provider_profiles()
-            .call_set_property(&mut self.store, files, profile, key, value)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_profiles()
+                .call_set_property(s, files, profile, key, value)
+        })
     }
 
     pub fn parse_command(&mut self, command_line: &str, allow_shell: bool) -> GuestResult<SpawnCommand> {
-        let parsed = self
-            .instance
-            .credbox_provider_provider()
-            .call_parse_command(&mut self.store, command_line, allow_shell)
-            .map_err(trap)?;
+        let parsed = self.call(|i, s| {
+            i.credbox_provider_provider()
+                .call_parse_command(s, command_line, allow_shell)
+        })?;
         Ok(parsed.map(|command| match command {
             wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
             wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
+            wit_spawn::Command::Plugin(path) => SpawnCommand::Plugin(path),
         }))
     }
 
@@ -334,71 +510,69 @@ impl Session {
         stdout: &[u8],
         account_id: Option<&str>,
     ) -> GuestResult<crate::Credentials> {
-        let validated = self
-            .instance
-            .credbox_provider_provider()
-            .call_validate_output(&mut self.store, stdout, account_id)
-            .map_err(trap)?;
+        let validated = self.call(|i, s| {
+            i.credbox_provider_provider()
+                .call_validate_output(s, stdout, account_id)
+        })?;
         Ok(validated.map(Into::into))
     }
 
     pub fn new_provider(&mut self, settings: &ProcessSettings, options: Options) -> Result<ProviderHandle> {
-        self.instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_constructor(&mut self.store, settings, options)
-            .map(ProviderHandle)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_constructor(s, settings, options)
+                .map(ProviderHandle)
+        })
     }
 
     pub fn retrieve(&mut self, provider: ProviderHandle) -> GuestResult<crate::Credentials> {
-        let retrieved = self
-            .instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_retrieve(&mut self.store, provider.0)
-            .map_err(trap)?;
+        let retrieved = self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_retrieve(s, provider.0)
+        })?;
         Ok(retrieved.map(Into::into))
     }
 
     pub fn serve_until(&mut self, provider: ProviderHandle) -> Result<Option<i64>> {
-        self.instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_serve_until(&mut self.store, provider.0)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_serve_until(s, provider.0)
+        })
     }
 
     pub fn is_expired(&mut self, provider: ProviderHandle) -> Result<bool> {
-        self.instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_is_expired(&mut self.store, provider.0)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_is_expired(s, provider.0)
+        })
     }
 
     pub fn invalidate(&mut self, provider: ProviderHandle) -> Result<()> {
-        self.instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_invalidate(&mut self.store, provider.0)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_invalidate(s, provider.0)
+        })
     }
 
     pub fn restore(&mut self, provider: ProviderHandle, entry: &[u8]) -> Result<bool> {
-        self.instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_restore(&mut self.store, provider.0, entry)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_restore(s, provider.0, entry)
+        })
     }
 
     pub fn cache_entry(&mut self, provider: ProviderHandle) -> Result<Option<Vec<u8>>> {
-        self.instance
-            .credbox_provider_provider()
-            .credential_provider()
-            .call_cache_entry(&mut self.store, provider.0)
-            .map_err(trap)
+        self.call(|i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_cache_entry(s, provider.0)
+        })
     }
 
     /// The spawn policy this session runs helpers under.

@@ -87,6 +87,8 @@ pub struct SpawnPolicy {
     pub allow_list: Option<Vec<Allowed>>,
     /// Copy the helper's stderr to ours as it arrives (prompts reach the user).
     pub forward_stderr: bool,
+    /// Where compiled credential plugins are kept between runs (`None`: compile every time).
+    pub plugin_artifacts: Option<PathBuf>,
 }
 
 impl Default for SpawnPolicy {
@@ -97,6 +99,7 @@ impl Default for SpawnPolicy {
             allow_shell: false,
             allow_list: None,
             forward_stderr: true,
+            plugin_artifacts: None,
         }
     }
 }
@@ -106,6 +109,8 @@ impl Default for SpawnPolicy {
 pub enum SpawnCommand {
     Argv(Vec<String>),
     Shell(String),
+    /// A credential plugin's absolute path: loaded by the runtime, never spawned.
+    Plugin(String),
 }
 
 /// How a helper ended.
@@ -146,6 +151,9 @@ pub fn run(
             argv[1..].iter().map(String::as_str).collect(),
         ),
         SpawnCommand::Argv(_) => return Err(SpawnError::Failed("empty command".into())),
+        SpawnCommand::Plugin(_) => {
+            return Err(SpawnError::Failed("a plugin is loaded, not spawned".into()));
+        }
         SpawnCommand::Shell(text) => {
             if !policy.allow_shell {
                 return Err(SpawnError::Denied(
@@ -326,7 +334,7 @@ fn spawn_failure(program: &Path, error: &std::io::Error) -> SpawnError {
 }
 
 /// Refuse programs outside the allow-list, or whose contents do not match their pin.
-fn check_allowed(program: &Path, allowed: &[Allowed]) -> Result<(), SpawnError> {
+pub(crate) fn check_allowed(program: &Path, allowed: &[Allowed]) -> Result<(), SpawnError> {
     let canonical = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
     let Some(entry) = allowed
         .iter()

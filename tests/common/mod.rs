@@ -116,8 +116,29 @@ pub fn assert_cache_is_private(cache: &Path) {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
         assert!(!name.starts_with(".entry-"), "temporary file left: {name}");
-        assert_eq!(mode(entry.metadata().unwrap()), 0o600, "{name}");
+        if entry.file_type().unwrap().is_dir() {
+            // Compiled plugins live in a subdirectory, held to the same rules.
+            assert_cache_is_private(&entry.path());
+        } else {
+            assert_eq!(mode(entry.metadata().unwrap()), 0o600, "{name}");
+        }
     }
+}
+
+/// A test component built by `make plugins` (the example plugin, or one of tests/components).
+pub fn component(name: &str) -> PathBuf {
+    let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components/wasm32-wasip2/release");
+    let path = if name == "credbox_example_plugin" {
+        release.join(format!("{name}.wasm"))
+    } else {
+        release.join(format!("examples/{name}.wasm"))
+    };
+    assert!(
+        path.exists(),
+        "{} is missing: run `make plugins` (`make test` does) to build the test components",
+        path.display()
+    );
+    path.canonicalize().unwrap()
 }
 
 /// A shell-quoted path for a config file value.

@@ -1,0 +1,393 @@
+//! Credential plugins (SPEC §7): the Go SDK's plugincreds, as WebAssembly components granted
+//! nothing.
+//!
+//! A plugin exports `credbox:provider/plugin` (world `credential-plugin` in `wit/credbox.wit`). It
+//! runs in a store of its own on the runtime's engine, linked with only the empty WASI interfaces
+//! Rust's std needs, with an instruction budget (fuel) and a memory cap, so a plugin that loops or
+//! allocates without end is stopped, not waited on. Compiling a component costs tens of
+//! milliseconds, so the compiled artifact is kept in the cache directory, keyed by the plugin's
+//! SHA-256 and the engine's configuration: the second run only maps it.
+
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tracing::{debug, warn};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::runtime::{self, Limits, MemoryCap};
+use crate::spawn::hex;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "credential-plugin",
+        imports: { default: trappable },
+    });
+}
+
+use bindings::credbox::provider::types as wit;
+use bindings::{CredentialPlugin, CredentialPluginPre};
+
+/// The interface a plugin must export.
+pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.1.0";
+/// The functions it must export in that interface.
+const PLUGIN_FUNCTIONS: [&str; 2] = ["retrieve", "is-expired"];
+/// The largest plugin file credbox reads.
+const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+/// Why a plugin gave no credentials (the WIT `plugin-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginError {
+    NotLoadable(String),
+    MissingExport(String),
+    WrongType(String),
+    RetrieveFailed(String),
+    Trapped(String),
+    OutOfFuel(u64),
+    OutOfMemory(u64),
+}
+
+/// What a plugin returned. `Debug` is deliberately not derived: it holds a secret.
+pub struct PluginCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub expiration: Option<i64>,
+    pub account_id: Option<String>,
+}
+
+impl PluginCredentials {
+    /// The credentials as a credential_process document, so that the guest validates them exactly
+    /// like a helper's stdout.
+    pub fn to_process_output(&self) -> Vec<u8> {
+        let mut document = serde_json::Map::new();
+        document.insert("Version".into(), 1.into());
+        document.insert("AccessKeyId".into(), self.access_key_id.clone().into());
+        document.insert("SecretAccessKey".into(), self.secret_access_key.clone().into());
+        if let Some(token) = &self.session_token {
+            document.insert("SessionToken".into(), token.clone().into());
+        }
+        if let Some(expiration) = self.expiration {
+            document.insert("Expiration".into(), crate::error::format_time(expiration).into());
+        }
+        if let Some(account) = &self.account_id {
+            document.insert("AccountId".into(), account.clone().into());
+        }
+        serde_json::to_vec(&document).expect("a map of strings serializes")
+    }
+}
+
+/// Loads plugins on the runtime's engine, with an optional directory of compiled artifacts.
+#[derive(Clone)]
+pub struct PluginLoader {
+    engine: Engine,
+    artifacts: Option<PathBuf>,
+    limits: Limits,
+}
+
+/// A plugin's store state: WASI granted empty, and the memory cap.
+struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl runtime::HasResourceTable for PluginState {
+    fn resource_table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl wit::Host for PluginState {}
+
+/// A loaded plugin, instantiated in its own bounded store.
+struct Instance {
+    store: Store<PluginState>,
+    plugin: CredentialPlugin,
+    limits: Limits,
+}
+
+impl PluginLoader {
+    /// `artifacts`: where compiled plugins are kept (created 0700); `None` compiles every time.
+    pub fn new(engine: Engine, artifacts: Option<PathBuf>, limits: Limits) -> Self {
+        PluginLoader {
+            engine,
+            artifacts,
+            limits,
+        }
+    }
+
+    /// Load the plugin at `path` and call its `retrieve`.
+    pub fn retrieve(&self, path: &Path) -> Result<PluginCredentials, PluginError> {
+        let mut instance = self.instantiate(path)?;
+        instance.refuel();
+        let result = instance
+            .plugin
+            .credbox_provider_plugin()
+            .call_retrieve(&mut instance.store);
+        match instance.outcome(result)? {
+            Ok(c) => Ok(PluginCredentials {
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                session_token: c.session_token,
+                expiration: c.expiration,
+                account_id: c.account_id,
+            }),
+            Err(message) => Err(PluginError::RetrieveFailed(one_line(&message))),
+        }
+    }
+
+    /// Ask the plugin at `path` whether `credentials` must no longer be used.
+    pub fn is_expired(&self, path: &Path, credentials: &crate::Credentials) -> Result<bool, PluginError> {
+        let mut instance = self.instantiate(path)?;
+        instance.refuel();
+        let credentials = wit::Credentials {
+            access_key_id: credentials.access_key_id.clone(),
+            secret_access_key: credentials.secret_access_key().to_string(),
+            session_token: credentials.session_token().map(String::from),
+            expiration: credentials.expiration,
+            account_id: credentials.account_id.clone(),
+        };
+        let result = instance
+            .plugin
+            .credbox_provider_plugin()
+            .call_is_expired(&mut instance.store, &credentials);
+        instance.outcome(result)
+    }
+
+    fn instantiate(&self, path: &Path) -> Result<Instance, PluginError> {
+        let component = self.load(path)?;
+        check_imports(&self.engine, &component)?;
+        check_exports(&self.engine, &component)?;
+        let linker = plugin_linker(&self.engine).map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
+        let pre = CredentialPluginPre::new(pre).map_err(|e| PluginError::WrongType(root_cause(&e)))?;
+        let state = PluginState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            memory: MemoryCap::new(self.limits.memory_bytes),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| PluginError::NotLoadable(e.to_string()))?;
+        let plugin = pre.instantiate(&mut store);
+        let mut instance = match plugin {
+            Ok(plugin) => Instance {
+                store,
+                plugin,
+                limits: self.limits,
+            },
+            // Instantiation typechecks the exports: an error that is not a trap is a type mismatch.
+            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().memory.exceeded() => {
+                return Err(PluginError::WrongType(root_cause(&e)));
+            }
+            Err(e) => {
+                return Err(classify_trap(&e, store.data().memory.exceeded(), &self.limits));
+            }
+        };
+        instance.refuel();
+        Ok(instance)
+    }
+
+    /// The compiled plugin: from the artifact directory when it holds this file's compilation,
+    /// else compiled now (and stored there for the next run).
+    fn load(&self, path: &Path) -> Result<Component, PluginError> {
+        let unreadable = |e: std::io::Error| PluginError::NotLoadable(format!("cannot read it: {e}"));
+        let size = fs::metadata(path).map_err(unreadable)?.len();
+        if size > MAX_PLUGIN_BYTES {
+            return Err(PluginError::NotLoadable(format!(
+                "it is {size} bytes; plugins may be at most {MAX_PLUGIN_BYTES}"
+            )));
+        }
+        let bytes = fs::read(path).map_err(unreadable)?;
+        let artifact = self
+            .artifacts
+            .as_ref()
+            .map(|dir| dir.join(self.artifact_name(&bytes)));
+        if let Some(artifact) = &artifact
+            && trusted_artifact(artifact)
+        {
+            // SAFETY: the artifact is `Component::serialize` output that this code wrote into a
+            // directory only this user can write (checked above), for these exact plugin bytes and
+            // this engine configuration (the file name); wasmtime also checks its version and
+            // configuration header and refuses a mismatch, which falls through to compiling.
+            match unsafe { Component::deserialize_file(&self.engine, artifact) } {
+                Ok(component) => {
+                    debug!(artifact = %artifact.display(), "plugin: compiled artifact reused");
+                    return Ok(component);
+                }
+                Err(e) => debug!("plugin: compiled artifact not usable ({e}); compiling"),
+            }
+        }
+        let component = Component::new(&self.engine, &bytes).map_err(|e| {
+            PluginError::NotLoadable(format!("it is not a WebAssembly component: {}", root_cause(&e)))
+        })?;
+        if let Some(artifact) = &artifact {
+            match component.serialize() {
+                Ok(serialized) => {
+                    if let Err(e) = write_artifact(artifact, &serialized) {
+                        warn!(
+                            "could not keep the compiled plugin in {}: {e}",
+                            artifact.display()
+                        );
+                    }
+                }
+                Err(e) => warn!("could not serialize the compiled plugin: {e}"),
+            }
+        }
+        Ok(component)
+    }
+
+    /// `<sha256 of the plugin>-<hash of the engine's configuration and wasmtime version>.cwasm`
+    fn artifact_name(&self, bytes: &[u8]) -> String {
+        let mut engine = DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut engine);
+        env!("CARGO_PKG_VERSION").hash(&mut engine);
+        format!("{}-{:016x}.cwasm", hex(&Sha256::digest(bytes)), engine.finish())
+    }
+}
+
+impl Instance {
+    fn refuel(&mut self) {
+        let _ = self.store.set_fuel(self.limits.fuel);
+    }
+
+    /// A call's result, with traps, fuel and memory exhaustion told apart.
+    fn outcome<T>(&self, result: wasmtime::Result<T>) -> Result<T, PluginError> {
+        result.map_err(|e| classify_trap(&e, self.store.data().memory.exceeded(), &self.limits))
+    }
+}
+
+fn classify_trap(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> PluginError {
+    if memory_exceeded {
+        PluginError::OutOfMemory(limits.memory_bytes as u64)
+    } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+        PluginError::OutOfFuel(limits.fuel)
+    } else {
+        PluginError::Trapped(root_cause(error))
+    }
+}
+
+/// Name every import a plugin is not granted (anything but the package's types and the empty WASI
+/// of Rust's std), rather than leaving the linker to report the first one vaguely.
+fn check_imports(engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let granted = |name: &str| {
+        let interface = name.split('@').next().unwrap_or(name);
+        interface == "credbox:provider/types" || runtime::GRANTED_WASI.contains(&interface)
+    };
+    let forbidden: Vec<String> = runtime::component_imports(engine, component)
+        .into_iter()
+        .filter(|name| !granted(name))
+        .collect();
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    Err(PluginError::NotLoadable(format!(
+        "it imports {}, which credbox does not grant a plugin (only the clock and the empty WASI of Rust's std)",
+        forbidden.join(", ")
+    )))
+}
+
+/// The missing-export and wrong-type errors of plugincreds, told apart before wasmtime's own
+/// (less specific) typecheck.
+fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let Some(export) = ty.get_export(engine, PLUGIN_INTERFACE) else {
+        let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+        let found = if exports.is_empty() {
+            "it exports nothing".to_string()
+        } else {
+            format!("it exports {}", exports.join(", "))
+        };
+        return Err(PluginError::MissingExport(format!(
+            "{PLUGIN_INTERFACE} ({found}); build it for the `credential-plugin` world"
+        )));
+    };
+    let ComponentItem::ComponentInstance(instance) = export.ty else {
+        return Err(PluginError::WrongType(format!(
+            "{PLUGIN_INTERFACE} is not an interface instance"
+        )));
+    };
+    for function in PLUGIN_FUNCTIONS {
+        match instance.get_export(engine, function).map(|export| export.ty) {
+            None => {
+                return Err(PluginError::MissingExport(format!(
+                    "{PLUGIN_INTERFACE}#{function}"
+                )));
+            }
+            Some(ComponentItem::ComponentFunc(_)) => {}
+            Some(_) => {
+                return Err(PluginError::WrongType(format!(
+                    "{PLUGIN_INTERFACE}#{function} is not a function"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A plugin gets the types of the package and the empty WASI of Rust's std: no spawn, nothing else.
+fn plugin_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut PluginState| s)?;
+    runtime::link_empty_wasi(&mut linker)?;
+    Ok(linker)
+}
+
+/// Only reuse native code from a file this user owns, in a directory nobody else can write.
+fn trusted_artifact(artifact: &Path) -> bool {
+    let uid = rustix::process::getuid().as_raw();
+    let private = |path: &Path| {
+        fs::symlink_metadata(path).is_ok_and(|m| m.uid() == uid && m.mode() & 0o022 == 0 && !m.is_symlink())
+    };
+    private(artifact) && artifact.parent().is_some_and(private)
+}
+
+fn write_artifact(artifact: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = artifact.parent().expect("artifact has a directory");
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(artifact).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The innermost message of an error chain, on one line.
+fn root_cause(error: &wasmtime::Error) -> String {
+    one_line(&error.root_cause().to_string())
+}
+
+/// A plugin's message on one line, shortened.
+fn one_line(message: &str) -> String {
+    let line: String = message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    line
+}

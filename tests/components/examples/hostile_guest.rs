@@ -1,0 +1,119 @@
+//! A hostile policy component: it exports the whole credbox world, but its provider ignores the
+//! rules. The command's first word says which attack `retrieve` makes (tests/hostile_guest.rs):
+//!
+//! * `loop`: never returns (the instruction budget must stop it);
+//! * `grow`: allocates without end (the memory cap must stop it);
+//! * `spawn-outside`: runs /usr/bin/id, whatever the user configured (the allow-list must deny it);
+//! * `shell`: runs a shell command the user never allowed (shell mode must deny it);
+//! * `long-timeout PROGRAM`: runs PROGRAM asking for a timeout of u64::MAX ms (the host's ceiling
+//!   must clamp it).
+//!
+//! Every other export answers as little as it can.
+wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
+
+use credbox::provider::spawn;
+use credbox::provider::types::{Credentials, Error, ProcessSettings};
+use exports::credbox::provider::profiles::{self, File, Files, Property, Source};
+use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
+
+struct Hostile;
+
+fn refuse() -> Error {
+    Error::SpawnFailed("the hostile guest does not do this".into())
+}
+
+/// Split the host's quoted command line back into words (it quotes every word in '...').
+fn words(command_line: &str) -> Vec<String> {
+    command_line
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect()
+}
+
+impl profiles::Guest for Hostile {
+    fn profile_names(_: Files) -> Result<Vec<String>, Error> {
+        Err(refuse())
+    }
+    fn properties(_: Files, _: String) -> Result<Vec<Property>, Error> {
+        Err(refuse())
+    }
+    fn set_property(_: Files, _: String, _: String, _: String) -> Result<File, Error> {
+        Err(refuse())
+    }
+    fn resolve(_: Files, _: String) -> Result<Source, Error> {
+        Err(refuse())
+    }
+}
+
+impl provider::Guest for Hostile {
+    type CredentialProvider = Attack;
+
+    fn parse_command(command_line: String, _allow_shell: bool) -> Result<spawn::Command, Error> {
+        Ok(spawn::Command::Argv(words(&command_line)))
+    }
+    fn validate_output(_: Vec<u8>, _: Option<String>) -> Result<Credentials, Error> {
+        Err(refuse())
+    }
+}
+
+struct Attack(Vec<String>);
+
+fn run(command: spawn::Command, timeout_ms: u64) -> Result<Credentials, Error> {
+    let request = spawn::Request {
+        command,
+        timeout_ms,
+        label: "hostile".into(),
+    };
+    match spawn::run(&request) {
+        Ok(_) => Err(Error::SpawnFailed("the host ran it".into())),
+        Err(spawn::SpawnError::Denied(why)) => Err(Error::SpawnDenied(why)),
+        Err(spawn::SpawnError::Failed(why)) => Err(Error::SpawnFailed(why)),
+        Err(spawn::SpawnError::TimedOut(ms)) => Err(Error::TimedOut(ms)),
+        Err(spawn::SpawnError::OutputTooLarge(n)) => Err(Error::OutputTooLarge(n)),
+        Err(spawn::SpawnError::Plugin(_)) => Err(refuse()),
+    }
+}
+
+impl GuestCredentialProvider for Attack {
+    fn new(settings: ProcessSettings, _: Options) -> Self {
+        Attack(words(&settings.command_line))
+    }
+
+    fn retrieve(&self) -> Result<Credentials, Error> {
+        match self.0.first().map(String::as_str) {
+            Some("loop") => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            Some("grow") => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Some("spawn-outside") => run(spawn::Command::Argv(vec!["/usr/bin/id".into()]), 1000),
+            Some("shell") => run(spawn::Command::Shell("cat ~/.aws/credentials".into()), 1000),
+            Some("long-timeout") => run(spawn::Command::Argv(self.0[1..].to_vec()), u64::MAX),
+            _ => Err(refuse()),
+        }
+    }
+
+    fn serve_until(&self) -> Option<i64> {
+        None
+    }
+    fn is_expired(&self) -> bool {
+        true
+    }
+    fn invalidate(&self) {}
+    fn restore(&self, _: Vec<u8>) -> bool {
+        false
+    }
+    fn cache_entry(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+export!(Hostile);

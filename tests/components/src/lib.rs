@@ -1,0 +1,1 @@
+//! Nothing here: every test component is one file in `examples/`.

@@ -1,0 +1,84 @@
+//! The hostile-guest suite: a policy component that ignores every rule (tests/components/examples/
+//! hostile_guest.rs) still cannot hang credbox, exhaust its memory, run a program outside the
+//! allow-list, use a shell the user did not allow, or outwait the host's timeout ceiling.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use credbox::{Error, ErrorKind, FetchOptions, Runtime, SpawnPolicy};
+use wasmtime::component::Component;
+
+fn hostile_runtime() -> Runtime {
+    let engine = Runtime::new().unwrap().engine().unwrap().clone();
+    let wasm = std::fs::read(component("hostile_guest")).unwrap();
+    let component = Component::new(&engine, wasm).unwrap();
+    Runtime::from_component(engine, &component).unwrap()
+}
+
+fn attack(argv: &[&str], options: &FetchOptions) -> (Error, Duration) {
+    let started = Instant::now();
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let error = credbox::credentials_for_command(&hostile_runtime(), &argv, options).unwrap_err();
+    (error, started.elapsed())
+}
+
+#[test]
+fn a_guest_that_loops_is_stopped_by_its_instruction_budget() {
+    let (error, took) = attack(&["loop"], &FetchOptions::default());
+    assert_eq!(error.kind(), ErrorKind::Internal, "{error}");
+    assert!(error.to_string().contains("ran past its budget"), "{error}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn a_guest_that_allocates_without_end_is_stopped_by_its_memory_cap() {
+    let (error, _) = attack(&["grow"], &FetchOptions::default());
+    assert_eq!(error.kind(), ErrorKind::Internal, "{error}");
+    assert!(
+        error.to_string().contains("more than 128 MiB of memory"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_guest_cannot_run_a_program_outside_the_allow_list() {
+    let options = FetchOptions {
+        policy: SpawnPolicy {
+            allow_list: Some(vec!["/bin/true".parse().unwrap()]),
+            ..SpawnPolicy::default()
+        },
+        ..FetchOptions::default()
+    };
+    let (error, _) = attack(&["spawn-outside"], &options);
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("`/usr/bin/id` is not on the allow-list"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_guest_cannot_use_a_shell_the_user_did_not_allow() {
+    let (error, _) = attack(&["shell"], &FetchOptions::default());
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(error.to_string().contains("--allow-shell"), "{error}");
+}
+
+#[test]
+fn a_guest_cannot_raise_the_timeout_ceiling() {
+    let sandbox = Sandbox::new();
+    let sleeper = sandbox.helper("bin/sleeper", "sleep 30");
+    let options = FetchOptions {
+        timeout: Duration::from_secs(1),
+        ..FetchOptions::default()
+    };
+    // The guest asks for u64::MAX milliseconds; the host kills the helper after its own 1 s.
+    let (error, took) = attack(&["long-timeout", sleeper.to_str().unwrap()], &options);
+    assert_eq!(error.kind(), ErrorKind::TimedOut, "{error}");
+    assert!(error.to_string().contains("within 1.0 s"), "{error}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}

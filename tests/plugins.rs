@@ -1,0 +1,283 @@
+//! Credential plugins (SPEC §7): the example plugin through `--plugin` and `credential_plugin`,
+//! and one purpose-built bad plugin per failure plugincreds names, each ending in a typed error.
+
+mod common;
+
+use common::*;
+
+fn example() -> std::path::PathBuf {
+    component("credbox_example_plugin")
+}
+
+#[test]
+fn the_example_plugin_prints_credentials() {
+    let sandbox = Sandbox::new();
+    let output = sandbox
+        .credbox()
+        .args(["export", "--plugin"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["AccessKeyId"], "ASIAEXAMPLEPLUGIN0001");
+    assert_eq!(document["AccountId"], "123456789012");
+    assert!(document["Expiration"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn a_profile_names_its_plugin_with_credential_plugin() {
+    let sandbox = Sandbox::new();
+    sandbox.config(&format!(
+        "[profile p]\ncredential_plugin = {}\n",
+        example().display()
+    ));
+    let output = sandbox
+        .credbox()
+        .args(["export", "--profile", "p", "--format", "env"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stdout_of(&output).contains("AWS_ACCESS_KEY_ID=ASIAEXAMPLEPLUGIN0001"));
+
+    let list = sandbox
+        .credbox()
+        .args(["list", "--profile", "p"])
+        .output()
+        .unwrap();
+    assert!(stdout_of(&list).contains("custom-plugin"), "{}", stdout_of(&list));
+    assert_cache_is_private(&sandbox.path("cache"));
+}
+
+#[test]
+fn static_keys_win_and_process_plus_plugin_is_a_config_error() {
+    let sandbox = Sandbox::new();
+    let trap = component("plugin_trap");
+    sandbox.config(&format!(
+        "[profile keys]\naws_access_key_id = AKIASTATIC\naws_secret_access_key = {SECRET}\ncredential_plugin = {}\n\
+         [profile both]\ncredential_process = /bin/true\ncredential_plugin = {}\n",
+        trap.display(),
+        example().display()
+    ));
+    let keys = sandbox
+        .credbox()
+        .args(["export", "--profile", "keys"])
+        .output()
+        .unwrap();
+    assert!(keys.status.success(), "{}", stderr_of(&keys));
+    assert!(stdout_of(&keys).contains("AKIASTATIC"));
+
+    let both = sandbox
+        .credbox()
+        .args(["export", "--profile", "both"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(3));
+    let message = stderr_of(&both);
+    assert!(
+        message.contains("profile both") && message.contains("config:7") && message.contains("keep one"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_second_run_reuses_the_compiled_plugin() {
+    let sandbox = Sandbox::new();
+    let run = || {
+        let output = sandbox
+            .credbox()
+            .args(["-v", "export", "--no-cache", "--plugin"])
+            .arg(example())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        stderr_of(&output)
+    };
+    assert!(
+        !run().contains("compiled artifact reused"),
+        "nothing to reuse on the first run"
+    );
+    assert!(run().contains("compiled artifact reused"));
+    let artifacts: Vec<_> = std::fs::read_dir(sandbox.path("cache/plugins"))
+        .unwrap()
+        .collect();
+    assert_eq!(artifacts.len(), 1);
+    assert_cache_is_private(&sandbox.path("cache"));
+}
+
+#[test]
+fn plugin_credentials_are_cached_until_the_plugin_calls_them_expired() {
+    let sandbox = Sandbox::new();
+    let key = |plugin: &std::path::Path| {
+        let output = sandbox
+            .credbox()
+            .args(["-v", "export", "--plugin"])
+            .arg(plugin)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (
+            document["AccessKeyId"].as_str().unwrap().to_string(),
+            stderr_of(&output),
+        )
+    };
+    // The example plugin's hour-long credentials are served from the cache the second time.
+    let (_, first) = key(&example());
+    let (_, second) = key(&example());
+    assert!(first.contains("cache miss"), "{first}");
+    assert!(second.contains("cache hit"), "{second}");
+
+    // This plugin's credentials are good for an hour too, but its is-expired says no at once.
+    let early = component("plugin_expires_early");
+    let (one, _) = key(&early);
+    let (two, log) = key(&early);
+    assert_ne!(one, two, "is-expired must be asked before a reuse");
+    assert!(
+        log.contains("the plugin says its cached credentials have expired"),
+        "{log}"
+    );
+}
+
+/// Every way a plugin can fail: the exit code, and what the one-line message must say.
+#[test]
+fn bad_plugins_fail_with_typed_errors() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.path("core.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
+    std::fs::write(sandbox.path("text.wasm"), "not wasm at all").unwrap();
+    std::fs::write(sandbox.path("empty.wasm"), wat::parse_str("(component)").unwrap()).unwrap();
+    let cases: Vec<(std::path::PathBuf, i32, &[&str])> = vec![
+        (
+            sandbox.path("core.wasm"),
+            4,
+            &["cannot be loaded", "not a WebAssembly component"],
+        ),
+        (
+            sandbox.path("text.wasm"),
+            4,
+            &["cannot be loaded", "not a WebAssembly component"],
+        ),
+        (
+            sandbox.path("absent.wasm"),
+            4,
+            &["cannot be loaded", "No such file"],
+        ),
+        // LookupSymbolError: a component of another world, and one missing a function.
+        (
+            sandbox.path("empty.wasm"),
+            4,
+            &["does not export credbox:provider/plugin@0.1.0 (it exports nothing)"],
+        ),
+        (
+            component("plugin_missing_function"),
+            4,
+            &["does not export credbox:provider/plugin@0.1.0#is-expired"],
+        ),
+        // InvalidSymbolError.
+        (
+            component("plugin_wrong_type"),
+            4,
+            &["do not have the types", "expected `result` found `string`"],
+        ),
+        // PluginProviderRetrieveError, with the plugin's own message.
+        (
+            component("plugin_retrieve_error"),
+            4,
+            &["retrieve failed: vault is sealed: run `vault operator unseal` first"],
+        ),
+        (component("plugin_trap"), 4, &["crashed (trap)", "unreachable"]),
+        (
+            component("plugin_loop"),
+            4,
+            &["ran past its budget of 1073741824 instructions"],
+        ),
+        (component("plugin_grow"), 4, &["more than 64 MiB of memory"]),
+        // The same validation as a helper's output.
+        (
+            component("plugin_expired"),
+            5,
+            &["the plugin returned expired credentials"],
+        ),
+        // The sandbox: forbidden imports are refused at load time, by name.
+        (
+            component("plugin_filesystem"),
+            4,
+            &[
+                "wasi:filesystem/types@0.2.6",
+                "wasi:filesystem/preopens@0.2.6",
+                "does not grant a plugin",
+            ],
+        ),
+        (
+            component("plugin_spawn"),
+            4,
+            &["credbox:provider/spawn@0.1.0", "does not grant a plugin"],
+        ),
+    ];
+    for (plugin, code, expected) in cases {
+        let started = std::time::Instant::now();
+        let output = sandbox
+            .credbox()
+            .args(["export", "--plugin"])
+            .arg(&plugin)
+            .output()
+            .unwrap();
+        let message = stderr_of(&output);
+        let name = plugin.file_name().unwrap().to_string_lossy();
+        assert_eq!(output.status.code(), Some(code), "{name}: {message}");
+        assert!(output.stdout.is_empty(), "{name}");
+        assert_eq!(message.lines().count(), 1, "{name}: one line: {message}");
+        assert!(message.starts_with("credbox: plugin "), "{name}: {message}");
+        for part in expected {
+            assert!(message.contains(part), "{name}: {part:?} not in {message}");
+        }
+        for secret in ["expired-plugin-secret", "expired-plugin-token"] {
+            assert!(!message.contains(secret), "{name}: secret in {message}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{name} was not stopped in time"
+        );
+    }
+}
+
+#[test]
+fn the_allow_list_and_pins_apply_to_plugins() {
+    let sandbox = Sandbox::new();
+    let denied = sandbox
+        .credbox()
+        .args(["export", "--allow", "/bin/true", "--plugin"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(denied.status.code(), Some(4));
+    assert!(
+        stderr_of(&denied).contains("is not on the allow-list"),
+        "{}",
+        stderr_of(&denied)
+    );
+
+    let wrong_pin = format!("{}={}", example().display(), "0".repeat(64));
+    let pinned = sandbox
+        .credbox()
+        .args(["export", "--allow", &wrong_pin, "--plugin"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(pinned.status.code(), Some(4));
+    assert!(
+        stderr_of(&pinned).contains("does not match its pinned SHA-256"),
+        "{}",
+        stderr_of(&pinned)
+    );
+
+    let allowed = sandbox
+        .credbox()
+        .args(["export", "--allow"])
+        .arg(example())
+        .arg("--plugin")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(allowed.status.success(), "{}", stderr_of(&allowed));
+}
