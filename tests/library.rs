@@ -177,3 +177,34 @@ fn a_provider_shared_by_many_threads_runs_the_helper_once_per_window() {
     provider.retrieve().unwrap();
     assert_eq!(runs(&sandbox), 2, "refreshed inside the 15-minute window");
 }
+
+/// The guest's instruction budget (2^30 per call) must leave ample room for real work: a config
+/// with 2,000 profiles and a 60 KiB helper output each use a small fraction of it. The numbers
+/// printed here are the ones in docs/PERFORMANCE.md.
+#[test]
+fn real_work_uses_a_small_fraction_of_the_guest_instruction_budget() {
+    let sandbox = Sandbox::new();
+    let mut config = String::new();
+    for i in 0..2000 {
+        config.push_str(&format!(
+            "[profile p{i}]\nregion = eu-west-1\ncredential_process = /opt/helper --user u{i} --role r\n\n"
+        ));
+    }
+    sandbox.config(&config);
+    let files = files::read_files(&locations(&sandbox)).unwrap();
+    let mut session = Runtime::new()
+        .unwrap()
+        .session(credbox::SpawnPolicy::default(), None)
+        .unwrap();
+    let budget = credbox::runtime::Limits::GUEST.fuel;
+
+    session.resolve(&files, "p1999").unwrap().unwrap();
+    let resolve = session.fuel_used();
+    let padding = "x".repeat(60 * 1024);
+    let output = session_json(1).replace("\"Version\"", &format!("\"Padding\": \"{padding}\", \"Version\""));
+    session.validate_output(output.as_bytes(), None).unwrap().unwrap();
+    let validate = session.fuel_used();
+    eprintln!("fuel: resolve in 2,000 profiles {resolve}, validate 60 KiB {validate}, budget {budget}");
+    assert!(resolve < budget / 20, "{resolve}");
+    assert!(validate < budget / 20, "{validate}");
+}
