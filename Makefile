@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 CREDBOX := target/debug/credbox
 
-.PHONY: run test build setup plugins lint fmt bench fuzz component clean
+.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -30,7 +30,11 @@ plugins: setup
 	CARGO_TARGET_DIR=$(COMPONENTS_TARGET) $(CARGO) build --release --target wasm32-wasip2 --examples \
 	  --manifest-path tests/components/Cargo.toml
 
-test: setup plugins
+# The real SDK clients the endpoint tests use: botocore (PyPI) and, with Node, the JS SDK (npm).
+clients:
+	tests/clients/setup.sh
+
+test: setup plugins clients
 	$(CARGO) fmt --all -- --check
 	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m -- --check || exit 1; done
 	$(CARGO) test --workspace

@@ -14,6 +14,7 @@ pub mod format;
 pub mod plugin;
 pub mod provider;
 pub mod runtime;
+pub mod serve;
 pub mod spawn;
 
 use std::sync::Arc;

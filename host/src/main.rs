@@ -1,6 +1,7 @@
 //! The `credbox` command line.
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -52,15 +53,42 @@ enum Commands {
     },
     /// Run a command with the profile's credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     /// AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION (stale ones removed). Its exit code is ours.
+    /// With --server, it gets a private credentials endpoint instead, refreshed for as long as it
+    /// runs.
     Exec {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
         #[arg(long)]
         profile: Option<String>,
+        /// Serve the credentials on a loopback endpoint for the command's lifetime and pass
+        /// AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN instead of
+        /// keys, so that a long-running command never holds expired credentials.
+        #[arg(long)]
+        server: bool,
         #[command(flatten)]
         run: RunArgs,
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND [ARGS]...")]
         command: Vec<OsString>,
+    },
+    /// Serve a profile's credentials on loopback in the container credentials format, refreshed
+    /// before they expire; prints the two variables that point an SDK at it. Runs until killed.
+    Serve {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The address to listen on (port 0: any free port). Loopback only, unless
+        /// --insecure-listen.
+        #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Allow a --listen address that is not loopback.
+        #[arg(long)]
+        insecure_listen: bool,
+        /// Read the token clients must send from this file (first line) instead of generating a
+        /// random 256-bit one.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Show where a profile's credentials come from, like `aws configure list` (keys masked).
     List {
@@ -422,11 +450,43 @@ fn run(command: Commands) -> Result<(), Error> {
         }
         Commands::Exec {
             profile,
+            server: false,
             run,
             command,
         } => {
             let credentials = profile_credentials(profile, &run)?;
             Err(exec_with(&credentials, &command))
+        }
+        Commands::Exec {
+            profile,
+            server: true,
+            run,
+            command,
+        } => {
+            let endpoint = start_endpoint(profile, "127.0.0.1:0".parse().expect("valid"), None, &run)?;
+            exec_with_server(endpoint, &command)
+        }
+        Commands::Serve {
+            profile,
+            listen,
+            insecure_listen,
+            token_file,
+            run,
+        } => {
+            credbox::serve::check_listen(listen, insecure_listen)?;
+            let endpoint = start_endpoint(profile, listen, token_file.as_deref(), &run)?;
+            let mut stdout = std::io::stdout().lock();
+            for (name, value) in endpoint.environment() {
+                let _ = writeln!(stdout, "export {name}={value}");
+            }
+            let _ = stdout.flush();
+            drop(stdout);
+            eprintln!(
+                "credbox: serving credentials on http://{}/creds until stopped (Ctrl-C)",
+                endpoint.address()
+            );
+            endpoint.wait();
+            Ok(())
         }
         Commands::List { profile, run } => list(profile, &run),
         Commands::Configure { action } => configure(action),
@@ -465,6 +525,52 @@ const CREDENTIAL_VARS: [&str; 6] = [
     "AWS_CREDENTIAL_EXPIRATION",
     "AWS_ACCOUNT_ID",
 ];
+
+/// A credentials endpoint for `profile`, after a first successful fetch.
+fn start_endpoint(
+    profile: Option<String>,
+    listen: std::net::SocketAddr,
+    token_file: Option<&std::path::Path>,
+    run: &RunArgs,
+) -> Result<credbox::serve::Endpoint, Error> {
+    let options = run.options()?;
+    let locations = files::locate_from_env();
+    let name = profile.unwrap_or_else(|| locations.profile.clone());
+    let token = match token_file {
+        Some(path) => credbox::serve::Token::from_file(path)?,
+        None => credbox::serve::Token::random()?,
+    };
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let target = credbox::Target::Profile { locations, name };
+    let provider = credbox::Provider::new(runtime, target, options);
+    credbox::serve::Endpoint::start(provider, listen, token)
+}
+
+/// Run `command` with the endpoint's two variables (and no static keys) until it exits; its exit
+/// status becomes ours (128 + N for a signal, as shells report it).
+fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]) -> Result<(), Error> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    for var in CREDENTIAL_VARS {
+        child.env_remove(var);
+    }
+    for (name, value) in endpoint.environment() {
+        child.env(name, value);
+    }
+    let status = child.status().map_err(|e| {
+        Error::new(
+            ErrorKind::SpawnFailed,
+            format!("could not run {}: {e}", command[0].to_string_lossy()),
+        )
+    })?;
+    endpoint.shutdown();
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    std::process::exit(code)
+}
 
 /// Replace this process with `command`, credentials in its environment. Returns only on failure.
 fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {

@@ -120,6 +120,13 @@ impl Provider {
         Ok(credentials)
     }
 
+    /// The current credentials if they may still be served, without ever refreshing.
+    pub fn cached(&self) -> Option<Arc<Credentials>> {
+        let now = self.now();
+        self.serve_thread_copy(now)
+            .or_else(|| self.serve(&self.current.load()))
+    }
+
     /// Forget the current credentials: the next `retrieve` fetches again.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -68,8 +68,12 @@ impl Sandbox {
     }
 
     /// The same as a plain `std::process::Command`, for tests that spawn it themselves.
+    /// `CREDBOX_TEST_BINARY` points the tests at another build (e.g. a release binary, for the
+    /// load numbers).
     pub fn std_credbox(&self) -> std::process::Command {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credbox"));
+        let binary = std::env::var_os("CREDBOX_TEST_BINARY")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_credbox")), PathBuf::from);
+        let mut command = std::process::Command::new(binary);
         for (name, _) in std::env::vars() {
             if name.starts_with("AWS_") || name.starts_with("CREDBOX_") {
                 command.env_remove(name);

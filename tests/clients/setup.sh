@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the real SDK clients the endpoint tests talk to, under target/clients:
+#   botocore from PyPI (always: the serve tests need it), and, where Node.js exists,
+#   @aws-sdk/credential-provider-http from npm. Idempotent; `make test` runs it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=target/clients
+mkdir -p "$work"
+if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
+"$work/venv/bin/python" -c "import botocore" 2>/dev/null ||
+  "$work/venv/bin/pip" install -q --disable-pip-version-check "botocore>=1.34,<2"
+if command -v npm >/dev/null 2>&1; then
+  mkdir -p "$work/js"
+  # The client script sits beside node_modules: Node resolves imports from the script's folder.
+  cp tests/clients/package.json tests/clients/js_client.mjs "$work/js/"
+  [ -d "$work/js/node_modules/@aws-sdk/credential-provider-http" ] ||
+    (cd "$work/js" && npm install --silent --no-audit --no-fund >/dev/null)
+else
+  echo "node/npm not found: the JavaScript SDK endpoint test will be skipped"
+fi
