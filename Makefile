@@ -4,6 +4,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 CREDBOX := target/debug/credbox
+# Tests and lints cover the optional AWS SDK for Rust provider too (tests/aws_sdk.rs). With the
+# feature on, `cargo test` still shares `cargo build`'s wasmtime build (checked with cargo's unit graph).
+FEATURES := --features credbox/aws-sdk
 
 .PHONY: run test build setup plugins clients lint fmt bench fuzz component clean
 
@@ -37,10 +40,10 @@ clients:
 test: setup plugins clients
 	$(CARGO) fmt --all -- --check
 	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m -- --check || exit 1; done
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace $(FEATURES)
 
 lint: setup
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
@@ -68,6 +71,16 @@ fuzz:
 	    | sed "s/^/$$t: /"; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
+
+# The policy component on its own, for other hosts (docs/EMBEDDING.md): the same build the
+# credbox binary embeds, copied to target/component/ with the WIT file that describes it.
+component: setup
+	CARGO_TARGET_DIR=$(CURDIR)/target/guest-wasm $(CARGO) rustc -p credbox-guest --profile guest \
+	  --target wasm32-wasip2 --crate-type cdylib
+	mkdir -p target/component
+	cp target/guest-wasm/wasm32-wasip2/guest/credbox_guest.wasm target/component/credbox.wasm
+	cp wit/credbox.wit target/component/credbox.wit
+	@echo "target/component/credbox.wasm: the credbox world of target/component/credbox.wit"
 
 clean:
 	$(CARGO) clean

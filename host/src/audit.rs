@@ -15,19 +15,24 @@ use crate::{Context, SpawnPolicy};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing is wrong.
     Info,
+    /// Probably a mistake, but credentials still resolve.
     Warning,
+    /// The profile cannot work, or is unsafe: `check` exits 1.
     Error,
 }
 
 /// One thing `check` found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// How bad it is.
     pub severity: Severity,
     /// The profile it concerns, if any (file-level findings have none).
     pub profile: Option<String>,
     /// `FILE` or `FILE:LINE`, when it concerns a place in a file.
     pub location: Option<String>,
+    /// What is wrong and how to fix it, in one line.
     pub message: String,
 }
 

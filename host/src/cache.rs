@@ -64,6 +64,7 @@ pub struct ServeKey {
 }
 
 impl ServeKey {
+    /// The key for a decision of the guest build `guest` (its SHA-256) over these inputs.
     pub fn new(guest: &str, files: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
         let min_ttl = min_ttl_seconds.to_le_bytes();
         let shell = [u8::from(allow_shell)];
@@ -80,11 +81,17 @@ impl ServeKey {
 /// hand them out without entering the guest until then (for the same [`ServeKey`]).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Served {
+    /// Until when (seconds since the epoch) the guest said these may be served.
     pub serve_until: i64,
+    /// The credentials' fields, as in [`crate::Credentials`].
     pub access_key_id: String,
+    /// The secret access key (this record is written 0600 and never logged).
     pub secret_access_key: String,
+    /// The session token, for temporary credentials.
     pub session_token: Option<String>,
+    /// When the credentials expire (seconds since the epoch).
     pub expiration: Option<i64>,
+    /// The account they belong to, when known.
     pub account_id: Option<String>,
 }
 
@@ -140,6 +147,7 @@ impl Cache {
         })
     }
 
+    /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

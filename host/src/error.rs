@@ -69,6 +69,7 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of class `kind` with a one-line `message` (which must hold no secret).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -76,6 +77,7 @@ impl Error {
         }
     }
 
+    /// The class of the failure, which decides the exit code.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -9,14 +9,18 @@ use crate::runtime::{File, Files};
 /// Which path conventions to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Platform {
+    /// `~/.aws/...` under `HOME`.
     Unix,
+    /// `%USERPROFILE%\\.aws\\...` (for the fixture cases that model Windows).
     Windows,
 }
 
 /// The config and credentials file paths, and the profile selected by the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locations {
+    /// The config file's path.
     pub config: String,
+    /// The shared credentials file's path.
     pub credentials: String,
     /// `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
     pub profile: String,

@@ -2,11 +2,16 @@
 //!
 //! All policy (profile files, command syntax, output validation, expiry) runs in a WebAssembly
 //! component whose only capability is [`spawn`], which this crate implements with hard ceilings.
-//! See `docs/ARCHITECTURE.md`.
+//! See `docs/ARCHITECTURE.md`, and `docs/EMBEDDING.md` for using it as a library.
+
+#![warn(missing_docs)]
 
 pub mod audit;
+#[cfg(feature = "aws-sdk")]
+pub mod aws;
 pub mod cache;
 pub mod configure;
+#[doc(hidden)] // Shared with the build script; not part of the API.
 pub mod engine_config;
 pub mod error;
 pub mod files;
@@ -32,25 +37,28 @@ pub use spawn::{SpawnCommand, SpawnPolicy, StdinMode};
 /// AWS credentials. `Debug` shows the access key id masked and never the secret or the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The access key id (not secret; shown masked in messages).
     pub access_key_id: String,
     secret_access_key: String,
     session_token: Option<String>,
     /// Seconds since the Unix epoch; `None` for long-term credentials.
     pub expiration: Option<i64>,
+    /// The AWS account they belong to, when the helper or the profile says.
     pub account_id: Option<String>,
 }
 
 impl Credentials {
+    /// The secret access key. Kept private so that it is only read on purpose.
     pub fn secret_access_key(&self) -> &str {
         &self.secret_access_key
     }
 
+    /// The session token of temporary credentials.
     pub fn session_token(&self) -> Option<&str> {
         self.session_token.as_deref()
     }
-}
 
-impl Credentials {
+    /// Credentials from their parts (`expiration` in seconds since the Unix epoch).
     pub fn new(
         access_key_id: String,
         secret_access_key: String,

@@ -24,6 +24,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::runtime::{self, Limits, MemoryCap};
 use crate::spawn::hex;
 
+#[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -45,21 +46,33 @@ const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 /// Why a plugin gave no credentials (the WIT `plugin-error`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PluginError {
+    /// Not a loadable component, or it imports something not granted; why.
     NotLoadable(String),
+    /// The plugin interface or one of its functions is missing; which.
     MissingExport(String),
+    /// An export has the wrong type; the mismatch.
     WrongType(String),
+    /// `retrieve` returned this error message.
     RetrieveFailed(String),
+    /// The plugin trapped; the trap.
     Trapped(String),
+    /// It used up this many instructions.
     OutOfFuel(u64),
+    /// It tried to grow its memory past this many bytes.
     OutOfMemory(u64),
 }
 
 /// What a plugin returned. `Debug` is deliberately not derived: it holds a secret.
 pub struct PluginCredentials {
+    /// The access key id.
     pub access_key_id: String,
+    /// The secret access key.
     pub secret_access_key: String,
+    /// The session token, for temporary credentials.
     pub session_token: Option<String>,
+    /// When they expire, in seconds since the Unix epoch.
     pub expiration: Option<i64>,
+    /// The account they belong to.
     pub account_id: Option<String>,
 }
 

@@ -20,7 +20,9 @@ use crate::{Credentials, Error, FetchOptions, Runtime, fetch_for_command, fetch_
 pub enum Target {
     /// A profile, resolved from the profile files at `locations`.
     Profile {
+        /// Where the profile files are.
         locations: files::Locations,
+        /// The profile's name.
         name: String,
     },
     /// A helper run directly (`credbox run`): its argv.
@@ -70,6 +72,14 @@ pub struct Provider {
     generation: AtomicU64,
     current: ArcSwapOption<Current>,
     refreshing: Mutex<()>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Provider {

@@ -18,6 +18,8 @@ use crate::engine_config::engine_config;
 use crate::plugin::{PluginError, PluginLoader};
 use crate::spawn::{self, SpawnCommand, SpawnPolicy};
 
+// The generated code documents what the WIT documents; the rest (linker glue) is not API.
+#[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -128,6 +130,7 @@ pub struct MemoryCap {
 }
 
 impl MemoryCap {
+    /// A cap of `limit` bytes.
     pub fn new(limit: usize) -> Self {
         MemoryCap {
             limit,
@@ -178,6 +181,7 @@ pub struct HostState {
 
 /// Store states whose resource table the WASI io bindings use.
 pub trait HasResourceTable {
+    /// The store's resource table.
     fn resource_table(&mut self) -> &mut ResourceTable;
 }
 
@@ -471,6 +475,7 @@ impl Session {
             .is_expired(std::path::Path::new(path), credentials)
     }
 
+    /// `profiles.resolve`: how `profile` supplies credentials.
     pub fn resolve(&mut self, files: &Files, profile: &str) -> GuestResult<Source> {
         let source = self.call(|i, s| i.credbox_provider_profiles().call_resolve(s, files, profile))?;
         Ok(source.map(|source| match source {
@@ -479,14 +484,17 @@ impl Session {
         }))
     }
 
+    /// `profiles.profile-names`: every profile the files define.
     pub fn profile_names(&mut self, files: &Files) -> GuestResult<Vec<String>> {
         self.call(|i, s| i.credbox_provider_profiles().call_profile_names(s, files))
     }
 
+    /// `profiles.properties`: a profile's merged properties, with where each is defined.
     pub fn properties(&mut self, files: &Files, profile: &str) -> GuestResult<Vec<Property>> {
         self.call(|i, s| i.credbox_provider_profiles().call_properties(s, files, profile))
     }
 
+    /// `profiles.set-property`: the one file to write back with `key` set to `value`.
     pub fn set_property(
         &mut self,
         files: &Files,
@@ -500,6 +508,7 @@ impl Session {
         })
     }
 
+    /// `provider.parse-command`: the command a `credential_process` value runs.
     pub fn parse_command(&mut self, command_line: &str, allow_shell: bool) -> GuestResult<SpawnCommand> {
         let parsed = self.call(|i, s| {
             i.credbox_provider_provider()
@@ -512,6 +521,7 @@ impl Session {
         }))
     }
 
+    /// `provider.validate-output`: check one helper output.
     pub fn validate_output(
         &mut self,
         stdout: &[u8],
@@ -524,6 +534,7 @@ impl Session {
         Ok(validated.map(Into::into))
     }
 
+    /// A new `credential-provider` resource for `settings`.
     pub fn new_provider(&mut self, settings: &ProcessSettings, options: Options) -> Result<ProviderHandle> {
         self.call(|i, s| {
             i.credbox_provider_provider()
@@ -533,6 +544,7 @@ impl Session {
         })
     }
 
+    /// `credential-provider.retrieve`: cached credentials, or fresh ones (running the helper).
     pub fn retrieve(&mut self, provider: ProviderHandle) -> GuestResult<crate::Credentials> {
         let retrieved = self.call(|i, s| {
             i.credbox_provider_provider()
@@ -542,6 +554,7 @@ impl Session {
         Ok(retrieved.map(Into::into))
     }
 
+    /// `credential-provider.serve-until`.
     pub fn serve_until(&mut self, provider: ProviderHandle) -> Result<Option<i64>> {
         self.call(|i, s| {
             i.credbox_provider_provider()
@@ -550,6 +563,7 @@ impl Session {
         })
     }
 
+    /// `credential-provider.is-expired`.
     pub fn is_expired(&mut self, provider: ProviderHandle) -> Result<bool> {
         self.call(|i, s| {
             i.credbox_provider_provider()
@@ -558,6 +572,7 @@ impl Session {
         })
     }
 
+    /// `credential-provider.invalidate`.
     pub fn invalidate(&mut self, provider: ProviderHandle) -> Result<()> {
         self.call(|i, s| {
             i.credbox_provider_provider()
@@ -566,6 +581,7 @@ impl Session {
         })
     }
 
+    /// `credential-provider.restore`: offer a stored cache entry; whether it was adopted.
     pub fn restore(&mut self, provider: ProviderHandle, entry: &[u8]) -> Result<bool> {
         self.call(|i, s| {
             i.credbox_provider_provider()
@@ -574,6 +590,7 @@ impl Session {
         })
     }
 
+    /// `credential-provider.cache-entry`: what to store for the current credentials.
     pub fn cache_entry(&mut self, provider: ProviderHandle) -> Result<Option<Vec<u8>>> {
         self.call(|i, s| {
             i.credbox_provider_provider()

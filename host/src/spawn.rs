@@ -41,7 +41,9 @@ pub enum StdinMode {
 /// A program the user allowed, optionally pinned to its SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Allowed {
+    /// The program's absolute path (symlinks resolved when compared).
     pub path: PathBuf,
+    /// Its SHA-256, when pinned: it only runs while its content matches.
     pub sha256: Option<[u8; 32]>,
 }
 
@@ -80,6 +82,7 @@ impl std::str::FromStr for Allowed {
 pub struct SpawnPolicy {
     /// The longest any helper may run; the guest's request is clamped to it.
     pub max_timeout: Duration,
+    /// What the helper reads on stdin.
     pub stdin: StdinMode,
     /// Whether `sh -c` commands may run at all.
     pub allow_shell: bool,
@@ -107,7 +110,9 @@ impl Default for SpawnPolicy {
 /// What to run (the WIT `spawn.command`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpawnCommand {
+    /// A program and its arguments, run without a shell.
     Argv(Vec<String>),
+    /// Text for `/bin/sh -c` (only with shell mode).
     Shell(String),
     /// A credential plugin's absolute path: loaded by the runtime, never spawned.
     Plugin(String),
@@ -116,23 +121,32 @@ pub enum SpawnCommand {
 /// How a helper ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
+    /// It exited with this code.
     Code(i32),
+    /// This signal ended it.
     Signal(i32),
 }
 
 /// A helper that ran to completion.
 pub struct SpawnOutput {
+    /// How it ended.
     pub status: Exit,
+    /// All of its stdout (at most [`STDOUT_CAP`] bytes).
     pub stdout: Vec<u8>,
+    /// The last [`STDERR_TAIL`] bytes of its stderr, lossily decoded.
     pub stderr_tail: String,
 }
 
 /// Why a helper did not run to completion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpawnError {
+    /// Policy refused it; the rule and how to allow it.
     Denied(String),
+    /// The OS could not start it; why.
     Failed(String),
+    /// It ran past this many milliseconds and its process group was killed.
     TimedOut(u64),
+    /// It wrote more than this many bytes to stdout and was killed.
     OutputTooLarge(u64),
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the real SDK clients the endpoint tests talk to, under target/clients:
 #   botocore from PyPI (always: the serve tests need it), and, where Node.js exists,
-#   @aws-sdk/credential-provider-http from npm. Idempotent; `make test` runs it.
+#   @aws-sdk/credential-provider-http (the endpoint tests) and jco with its WASI shim (running the
+#   guest component in Node) from npm. Idempotent; `make test` runs it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=target/clients
@@ -13,8 +14,9 @@ if command -v npm >/dev/null 2>&1; then
   mkdir -p "$work/js"
   # The client script sits beside node_modules: Node resolves imports from the script's folder.
   cp tests/clients/package.json tests/clients/js_client.mjs "$work/js/"
-  [ -d "$work/js/node_modules/@aws-sdk/credential-provider-http" ] ||
+  [ -d "$work/js/node_modules/@aws-sdk/credential-provider-http" ] &&
+    [ -x "$work/js/node_modules/.bin/jco" ] ||
     (cd "$work/js" && npm install --silent --no-audit --no-fund >/dev/null)
 else
-  echo "node/npm not found: the JavaScript SDK endpoint test will be skipped"
+  echo "node/npm not found: the JavaScript SDK endpoint test and the jco test will be skipped"
 fi
