@@ -437,3 +437,60 @@ fn read_response(reader: &mut impl BufRead) -> (u16, String) {
     reader.read_exact(&mut body).unwrap();
     (status, String::from_utf8(body).unwrap())
 }
+
+#[test]
+fn exec_server_serves_through_ctrl_c_and_passes_sigterm_on() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    let helper = counting_helper(&sandbox, 3600);
+    sandbox.config(&format!(
+        "[profile dev]\ncredential_process = {}\n",
+        quoted(&helper)
+    ));
+    let python = clients().join("venv/bin/python");
+    let client = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/botocore_client.py");
+    let ready = sandbox.path("ready");
+    let wait_ready = || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !ready.exists() {
+            assert!(Instant::now() < deadline, "the command never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::fs::remove_file(&ready).unwrap();
+    };
+
+    // Ctrl-C reaches the whole process group. The command traps it and still gets credentials
+    // from the endpoint, because credbox kept serving.
+    let script = format!(
+        "trap 'AWS_EC2_METADATA_DISABLED=true {} {} > {}; exit 42' INT\ntouch {}\nwhile :; do sleep 0.05; done",
+        python.display(),
+        client.display(),
+        sandbox.path("after-ctrl-c").display(),
+        ready.display()
+    );
+    let mut credbox = sandbox
+        .std_credbox()
+        .args(["exec", "--server", "--profile", "dev", "--", "sh", "-c", &script])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_ready();
+    // SAFETY: kill(2) on the process group we just created.
+    unsafe { libc::kill(-(credbox.id() as i32), libc::SIGINT) };
+    let status = credbox.wait().unwrap();
+    assert_eq!(status.code(), Some(42), "{status:?}");
+    let after = std::fs::read_to_string(sandbox.path("after-ctrl-c")).unwrap();
+    assert_eq!(after.trim(), "container-role ASIARUN1");
+
+    // SIGTERM to credbox alone is passed on; the command's death by it is reported as 128 + 15.
+    let script = format!("touch {}\nwhile :; do sleep 0.05; done", ready.display());
+    let mut credbox = sandbox
+        .std_credbox()
+        .args(["exec", "--server", "--profile", "dev", "--", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    wait_ready();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(credbox.id() as i32, libc::SIGTERM) };
+    assert_eq!(credbox.wait().unwrap().code(), Some(143));
+}

@@ -549,7 +549,6 @@ fn start_endpoint(
 /// Run `command` with the endpoint's two variables (and no static keys) until it exits; its exit
 /// status becomes ours (128 + N for a signal, as shells report it).
 fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]) -> Result<(), Error> {
-    use std::os::unix::process::ExitStatusExt;
     let mut child = std::process::Command::new(&command[0]);
     child.args(&command[1..]);
     for var in CREDENTIAL_VARS {
@@ -558,18 +557,82 @@ fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]) ->
     for (name, value) in endpoint.environment() {
         child.env(name, value);
     }
-    let status = child.status().map_err(|e| {
+    signals::install();
+    let child = child.spawn().map_err(|e| {
         Error::new(
             ErrorKind::SpawnFailed,
             format!("could not run {}: {e}", command[0].to_string_lossy()),
         )
     })?;
+    let code = signals::wait_forwarding_term(child);
     endpoint.shutdown();
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1);
     std::process::exit(code)
+}
+
+/// `exec --server` must outlive its command, which needs the endpoint until its last request.
+mod signals {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static TERM_RECEIVED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn ignore(_: libc::c_int) {}
+
+    extern "C" fn note_term(_: libc::c_int) {
+        TERM_RECEIVED.store(true, Ordering::SeqCst);
+    }
+
+    /// Ctrl-C and Ctrl-\ reach the whole foreground process group, the command included: credbox
+    /// lets the command decide and keeps serving. SIGTERM is passed on to the command. These are
+    /// handlers, not SIG_IGN, because exec resets handlers: the command gets the defaults.
+    pub fn install() {
+        for (signal, handler, flags) in [
+            (
+                libc::SIGINT,
+                ignore as extern "C" fn(libc::c_int),
+                libc::SA_RESTART,
+            ),
+            (libc::SIGQUIT, ignore, libc::SA_RESTART),
+            // No SA_RESTART: waitpid must return EINTR so that the signal is forwarded at once.
+            (libc::SIGTERM, note_term, 0),
+        ] {
+            // SAFETY: sigaction with a zeroed struct, an empty mask and a handler that only does
+            // async-signal-safe work (nothing, or an atomic store).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = handler as libc::sighandler_t;
+                action.sa_flags = flags;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    }
+
+    /// Wait for `child`, passing SIGTERM on to it; its exit code, or 128 + the signal that ended it.
+    pub fn wait_forwarding_term(child: std::process::Child) -> i32 {
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on our own child, which nothing else reaps.
+            let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if reaped == pid {
+                break;
+            }
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return 1;
+            }
+            if TERM_RECEIVED.swap(false, Ordering::SeqCst) {
+                // SAFETY: kill(2) on our own, not yet reaped, child.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else if libc::WIFSIGNALED(status) {
+            128 + libc::WTERMSIG(status)
+        } else {
+            1
+        }
+    }
 }
 
 /// Replace this process with `command`, credentials in its environment. Returns only on failure.
