@@ -281,3 +281,52 @@ fn the_allow_list_and_pins_apply_to_plugins() {
         .unwrap();
     assert!(allowed.status.success(), "{}", stderr_of(&allowed));
 }
+
+#[test]
+fn check_audits_credential_plugin() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let writable = sandbox.path("shared/plugin.wasm");
+    std::fs::create_dir_all(writable.parent().unwrap()).unwrap();
+    std::fs::copy(example(), &writable).unwrap();
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
+    sandbox.config(&format!(
+        "[profile good]\ncredential_plugin = {}\n[profile missing]\ncredential_plugin = /nonexistent/p.wasm\n\
+         [profile writable]\ncredential_plugin = {}\n[profile both]\ncredential_process = /bin/true\ncredential_plugin = {}\n",
+        example().display(),
+        writable.display(),
+        example().display()
+    ));
+    let output = sandbox
+        .credbox()
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    let findings: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let about = |profile: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["profile"] == profile)
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(about("good").is_empty(), "{:?}", about("good"));
+    assert!(
+        about("missing").iter().any(|m| m.contains("does not exist")),
+        "{:?}",
+        about("missing")
+    );
+    assert!(
+        about("writable")
+            .iter()
+            .any(|m| m.contains("writable by group or others")),
+        "{:?}",
+        about("writable")
+    );
+    assert!(
+        about("both").iter().any(|m| m.contains("keep one")),
+        "{:?}",
+        about("both")
+    );
+}

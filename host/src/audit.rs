@@ -77,6 +77,13 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
             .map_err(Error::internal)?
             .map_err(|e| Error::from_guest(e, &Context::Profile(&name), None))?;
         let get = |key: &str| properties.iter().find(|p| p.name == key);
+        if let Some(plugin) = get("credential_plugin") {
+            findings.extend(plugin_findings(
+                &name,
+                plugin,
+                get("credential_process").is_some(),
+            ));
+        }
         let Some(process) = get("credential_process") else {
             continue;
         };
@@ -170,6 +177,45 @@ fn program_findings(profile: &str, process: &Property, argv: &[String]) -> Vec<F
                     Severity::Error,
                     "credential_process runs credbox for this same profile: it would recurse".into(),
                 );
+            }
+        }
+    }
+    found
+}
+
+/// Problems with a `credential_plugin`: both sources set, a missing file, or a file (or its
+/// directory) that others could replace with a plugin of their own.
+fn plugin_findings(profile: &str, plugin: &Property, with_process: bool) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let mut add = |message| {
+        found.push(finding(
+            Severity::Error,
+            Some(profile),
+            Some(place(plugin)),
+            message,
+        ))
+    };
+    if with_process {
+        add("profile sets both credential_process and credential_plugin; keep one of them".into());
+    }
+    let path = Path::new(plugin.value.trim());
+    if !path.is_absolute() {
+        add(format!(
+            "credential_plugin `{}` is not an absolute path",
+            path.display()
+        ));
+        return found;
+    }
+    match std::fs::canonicalize(path) {
+        Err(_) => add(format!("plugin `{}` does not exist", path.display())),
+        Ok(resolved) => {
+            for path in [Some(resolved.clone()), resolved.parent().map(Path::to_path_buf)]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(problem) = unsafe_ownership(&path, "plugin") {
+                    add(problem);
+                }
             }
         }
     }
