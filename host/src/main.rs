@@ -463,7 +463,7 @@ fn run(command: Commands) -> Result<(), Error> {
             run,
             command,
         } => {
-            let endpoint = start_endpoint(profile, "127.0.0.1:0".parse().expect("valid"), None, &run)?;
+            let endpoint = start_endpoint(profile, "127.0.0.1:0".parse().expect("valid"), None, false, &run)?;
             exec_with_server(endpoint, &command)
         }
         Commands::Serve {
@@ -474,7 +474,7 @@ fn run(command: Commands) -> Result<(), Error> {
             run,
         } => {
             credbox::serve::check_listen(listen, insecure_listen)?;
-            let endpoint = start_endpoint(profile, listen, token_file.as_deref(), &run)?;
+            let endpoint = start_endpoint(profile, listen, token_file.as_deref(), insecure_listen, &run)?;
             let mut stdout = std::io::stdout().lock();
             for (name, value) in endpoint.environment() {
                 let _ = writeln!(stdout, "export {name}={value}");
@@ -531,6 +531,7 @@ fn start_endpoint(
     profile: Option<String>,
     listen: std::net::SocketAddr,
     token_file: Option<&std::path::Path>,
+    insecure_listen: bool,
     run: &RunArgs,
 ) -> Result<credbox::serve::Endpoint, Error> {
     let options = run.options()?;
@@ -543,7 +544,11 @@ fn start_endpoint(
     let runtime = Runtime::new().map_err(Error::internal)?;
     let target = credbox::Target::Profile { locations, name };
     let provider = credbox::Provider::new(runtime, target, options);
-    credbox::serve::Endpoint::start(provider, listen, token)
+    if insecure_listen {
+        credbox::serve::Endpoint::start_on_any_address(provider, listen, token)
+    } else {
+        credbox::serve::Endpoint::start(provider, listen, token)
+    }
 }
 
 /// Run `command` with the endpoint's two variables (and no static keys) until it exits; its exit

@@ -134,7 +134,6 @@ impl Source {
                     return Ok(credentials);
                 }
                 Err(error) => {
-                    warn!("refreshing credentials failed: {error}");
                     eprintln!("credbox serve: refreshing credentials failed: {error}");
                     self.retry_at
                         .store(now + RETRY_AFTER_FAILURE_SECONDS, Ordering::Release);
@@ -171,8 +170,15 @@ struct Shared {
 
 impl Endpoint {
     /// Fetch credentials once (so a broken profile fails now, not at the first client), then
-    /// serve them on `listen`. Call [`check_listen`] first for the loopback rule.
+    /// serve them on `listen`, which must be a loopback address.
     pub fn start(provider: Provider, listen: SocketAddr, token: Token) -> Result<Self, Error> {
+        check_listen(listen, false)?;
+        Self::start_on_any_address(provider, listen, token)
+    }
+
+    /// [`Endpoint::start`] without the loopback rule (`--insecure-listen`): anyone who can reach
+    /// `listen` and has the token gets credentials, over plain HTTP.
+    pub fn start_on_any_address(provider: Provider, listen: SocketAddr, token: Token) -> Result<Self, Error> {
         let first = provider.retrieve()?;
         let listener = TcpListener::bind(listen)
             .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot listen on {listen}: {e}")))?;
