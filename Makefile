@@ -30,6 +30,7 @@ COMPONENT_CRATES := examples/plugin/Cargo.toml tests/components/Cargo.toml
 plugins: setup
 	CARGO_TARGET_DIR=$(COMPONENTS_TARGET) $(CARGO) build --release --target wasm32-wasip2 \
 	  --manifest-path examples/plugin/Cargo.toml
+	cp $(COMPONENTS_TARGET)/wasm32-wasip2/release/credbox_example_plugin.wasm examples/plugin/example-plugin.wasm
 	CARGO_TARGET_DIR=$(COMPONENTS_TARGET) $(CARGO) build --release --target wasm32-wasip2 --examples \
 	  --manifest-path tests/components/Cargo.toml
 

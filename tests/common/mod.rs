@@ -133,7 +133,8 @@ pub fn assert_cache_is_private(cache: &Path) {
 pub fn component(name: &str) -> PathBuf {
     let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components/wasm32-wasip2/release");
     let path = if name == "credbox_example_plugin" {
-        release.join(format!("{name}.wasm"))
+        // Where `make plugins` puts it for users.
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugin/example-plugin.wasm")
     } else {
         release.join(format!("examples/{name}.wasm"))
     };
