@@ -68,7 +68,7 @@ async fn aws_config_resolves_credbox_credentials_through_its_identity_cache() {
         &format!(
             "echo run >> {}\ncat <<'EOF'\n{}\nEOF",
             sandbox.path("runs").display(),
-            session_json(1).replace("\"Version\"", "\"AccountId\": \"123456789012\", \"Version\"")
+            session_json_for_account(1, "123456789012")
         ),
     );
     sandbox.config(&format!(

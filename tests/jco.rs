@@ -10,12 +10,6 @@ use std::process::Command;
 
 use common::*;
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
-}
-
 /// Transpile the embedded guest with jco into `out`; returns the Node host script to run.
 fn transpile(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clients/js");
@@ -63,7 +57,7 @@ fn node_runs_the_guest_component_through_jco_and_gets_credentials() {
         &format!(
             "echo run >> {}\ncat <<'EOF'\n{}\nEOF",
             sandbox.path("runs").display(),
-            session_json(1).replace("\"Version\"", "\"AccountId\": \"123456789012\", \"Version\"")
+            session_json_for_account(1, "123456789012")
         ),
     );
     let failing = sandbox.helper("bin/failing", "echo 'token expired, run login' >&2; exit 3");

@@ -24,11 +24,11 @@ fn clients() -> PathBuf {
     dir
 }
 
-/// A helper that counts its runs and returns a new key each time, valid for `seconds`; it fails
-/// (exit 1) while a file named `fail` exists beside it.
-fn counting_helper(sandbox: &Sandbox, seconds: u32) -> PathBuf {
+/// Profile `dev`, whose helper counts its runs and returns a new key each time, valid for
+/// `seconds`; it fails (exit 1) while a file named `fail` exists beside it.
+fn dev_profile(sandbox: &Sandbox, seconds: u32) {
     let dir = sandbox.path("helper");
-    sandbox.helper(
+    let helper = sandbox.helper(
         "helper/run",
         &format!(
             r#"cd "{dir}"
@@ -39,7 +39,11 @@ exp=$(date -u -d "+{seconds} seconds" +%Y-%m-%dT%H:%M:%SZ)
 printf '{{"Version":1,"AccessKeyId":"ASIARUN%s","SecretAccessKey":"{SECRET}","SessionToken":"{TOKEN}","Expiration":"%s"}}' "$n" "$exp""#,
             dir = dir.display()
         ),
-    )
+    );
+    sandbox.config(&format!(
+        "[profile dev]\ncredential_process = {}\n",
+        quoted(&helper)
+    ));
 }
 
 fn helper_runs(sandbox: &Sandbox) -> usize {
@@ -143,11 +147,7 @@ fn client_command(program: &PathBuf, sandbox: &Sandbox, served: &Served) -> Comm
 #[test]
 fn botocore_resolves_credentials_from_the_endpoint() {
     let sandbox = Sandbox::new();
-    let helper = counting_helper(&sandbox, 3600);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 3600);
     let served = Served::start(&sandbox, "dev");
     let clients = clients();
     let mut command = client_command(&clients.join("venv/bin/python"), &sandbox, &served);
@@ -172,11 +172,7 @@ fn the_javascript_sdk_resolves_credentials_from_the_endpoint() {
         return;
     };
     let sandbox = Sandbox::new();
-    let helper = counting_helper(&sandbox, 3600);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 3600);
     let served = Served::start(&sandbox, "dev");
     let script = clients().join("js/js_client.mjs");
     assert!(script.exists(), "run tests/clients/setup.sh (`make test` does)");
@@ -193,20 +189,10 @@ fn the_javascript_sdk_resolves_credentials_from_the_endpoint() {
     assert_eq!(stdout_of(&output).trim(), "container-role ASIARUN1");
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
-}
-
 #[test]
 fn without_the_token_no_credentials_are_served() {
     let sandbox = Sandbox::new();
-    let helper = counting_helper(&sandbox, 3600);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 3600);
     let served = Served::start(&sandbox, "dev");
     let address = served.address();
     let mut near_miss = served.token.clone();
@@ -243,11 +229,7 @@ fn without_the_token_no_credentials_are_served() {
 fn a_failed_refresh_keeps_serving_valid_credentials_then_answers_503() {
     let sandbox = Sandbox::new();
     // Good for 6 s: refreshed after 3 s (half the lifetime).
-    let helper = counting_helper(&sandbox, 6);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 6);
     let served = Served::start(&sandbox, "dev");
     let started = Instant::now();
     let address = served.address();
@@ -279,11 +261,7 @@ fn a_failed_refresh_keeps_serving_valid_credentials_then_answers_503() {
 #[test]
 fn exec_server_gives_the_command_an_endpoint_for_its_lifetime() {
     let sandbox = Sandbox::new();
-    let helper = counting_helper(&sandbox, 3600);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 3600);
     let python = clients().join("venv/bin/python");
     let output = sandbox
         .credbox()
@@ -338,11 +316,7 @@ fn load_many_clients_one_helper_run_per_expiry() {
     const AT_LEAST: Duration = Duration::from_millis(2500);
     let sandbox = Sandbox::new();
     // Good for 2 s: refreshed every second.
-    let helper = counting_helper(&sandbox, 2);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 2);
     let served = Served::start(&sandbox, "dev");
     let address = served.address();
     let next = Arc::new(AtomicUsize::new(0));
@@ -442,11 +416,7 @@ fn read_response(reader: &mut impl BufRead) -> (u16, String) {
 fn exec_server_serves_through_ctrl_c_and_passes_sigterm_on() {
     use std::os::unix::process::CommandExt;
     let sandbox = Sandbox::new();
-    let helper = counting_helper(&sandbox, 3600);
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        quoted(&helper)
-    ));
+    dev_profile(&sandbox, 3600);
     let python = clients().join("venv/bin/python");
     let client = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/botocore_client.py");
     let ready = sandbox.path("ready");

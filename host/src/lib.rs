@@ -433,7 +433,7 @@ fn fetch_process(
         if let Some(path) = &settings.plugin {
             let expired = session
                 .plugin_is_expired(path, &credentials)
-                .map_err(|e| guest_error(GuestError::Plugin(runtime::plugin_error_to_wit(e))))?;
+                .map_err(|e| guest_error(GuestError::Plugin(e)))?;
             if expired {
                 info!("the plugin says its cached credentials have expired");
                 session.invalidate(provider).map_err(Error::internal)?;

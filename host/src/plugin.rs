@@ -43,24 +43,8 @@ const PLUGIN_FUNCTIONS: [&str; 2] = ["retrieve", "is-expired"];
 /// The largest plugin file credbox reads.
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
-/// Why a plugin gave no credentials (the WIT `plugin-error`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PluginError {
-    /// Not a loadable component, or it imports something not granted; why.
-    NotLoadable(String),
-    /// The plugin interface or one of its functions is missing; which.
-    MissingExport(String),
-    /// An export has the wrong type; the mismatch.
-    WrongType(String),
-    /// `retrieve` returned this error message.
-    RetrieveFailed(String),
-    /// The plugin trapped; the trap.
-    Trapped(String),
-    /// It used up this many instructions.
-    OutOfFuel(u64),
-    /// It tried to grow its memory past this many bytes.
-    OutOfMemory(u64),
-}
+/// Why a plugin gave no credentials: the WIT `plugin-error`, as the guest receives it.
+pub use crate::runtime::wit::PluginError;
 
 /// What a plugin returned. `Debug` is deliberately not derived: it holds a secret.
 pub struct PluginCredentials {

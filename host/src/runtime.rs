@@ -265,20 +265,8 @@ impl HostState {
                 stdout: credentials.to_process_output(),
                 stderr_tail: String::new(),
             }),
-            Err(e) => Err(wit_spawn::SpawnError::Plugin(plugin_error_to_wit(e))),
+            Err(e) => Err(wit_spawn::SpawnError::Plugin(e)),
         }
-    }
-}
-
-pub(crate) fn plugin_error_to_wit(e: PluginError) -> wit::PluginError {
-    match e {
-        PluginError::NotLoadable(s) => wit::PluginError::NotLoadable(s),
-        PluginError::MissingExport(s) => wit::PluginError::MissingExport(s),
-        PluginError::WrongType(s) => wit::PluginError::WrongType(s),
-        PluginError::RetrieveFailed(s) => wit::PluginError::RetrieveFailed(s),
-        PluginError::Trapped(s) => wit::PluginError::Trapped(s),
-        PluginError::OutOfFuel(n) => wit::PluginError::OutOfFuel(n),
-        PluginError::OutOfMemory(n) => wit::PluginError::OutOfMemory(n),
     }
 }
 

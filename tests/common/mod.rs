@@ -175,3 +175,18 @@ pub fn stdout_of(output: &std::process::Output) -> String {
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// `program` found on PATH, if it is installed.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
+/// Credentials JSON that expires `hours` from now and names `account`.
+pub fn session_json_for_account(hours: i64, account: &str) -> String {
+    session_json(hours).replace(
+        "\"Version\"",
+        &format!("\"AccountId\": \"{account}\", \"Version\""),
+    )
+}
