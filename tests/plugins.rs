@@ -177,7 +177,10 @@ fn bad_plugins_fail_with_typed_errors() {
         (
             component("plugin_wrong_type"),
             4,
-            &["do not have the types", "expected `result` found `string`"],
+            &[
+                "do not have the types",
+                "#retrieve must be `func() -> result<credentials, string>`",
+            ],
         ),
         // PluginProviderRetrieveError, with the plugin's own message.
         (

@@ -38,8 +38,11 @@ use bindings::{CredentialPlugin, CredentialPluginPre};
 
 /// The interface a plugin must export.
 pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.1.0";
-/// The functions it must export in that interface.
-const PLUGIN_FUNCTIONS: [&str; 2] = ["retrieve", "is-expired"];
+/// The functions it must export in that interface, with their WIT types for messages.
+const PLUGIN_FUNCTIONS: [(&str, &str); 2] = [
+    ("retrieve", "func() -> result<credentials, string>"),
+    ("is-expired", "func(credentials: credentials) -> bool"),
+];
 /// The largest plugin file credbox reads.
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
@@ -325,22 +328,35 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginErr
             "{PLUGIN_INTERFACE} is not an interface instance"
         )));
     };
-    for function in PLUGIN_FUNCTIONS {
+    for (function, signature) in PLUGIN_FUNCTIONS {
+        let wrong_type =
+            || PluginError::WrongType(format!("{PLUGIN_INTERFACE}#{function} must be `{signature}`"));
         match instance.get_export(engine, function).map(|export| export.ty) {
             None => {
                 return Err(PluginError::MissingExport(format!(
                     "{PLUGIN_INTERFACE}#{function}"
                 )));
             }
-            Some(ComponentItem::ComponentFunc(_)) => {}
-            Some(_) => {
-                return Err(PluginError::WrongType(format!(
-                    "{PLUGIN_INTERFACE}#{function} is not a function"
-                )));
+            Some(ComponentItem::ComponentFunc(func)) if !has_shape(function, &func) => {
+                return Err(wrong_type());
             }
+            Some(ComponentItem::ComponentFunc(_)) => {}
+            Some(_) => return Err(wrong_type()),
         }
     }
     Ok(())
+}
+
+/// Whether a function has the plugin function's outline (parameter and result kinds), so that the
+/// message can name the function; field-level mismatches are left to wasmtime's full typecheck.
+fn has_shape(function: &str, func: &wasmtime::component::types::ComponentFunc) -> bool {
+    use wasmtime::component::types::Type;
+    let params: Vec<Type> = func.params().map(|(_, ty)| ty).collect();
+    let results: Vec<Type> = func.results().collect();
+    match function {
+        "retrieve" => params.is_empty() && matches!(results.as_slice(), [Type::Result(_)]),
+        _ => matches!(params.as_slice(), [Type::Record(_)]) && matches!(results.as_slice(), [Type::Bool]),
+    }
 }
 
 /// A plugin gets the types of the package and the empty WASI of Rust's std: no spawn, nothing else.
