@@ -44,9 +44,12 @@ pub fn set_property(
             "`{profile}` is not a valid profile name"
         )));
     }
+    // The line is written `key = value`: what the parser sees after `=` includes that space, so a
+    // value starting with `#` or `;` would read back as a comment.
+    let as_written = format!(" {value}");
     if value.contains(['\n', '\r'])
         || value.trim_matches([' ', '\t']) != value
-        || strip_inline_comment(value) != value
+        || strip_inline_comment(&as_written) != as_written
     {
         return Err(EditError::Invalid(
             "the value would not read back as given: it has a line break, leading or trailing whitespace, or ` #` / ` ;` (which start a comment)".into(),
@@ -135,6 +138,19 @@ mod tests {
 
     fn set(text: &str, profile: &str, key: &str, value: &str) -> String {
         set_property(text, FileKind::Config, profile, key, value).unwrap()
+    }
+
+    #[test]
+    fn a_value_starting_with_a_comment_character_is_refused() {
+        // Found by tests/properties.rs: `key = #x` reads back as an empty value.
+        for value in ["#", "#x", ";x"] {
+            let edited = set_property("[default]\n", FileKind::Config, "default", "k", value);
+            assert!(
+                matches!(edited, Err(EditError::Invalid(_))),
+                "{value}: {edited:?}"
+            );
+        }
+        assert!(set_property("[default]\n", FileKind::Config, "default", "k", "a#b").is_ok());
     }
 
     #[test]
