@@ -371,13 +371,17 @@ fn load_many_clients_one_helper_run_per_expiry() {
         keys.len()
     );
     assert!(latencies.len() >= REQUESTS);
-    // Every helper run produced the key some client saw, and no expiry ran the helper twice: at
-    // most one run per 1-second window (plus the first, and one for a window boundary).
-    assert_eq!(
-        runs,
-        keys.len(),
-        "every run was served, and no two runs per refresh"
-    );
+    // Every refresh ran the helper for a client that then got its key: every key from the second
+    // run on was seen. (The first, fetched when `serve` started, may expire before the clients
+    // connect: credentials are stamped in whole seconds.) And no expiry ran the helper twice: at
+    // most one run per 1-second window, plus the first and one for a window boundary.
+    for run in 2..=runs {
+        assert!(
+            keys.contains(&format!("ASIARUN{run}")),
+            "run {run} was not served: {keys:?}"
+        );
+    }
+    assert!(keys.len() <= runs, "{keys:?} from {runs} runs");
     let windows = elapsed.as_secs_f64();
     assert!(
         runs as f64 <= windows.ceil() + 2.0,
