@@ -52,12 +52,14 @@ fmt:
 
 # Benchmarks (not part of `make test`): criterion for the in-process paths, then credbox side by
 # side with the SDKs (peers installed from PyPI, npm and crates.io by bench/compare.sh).
-bench: setup
+bench: setup plugins
 	mkdir -p target/bench-peers
 	cc -O2 -o target/bench-peers/helper bench/helper.c
 	CREDBOX_BENCH_HELPER="$(CURDIR)/target/bench-peers/helper" CARGO_TARGET_DIR="$(CURDIR)/target/bench" \
 	  $(CARGO) bench --manifest-path bench/Cargo.toml
 	bench/compare.sh
+	$(CARGO) build --release -p credbox
+	bench/plugins.sh
 
 # Fuzz the guest's parsers (cargo-fuzz on the nightly toolchain), FUZZ_SECONDS each, from seed
 # corpora built from ../shared/conformance. CI runs a 30-second smoke of each target.

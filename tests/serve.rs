@@ -108,6 +108,17 @@ impl Served {
     }
 }
 
+/// A client script printed that the SDK's container provider resolved the first helper run's key.
+fn assert_resolved_from_the_endpoint(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout_of(output),
+        stderr_of(output)
+    );
+    assert_eq!(stdout_of(output).trim(), "container-role ASIARUN1");
+}
+
 /// One HTTP/1.1 request on its own connection: (status, body).
 fn request(address: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
@@ -155,13 +166,7 @@ fn botocore_resolves_credentials_from_the_endpoint() {
         .arg("../tests/clients/botocore_client.py")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout_of(&output),
-        stderr_of(&output)
-    );
-    assert_eq!(stdout_of(&output).trim(), "container-role ASIARUN1");
+    assert_resolved_from_the_endpoint(&output);
     assert_eq!(helper_runs(&sandbox), 1);
 }
 
@@ -180,13 +185,7 @@ fn the_javascript_sdk_resolves_credentials_from_the_endpoint() {
         .arg(script)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout_of(&output),
-        stderr_of(&output)
-    );
-    assert_eq!(stdout_of(&output).trim(), "container-role ASIARUN1");
+    assert_resolved_from_the_endpoint(&output);
 }
 
 #[test]
@@ -273,13 +272,7 @@ fn exec_server_gives_the_command_an_endpoint_for_its_lifetime() {
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/botocore_client.py"))
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout_of(&output),
-        stderr_of(&output)
-    );
-    assert_eq!(stdout_of(&output).trim(), "container-role ASIARUN1");
+    assert_resolved_from_the_endpoint(&output);
 
     // Its exit code is ours, and the endpoint is gone once it has exited.
     let output = sandbox

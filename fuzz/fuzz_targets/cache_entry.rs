@@ -6,13 +6,7 @@ use credbox_guest::resolve::ProcessSettings;
 use libfuzzer_sys::fuzz_target;
 
 fn provider() -> Provider {
-    let settings = ProcessSettings {
-        profile: "p".into(),
-        command_line: "/h".into(),
-        account_id: None,
-        origin: None,
-        plugin: None,
-    };
+    let settings = ProcessSettings::command("p", "/h");
     Provider::new(settings, Options::default())
 }
 

@@ -270,13 +270,7 @@ mod tests {
     }
 
     fn provider() -> Provider {
-        let settings = ProcessSettings {
-            profile: "p".into(),
-            command_line: "/h".into(),
-            account_id: None,
-            origin: None,
-            plugin: None,
-        };
+        let settings = ProcessSettings::command("p", "/h");
         Provider::new(settings, Options::default())
     }
 
@@ -333,13 +327,7 @@ mod tests {
         );
         assert!(!provider().restore(b"{not json", host.now.get()));
 
-        let settings = ProcessSettings {
-            profile: "p".into(),
-            command_line: "/h2".into(),
-            account_id: None,
-            origin: None,
-            plugin: None,
-        };
+        let settings = ProcessSettings::command("p", "/h2");
         assert!(!Provider::new(settings, Options::default()).restore(&entry, host.now.get()));
     }
 }

@@ -22,6 +22,19 @@ pub struct ProcessSettings {
     pub plugin: Option<String>,
 }
 
+impl ProcessSettings {
+    /// Settings for running `command_line` under `profile`'s name, with nothing else known.
+    pub fn command(profile: &str, command_line: &str) -> Self {
+        ProcessSettings {
+            profile: profile.to_string(),
+            command_line: command_line.to_string(),
+            account_id: None,
+            origin: None,
+            plugin: None,
+        }
+    }
+}
+
 /// How a profile supplies credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -143,13 +143,7 @@ proptest! {
             "AccountId": account,
         });
         let host = OneShot { stdout: serde_json::to_vec(&document).unwrap(), runs: Cell::new(0) };
-        let settings = ProcessSettings {
-            profile: "p".into(),
-            command_line: "/h".into(),
-            account_id: None,
-            origin: None,
-            plugin: None,
-        };
+        let settings = ProcessSettings::command("p", "/h");
         let first = Provider::new(settings.clone(), Options::default());
         let fetched = first.retrieve(&host).unwrap();
         let entry = first.cache_entry().expect("temporary credentials are stored");

@@ -179,7 +179,8 @@ impl Cache {
         self.write_file(&format!("{}.json", key.stem), entry)
     }
 
-    fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
+    /// Write `name` in the cache directory atomically, 0600 (also used for compiled plugins).
+    pub(crate) fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
         let mut temp = tempfile::Builder::new()
             .prefix(".entry-")
             .permissions(fs::Permissions::from_mode(0o600))

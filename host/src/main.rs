@@ -473,7 +473,7 @@ fn run(command: Commands) -> Result<(), Error> {
             token_file,
             run,
         } => {
-            credbox::serve::check_listen(listen, insecure_listen)?;
+            // Endpoint::start refuses a non-loopback address before running any helper.
             let endpoint = start_endpoint(profile, listen, token_file.as_deref(), insecure_listen, &run)?;
             let mut stdout = std::io::stdout().lock();
             for (name, value) in endpoint.environment() {
@@ -554,21 +554,12 @@ fn start_endpoint(
 /// Run `command` with the endpoint's two variables (and no static keys) until it exits; its exit
 /// status becomes ours (128 + N for a signal, as shells report it).
 fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]) -> Result<(), Error> {
-    let mut child = std::process::Command::new(&command[0]);
-    child.args(&command[1..]);
-    for var in CREDENTIAL_VARS {
-        child.env_remove(var);
-    }
+    let mut child = without_credentials(command);
     for (name, value) in endpoint.environment() {
         child.env(name, value);
     }
     signals::install();
-    let child = child.spawn().map_err(|e| {
-        Error::new(
-            ErrorKind::SpawnFailed,
-            format!("could not run {}: {e}", command[0].to_string_lossy()),
-        )
-    })?;
+    let child = child.spawn().map_err(|e| could_not_run(command, &e))?;
     let code = signals::wait_forwarding_term(child);
     endpoint.shutdown();
     std::process::exit(code)
@@ -643,11 +634,7 @@ mod signals {
 /// Replace this process with `command`, credentials in its environment. Returns only on failure.
 fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     use std::os::unix::process::CommandExt;
-    let mut child = std::process::Command::new(&command[0]);
-    child.args(&command[1..]);
-    for var in CREDENTIAL_VARS {
-        child.env_remove(var);
-    }
+    let mut child = without_credentials(command);
     child
         .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key());
@@ -663,7 +650,20 @@ fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     if let Some(account) = &credentials.account_id {
         child.env("AWS_ACCOUNT_ID", account);
     }
-    let error = child.exec();
+    could_not_run(command, &child.exec())
+}
+
+/// `command` with every credential variable of ours removed from its environment.
+fn without_credentials(command: &[OsString]) -> std::process::Command {
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    for var in CREDENTIAL_VARS {
+        child.env_remove(var);
+    }
+    child
+}
+
+fn could_not_run(command: &[OsString], error: &std::io::Error) -> Error {
     Error::new(
         ErrorKind::SpawnFailed,
         format!("could not run {}: {error}", command[0].to_string_lossy()),

@@ -10,8 +10,8 @@
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -21,6 +21,7 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::Cache;
 use crate::runtime::{self, Limits, MemoryCap};
 use crate::spawn::hex;
 
@@ -213,25 +214,28 @@ impl PluginLoader {
     /// else compiled now (and stored there for the next run).
     fn load(&self, path: &Path) -> Result<Component, PluginError> {
         let unreadable = |e: std::io::Error| PluginError::NotLoadable(format!("cannot read it: {e}"));
-        let size = fs::metadata(path).map_err(unreadable)?.len();
-        if size > MAX_PLUGIN_BYTES {
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .and_then(|file| file.take(MAX_PLUGIN_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > MAX_PLUGIN_BYTES {
             return Err(PluginError::NotLoadable(format!(
-                "it is {size} bytes; plugins may be at most {MAX_PLUGIN_BYTES}"
+                "it is larger than {MAX_PLUGIN_BYTES} bytes, the most a plugin may be"
             )));
         }
-        let bytes = fs::read(path).map_err(unreadable)?;
-        let artifact = self
-            .artifacts
-            .as_ref()
-            .map(|dir| dir.join(self.artifact_name(&bytes)));
-        if let Some(artifact) = &artifact
-            && trusted_artifact(artifact)
+        // The cache's own rules: a 0700 directory of ours, atomic 0600 writes.
+        let artifacts = self.artifacts.as_deref().and_then(|dir| Cache::open(dir).ok());
+        let name = self.artifact_name(&bytes);
+        if let Some(artifacts) = &artifacts
+            && let artifact = artifacts.dir().join(&name)
+            && owned_and_private(&artifact)
         {
             // SAFETY: the artifact is `Component::serialize` output that this code wrote into a
-            // directory only this user can write (checked above), for these exact plugin bytes and
-            // this engine configuration (the file name); wasmtime also checks its version and
-            // configuration header and refuses a mismatch, which falls through to compiling.
-            match unsafe { Component::deserialize_file(&self.engine, artifact) } {
+            // directory only this user can write (`Cache::open` checks), for these exact plugin
+            // bytes and this engine configuration (the file name); wasmtime also checks its
+            // version and configuration header and refuses a mismatch, which falls through to
+            // compiling.
+            match unsafe { Component::deserialize_file(&self.engine, &artifact) } {
                 Ok(component) => {
                     debug!(artifact = %artifact.display(), "plugin: compiled artifact reused");
                     return Ok(component);
@@ -242,13 +246,13 @@ impl PluginLoader {
         let component = Component::new(&self.engine, &bytes).map_err(|e| {
             PluginError::NotLoadable(format!("it is not a WebAssembly component: {}", root_cause(&e)))
         })?;
-        if let Some(artifact) = &artifact {
+        if let Some(artifacts) = &artifacts {
             match component.serialize() {
                 Ok(serialized) => {
-                    if let Err(e) = write_artifact(artifact, &serialized) {
+                    if let Err(e) = artifacts.write_file(&name, &serialized) {
                         warn!(
                             "could not keep the compiled plugin in {}: {e}",
-                            artifact.display()
+                            artifacts.dir().display()
                         );
                     }
                 }
@@ -367,24 +371,10 @@ fn plugin_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     Ok(linker)
 }
 
-/// Only reuse native code from a file this user owns, in a directory nobody else can write.
-fn trusted_artifact(artifact: &Path) -> bool {
-    let uid = rustix::process::getuid().as_raw();
-    let private = |path: &Path| {
-        fs::symlink_metadata(path).is_ok_and(|m| m.uid() == uid && m.mode() & 0o022 == 0 && !m.is_symlink())
-    };
-    private(artifact) && artifact.parent().is_some_and(private)
-}
-
-fn write_artifact(artifact: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = artifact.parent().expect("artifact has a directory");
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(artifact).map_err(|e| e.error)?;
-    Ok(())
+/// Only reuse native code from a regular file this user owns that nobody else can write.
+fn owned_and_private(artifact: &Path) -> bool {
+    let uid = rustix::process::geteuid().as_raw();
+    fs::symlink_metadata(artifact).is_ok_and(|m| m.is_file() && m.uid() == uid && m.mode() & 0o022 == 0)
 }
 
 /// The innermost message of an error chain, on one line.

@@ -126,7 +126,7 @@ impl Source {
         if let Some(credentials) = self.provider.cached() {
             return Ok(credentials);
         }
-        let now = unix_now();
+        let now = crate::unix_now();
         if now >= self.retry_at.load(Ordering::Acquire) {
             match self.provider.retrieve() {
                 Ok(credentials) => {
@@ -452,7 +452,7 @@ fn answer(method: &str, path: &str, offered: Option<&[u8]>, shared: &Shared, kee
 fn container_document(credentials: &Credentials) -> serde_json::Value {
     let expiration = credentials
         .expiration
-        .unwrap_or_else(|| unix_now() + LONG_TERM_REASK_SECONDS);
+        .unwrap_or_else(|| crate::unix_now() + LONG_TERM_REASK_SECONDS);
     let mut document = serde_json::json!({
         "AccessKeyId": credentials.access_key_id,
         "SecretAccessKey": credentials.secret_access_key(),
@@ -463,12 +463,6 @@ fn container_document(credentials: &Credentials) -> serde_json::Value {
         document["AccountId"] = account.clone().into();
     }
     document
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]
