@@ -6,6 +6,11 @@ use credbox_guest::output::FIELDS;
 use credbox_guest::validate_output;
 use libfuzzer_sys::fuzz_target;
 
+/// The names the `Debug` form of the guest's `Error` prints on its own (variants and fields).
+const ERROR_VARIANTS: &str = "Config CommandSyntax SpawnDenied SpawnFailed TimedOut NonzeroExit \
+    OutputTooLarge MalformedOutput UnsupportedVersion MissingField InvalidField Expired Plugin \
+    stderr_tail";
+
 fuzz_target!(|data: &[u8]| {
     let Err(error) = validate_output(data, Some("123456789012"), 1_700_000_000) else {
         return;
@@ -23,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
                 && !piece.chars().all(|c| c.is_ascii_digit())
                 && !FIELDS
                     .iter()
-                    .any(|f| f.to_ascii_lowercase().contains(&piece.to_ascii_lowercase()));
+                    .any(|f| f.to_ascii_lowercase().contains(&piece.to_ascii_lowercase()))
+                // The Debug form names the error variant; an input that happens to spell part of
+                // one (seeds/output_validator/variant-name-in-input.json) is not a leak.
+                && !ERROR_VARIANTS.contains(piece.as_str());
             if secret_like {
                 assert!(
                     !message.contains(&piece),
