@@ -100,10 +100,15 @@ pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Res
     let [version, access_key_id, secret, token, expiration, account] = found;
 
     check_version(version)?;
-    let access_key_id = required_string("AccessKeyId", access_key_id)?;
-    let secret_access_key = required_string("SecretAccessKey", secret)?;
-    let session_token = optional_string("SessionToken", token)?;
-    let account_id = optional_string("AccountId", account)?.or_else(|| account_id.map(String::from));
+    let access_key_id = in_alphabet("AccessKeyId", required_string("AccessKeyId", access_key_id)?)?;
+    let secret_access_key = in_alphabet("SecretAccessKey", required_string("SecretAccessKey", secret)?)?;
+    let session_token = optional_string("SessionToken", token)?
+        .map(|t| in_alphabet("SessionToken", t))
+        .transpose()?;
+    let account_id = match optional_string("AccountId", account)? {
+        Some(id) => Some(account_digits(id)?),
+        None => account_id.map(String::from),
+    };
     let expiration = match expiration {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(parse_expiration(text)?),
@@ -150,6 +155,44 @@ fn required_string(field: &str, value: Option<&Value>) -> Result<String, Error> 
             reason: format!("must be a string, found {}", kind(other)),
         }),
     }
+}
+
+/// Whether `c` may appear in an access key id, secret access key or session token.
+///
+/// AWS access key ids are `[A-Z0-9]` (IAM's `AccessKeyId` pattern is `[\w]+`), secret keys are
+/// base64 (`[A-Za-z0-9+/]`), and session tokens are base64 with `=` padding; `-`, `_` and `.` are
+/// admitted for the base64url alphabet and for S3-compatible stores whose keys use them. Nothing
+/// here is special to any shell credbox prints for, so no value can become code, and none is
+/// whitespace, a quote or a control character. (docs/BEHAVIOUR.md §4 "Field alphabet".)
+pub fn credential_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_' | '.')
+}
+
+/// Refuse a credential value with a character outside [`credential_char`]; the error names the
+/// field and the position, never the value.
+fn in_alphabet(field: &str, value: String) -> Result<String, Error> {
+    match value.chars().position(|c| !credential_char(c)) {
+        None => Ok(value),
+        Some(index) => Err(Error::InvalidField {
+            field: field.into(),
+            reason: format!(
+                "has a character no AWS credential contains at position {} (only A-Z, a-z, 0-9, \
+                 `+`, `/`, `=`, `-`, `_` and `.` are accepted); the helper's output is damaged or hostile",
+                index + 1
+            ),
+        }),
+    }
+}
+
+/// An AWS account id is twelve digits; anything but digits is refused without being shown.
+fn account_digits(value: String) -> Result<String, Error> {
+    if value.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(value);
+    }
+    Err(Error::InvalidField {
+        field: "AccountId".into(),
+        reason: "must be an AWS account id: digits only (like 123456789012)".into(),
+    })
 }
 
 /// An optional string field: absent, `null` and `""` all mean absent.
@@ -238,6 +281,43 @@ mod tests {
             ("AK", "S")
         );
         assert_eq!((c.session_token, c.expiration), (None, None));
+    }
+
+    #[test]
+    fn credential_values_outside_the_alphabet_are_refused_without_being_shown() {
+        let hostile = [
+            "abc$(touch pwned)",
+            "a\nexport X=1",
+            "a b",
+            "a'b",
+            "a\"b",
+            "a`id`",
+            "é",
+            "a;b",
+            "a\u{0}",
+        ];
+        for field in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
+            for value in hostile {
+                let mut doc = serde_json::json!({"Version": 1, "AccessKeyId": "AK", "SecretAccessKey": "S"});
+                doc[field] = value.into();
+                let error = err(&doc.to_string());
+                let Error::InvalidField { field: named, reason } = &error else {
+                    panic!("{field}={value:?}: {error:?}");
+                };
+                assert_eq!(named, field);
+                assert!(!reason.contains(value), "{reason}");
+            }
+        }
+        let Error::InvalidField { field, .. } =
+            err(r#"{"Version":1,"AccessKeyId":"AK","SecretAccessKey":"S","AccountId":"12$(x)"}"#)
+        else {
+            panic!("AccountId must be digits");
+        };
+        assert_eq!(field, "AccountId");
+        let c = ok(
+            r#"{"Version":1,"AccessKeyId":"ASIA_x-1.2","SecretAccessKey":"wJal/K7+MD==","SessionToken":"IQo+b/3=","AccountId":"123456789012"}"#,
+        );
+        assert_eq!(c.account_id.as_deref(), Some("123456789012"));
     }
 
     #[test]

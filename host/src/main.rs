@@ -429,7 +429,7 @@ fn run(command: Commands) -> Result<(), Error> {
             let options = run.options()?;
             let runtime = Runtime::new().map_err(Error::internal)?;
             let (credentials, _) = credbox::credentials_for_plugin(&runtime, &plugin, &options)?;
-            print!("{}", render(&credentials, format));
+            print!("{}", render(&credentials, format)?);
             Ok(())
         }
         Commands::Export {
@@ -438,14 +438,14 @@ fn run(command: Commands) -> Result<(), Error> {
             format,
             run,
         } => {
-            print!("{}", render(&profile_credentials(profile, &run)?, format));
+            print!("{}", render(&profile_credentials(profile, &run)?, format)?);
             Ok(())
         }
         Commands::Run { run, argv } => {
             let options = run.options()?;
             let runtime = Runtime::new().map_err(Error::internal)?;
             let (credentials, _) = credbox::credentials_for_command(&runtime, &argv, &options)?;
-            print!("{}", render(&credentials, Format::Process));
+            print!("{}", render(&credentials, Format::Process)?);
             Ok(())
         }
         Commands::Exec {
