@@ -82,3 +82,22 @@ fn a_guest_cannot_raise_the_timeout_ceiling() {
     assert!(error.to_string().contains("within 1.0 s"), "{error}");
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+#[test]
+fn a_guest_cannot_run_commands_in_a_loop() {
+    let sandbox = Sandbox::new();
+    let counter = sandbox.path("runs");
+    let helper = sandbox.helper("bin/count", &format!("echo run >> {}", counter.display()));
+    let (error, took) = attack(
+        &["spawn-loop", helper.to_str().unwrap()],
+        &FetchOptions::default(),
+    );
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(
+        error.to_string().contains("more than 4 commands in one call"),
+        "{error}"
+    );
+    let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(runs, credbox::runtime::MAX_SPAWNS_PER_CALL as usize);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}

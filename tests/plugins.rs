@@ -100,6 +100,13 @@ fn the_second_run_reuses_the_compiled_plugin() {
     assert!(run().contains("compiled artifact reused"));
     let artifacts: Vec<_> = std::fs::read_dir(sandbox.path("cache/plugins"))
         .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "cwasm")
+        })
         .collect();
     assert_eq!(artifacts.len(), 1);
     assert_cache_is_private(&sandbox.path("cache"));

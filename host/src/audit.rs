@@ -71,11 +71,22 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
             .map_err(Error::internal)?
             .map_err(|e| Error::from_guest(e, &Context::Profile("(all)"), None))?,
     };
+    // Each file that holds a secret, with the first place one is (for the finding's location).
+    let mut holding_secrets: Vec<(String, String)> = Vec::new();
     for name in names {
         let properties = session
             .properties(&files, &name)
             .map_err(Error::internal)?
             .map_err(|e| Error::from_guest(e, &Context::Profile(&name), None))?;
+        for property in &properties {
+            if crate::configure::SECRET_KEYS.contains(&property.name.as_str())
+                && !holding_secrets
+                    .iter()
+                    .any(|(file, _)| *file == property.location.file)
+            {
+                holding_secrets.push((property.location.file.clone(), place(property)));
+            }
+        }
         let get = |key: &str| properties.iter().find(|p| p.name == key);
         if let Some(plugin) = get("credential_plugin") {
             findings.extend(plugin_findings(
@@ -136,6 +147,17 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
             continue;
         };
         findings.extend(program_findings(&name, process, &argv));
+    }
+    for (file, location) in holding_secrets {
+        let readable = std::fs::metadata(&file).is_ok_and(|m| m.mode() & 0o044 != 0);
+        if readable {
+            findings.push(finding(
+                Severity::Error,
+                None,
+                Some(location),
+                format!("profile file {file} holds secret keys and can be read by group or others; run chmod 600 {file}"),
+            ));
+        }
     }
     Ok(findings)
 }

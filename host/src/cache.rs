@@ -5,10 +5,15 @@
 //! (directory 0700, files 0600), atomic replacement, and one exclusive lock per key so that
 //! concurrent invocations run a helper once.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use tracing::warn;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -68,7 +73,7 @@ impl ServeKey {
     pub fn new(guest: &str, files: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
         let min_ttl = min_ttl_seconds.to_le_bytes();
         let shell = [u8::from(allow_shell)];
-        let mut fields: Vec<&[u8]> = vec![b"credbox-serve-key-v1", guest.as_bytes()];
+        let mut fields: Vec<&[u8]> = vec![b"credbox-serve-key-v2", guest.as_bytes()];
         fields.extend(files.iter().map(|text| text.as_bytes()));
         fields.extend([profile.as_bytes(), &min_ttl[..], &shell[..]]);
         ServeKey {
@@ -93,6 +98,8 @@ pub struct Served {
     pub expiration: Option<i64>,
     /// The account they belong to, when known.
     pub account_id: Option<String>,
+    /// The command that produced them: a record is only served while the policy admits it.
+    pub command: SpawnCommand,
 }
 
 /// SHA-256 (hex) over length-prefixed fields, so that no two different field lists hash the same
@@ -110,10 +117,13 @@ fn profile_prefix(profile: &str) -> String {
     hex(&Sha256::digest(profile.as_bytes())[..8])
 }
 
-/// A cache directory that is private to this user.
+/// A cache directory that is private to this user, held open: every file in it is opened
+/// relative to the descriptor that was checked, so renaming or replacing the path afterwards
+/// changes nothing.
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+    fd: Arc<OwnedFd>,
 }
 
 /// An exclusive lock on one key, released when dropped (or when the process dies: the OS releases
@@ -122,29 +132,76 @@ pub struct KeyLock {
     _file: File,
 }
 
+/// The file that marks a directory credbox created (the cross-tool cache-directory tag, so that
+/// backup tools skip it too). Only a directory holding our own, private tag is ever chmodded.
+const TAG: &str = "CACHEDIR.TAG";
+const TAG_TEXT: &[u8] =
+    b"Signature: 8a477f597d28d172789f06886806bc55\n# A cache directory tag created by credbox.\n";
+/// Prefix of the temporary files that atomic writes rename into place.
+const TEMP_PREFIX: &str = ".entry-";
+/// The largest cache entry or served record read (they are a few hundred bytes).
+const MAX_ENTRY: u64 = 1 << 20;
+
 impl Cache {
-    /// Open (creating it 0700 if needed) the cache at `dir`. Refuses a directory owned by another
-    /// user, and tightens one of ours that others can read or write.
+    /// Open (creating it 0700 if needed) the cache at `dir`.
+    ///
+    /// Refuses a directory owned by another user and a sticky (shared) one. A directory others can
+    /// read or write is tightened to 0700 only when credbox created it (it holds our private
+    /// [`TAG`]); then every file in it that is not ours and private is removed, since someone else
+    /// may have planted it. Any other loose directory is refused: credbox never changes the mode
+    /// of a directory it did not create.
     pub fn open(dir: &Path) -> Result<Self, String> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
-        let meta = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        if meta.uid() != rustix::process::geteuid().as_raw() {
+        let shown = dir.display();
+        let created = match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
+                true
+            }
+            _ => false,
+        };
+        let fd = rfs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("cannot open the cache directory {shown}: {e}"))?;
+        let stat = rfs::fstat(&fd).map_err(|e| format!("{shown}: {e}"))?;
+        if stat.st_uid != euid() {
             return Err(format!(
-                "the cache directory {} belongs to another user; not using it (set CREDBOX_CACHE_DIR)",
-                dir.display()
+                "the cache directory {shown} belongs to another user; not using it (set CREDBOX_CACHE_DIR to a directory of yours)"
             ));
         }
-        if meta.mode() & 0o077 != 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
+        let mode = stat.st_mode & 0o7777;
+        if mode & 0o1000 != 0 {
+            return Err(format!(
+                "the cache directory {shown} is a shared (sticky) directory; not using it (set CREDBOX_CACHE_DIR to a private directory of yours)"
+            ));
         }
-        Ok(Cache {
+        let cache = Cache {
             dir: dir.to_path_buf(),
-        })
+            fd: Arc::new(fd),
+        };
+        if created {
+            // Best effort: without the tag, a later loosening is refused instead of repaired.
+            let _ = cache.write_file(TAG, TAG_TEXT);
+        }
+        if mode & 0o077 != 0 {
+            if !created && cache.open_private(TAG).is_none() {
+                return Err(format!(
+                    "the cache directory {shown} can be read or written by other users, and credbox did not create it; \
+                     run `chmod 700 {shown}` if it is meant for credbox, or set CREDBOX_CACHE_DIR to a private directory"
+                ));
+            }
+            rfs::fchmod(&*cache.fd, Mode::from_raw_mode(0o700))
+                .map_err(|e| format!("cannot make {shown} private: {e}"))?;
+            warn!("the cache directory {shown} was open to other users; made it 0700");
+            cache.remove_foreign();
+        }
+        Ok(cache)
     }
 
     /// The cache directory.
@@ -152,23 +209,94 @@ impl Cache {
         &self.dir
     }
 
-    fn entry_path(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(format!("{}.json", key.stem))
+    /// After tightening: remove what another user could have planted or changed (anything not a
+    /// regular file of ours that only we can read and write). Subdirectories are left to their
+    /// own check when opened.
+    fn remove_foreign(&self) {
+        for name in self.names() {
+            let Ok(stat) = rfs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            let kind = FileType::from_raw_mode(stat.st_mode);
+            if kind == FileType::Directory || private_file(&stat) {
+                continue;
+            }
+            match rfs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty()) {
+                Ok(()) => warn!(
+                    "removed {name} from {}: it was not private to this user",
+                    self.dir.display()
+                ),
+                Err(e) => warn!("could not remove {name} from {}: {e}", self.dir.display()),
+            }
+        }
+    }
+
+    /// The names in the directory (`.` and `..` left out).
+    fn names(&self) -> Vec<String> {
+        let Ok(dir) = rfs::Dir::read_from(&*self.fd) else {
+            return Vec::new();
+        };
+        dir.filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str().ok().map(String::from))
+            .filter(|name| name != "." && name != "..")
+            .collect()
+    }
+
+    /// Open `name` in the directory for reading, without following a symlink, and only if the
+    /// opened file is a regular file of ours that nobody else can read or write. Anything else
+    /// is ignored (and logged): it was not written by us.
+    pub(crate) fn open_private(&self, name: &str) -> Option<File> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let fd = match rfs::openat(&*self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return None,
+            Err(e) => {
+                warn!("ignoring {name} in {}: {e}", self.dir.display());
+                return None;
+            }
+        };
+        match rfs::fstat(&fd) {
+            Ok(stat) if private_file(&stat) => Some(File::from(fd)),
+            _ => {
+                warn!(
+                    "ignoring {name} in {}: not a file private to this user",
+                    self.dir.display()
+                );
+                None
+            }
+        }
+    }
+
+    fn read_name(&self, name: &str) -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.open_private(name)?
+            .take(MAX_ENTRY)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        Some(bytes)
     }
 
     /// The stored entry, if any. Unreadable entries read as absent: the cache is never fatal.
     pub fn read(&self, key: &CacheKey) -> Option<Vec<u8>> {
-        fs::read(self.entry_path(key)).ok()
+        self.read_name(&format!("{}.json", key.stem))
     }
 
     /// Wait for the exclusive lock on `key`.
     pub fn lock(&self, key: &CacheKey) -> std::io::Result<KeyLock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(self.dir.join(format!("{}.lock", key.stem)))?;
+        let name = format!("{}.lock", key.stem);
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let file = File::from(rfs::openat(
+            &*self.fd,
+            name.as_str(),
+            flags,
+            Mode::from_raw_mode(0o600),
+        )?);
+        let stat = rfs::fstat(&file)?;
+        if !private_file(&stat) {
+            return Err(std::io::Error::other(format!(
+                "{name} is not a file private to this user"
+            )));
+        }
         fs4::fs_std::FileExt::lock_exclusive(&file)?;
         Ok(KeyLock { _file: file })
     }
@@ -181,19 +309,30 @@ impl Cache {
 
     /// Write `name` in the cache directory atomically, 0600 (also used for compiled plugins).
     pub(crate) fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
-        let mut temp = tempfile::Builder::new()
-            .prefix(".entry-")
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(&self.dir)?;
-        temp.write_all(contents)?;
-        temp.as_file().sync_all()?;
-        temp.persist(self.dir.join(name)).map_err(|e| e.error)?;
-        File::open(&self.dir)?.sync_all()
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (temp, mut file) = (0u32..)
+            .map(temp_name)
+            .find_map(
+                |temp| match rfs::openat(&*self.fd, temp.as_str(), flags, Mode::from_raw_mode(0o600)) {
+                    Err(rustix::io::Errno::EXIST) => None,
+                    result => Some(result.map(|fd| (temp, File::from(fd)))),
+                },
+            )
+            .expect("an unbounded range")?;
+        let written = file
+            .write_all(contents)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| Ok(rfs::renameat(&*self.fd, temp.as_str(), &*self.fd, name)?));
+        if written.is_err() {
+            let _ = rfs::unlinkat(&*self.fd, temp.as_str(), AtFlags::empty());
+        }
+        written?;
+        Ok(rfs::fsync(&*self.fd)?)
     }
 
     /// The served record for `key`, if there is a well-formed one.
     pub fn read_served(&self, key: &ServeKey) -> Option<Served> {
-        serde_json::from_slice(&fs::read(self.dir.join(format!("{}.json", key.stem))).ok()?).ok()
+        serde_json::from_slice(&self.read_name(&format!("{}.json", key.stem))?).ok()
     }
 
     /// Store a served record, atomically like an entry.
@@ -204,26 +343,79 @@ impl Cache {
 
     /// Remove the entry (for credentials that must not be stored).
     pub fn remove(&self, key: &CacheKey) {
-        let _ = fs::remove_file(self.entry_path(key));
+        let _ = rfs::unlinkat(&*self.fd, format!("{}.json", key.stem).as_str(), AtFlags::empty());
     }
 
-    /// Remove every entry, or only `profile`'s. Returns how many entries were removed.
+    /// Remove every entry, or only `profile`'s. Only names credbox's own scheme produces are
+    /// touched, so a cache directory pointed at a folder of other files loses none of them.
+    /// Returns how many credential entries were removed.
     pub fn clear(&self, profile: Option<&str>) -> std::io::Result<usize> {
         let prefix = profile.map(profile_prefix);
         let mut removed = 0;
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let ours = name.ends_with(".json") || name.ends_with(".lock") || name.starts_with(".entry-");
-            let matches = prefix.as_ref().is_none_or(|p| name.starts_with(p.as_str()));
-            if ours && matches {
-                fs::remove_file(entry.path())?;
-                removed += usize::from(name.ends_with(".json") && !name.contains("-served-"));
+        for name in self.names() {
+            let Some(kind) = our_name(&name) else {
+                continue;
+            };
+            if prefix.as_ref().is_some_and(|p| !name.starts_with(p.as_str())) {
+                continue;
             }
+            match rfs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            }
+            removed += usize::from(kind == OurName::Entry);
         }
         Ok(removed)
     }
+}
+
+/// What one of credbox's own file names is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OurName {
+    /// `<16 hex>-<64 hex>.json`: a cache entry.
+    Entry,
+    /// `<16 hex>-<64 hex>.lock` or `<16 hex>-served-<64 hex>.json`, or an interrupted write.
+    Other,
+}
+
+/// Whether `name` is one credbox's naming scheme produces, and which kind.
+fn our_name(name: &str) -> Option<OurName> {
+    let is_hex =
+        |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if let Some(rest) = name.strip_prefix(TEMP_PREFIX) {
+        let plain = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        return plain.then_some(OurName::Other);
+    }
+    let (stem, extension) = name.rsplit_once('.')?;
+    let (profile, key) = stem.split_once('-')?;
+    if !is_hex(profile, 16) {
+        return None;
+    }
+    match (key.strip_prefix("served-"), extension) {
+        (Some(hash), "json") if is_hex(hash, 64) => Some(OurName::Other),
+        (None, "json") if is_hex(key, 64) => Some(OurName::Entry),
+        (None, "lock") if is_hex(key, 64) => Some(OurName::Other),
+        _ => None,
+    }
+}
+
+/// A unique temporary name for one atomic write (creation is `O_EXCL`, so a clash only retries).
+fn temp_name(attempt: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{TEMP_PREFIX}{}-{nanos}-{attempt}", std::process::id())
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A regular file of ours that nobody else can read or write.
+fn private_file(stat: &rfs::Stat) -> bool {
+    FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+        && stat.st_uid == euid()
+        && stat.st_mode & 0o077 == 0
 }
 
 #[cfg(test)]
@@ -247,32 +439,92 @@ mod tests {
         assert!(base.stem.starts_with(&profile_prefix("dev")));
     }
 
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
     #[test]
     fn entries_are_private_and_replaced_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(&dir.path().join("c")).unwrap();
-        assert_eq!(fs::metadata(cache.dir()).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(mode(cache.dir()), 0o700);
         let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
         cache.write(&key, b"one").unwrap();
         cache.write(&key, b"two").unwrap();
         assert_eq!(cache.read(&key).as_deref(), Some(&b"two"[..]));
-        assert_eq!(
-            fs::metadata(cache.entry_path(&key)).unwrap().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(mode(&cache.dir().join(format!("{}.json", key.stem))), 0o600);
         drop(cache.lock(&key).unwrap());
         assert_eq!(cache.clear(Some("other")).unwrap(), 0);
         assert_eq!(cache.clear(Some("p")).unwrap(), 1);
-        assert_eq!(fs::read_dir(cache.dir()).unwrap().count(), 0);
+        let left: Vec<_> = fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [TAG]);
     }
 
     #[test]
-    fn a_loose_directory_is_tightened() {
+    fn a_loose_directory_credbox_created_is_tightened_and_purged() {
         let dir = tempfile::tempdir().unwrap();
-        let loose = dir.path().join("loose");
-        fs::create_dir(&loose).unwrap();
-        fs::set_permissions(&loose, fs::Permissions::from_mode(0o777)).unwrap();
-        Cache::open(&loose).unwrap();
-        assert_eq!(fs::metadata(&loose).unwrap().mode() & 0o777, 0o700);
+        let path = dir.path().join("c");
+        Cache::open(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
+        let planted = path.join(format!("{}-{}.json", "0".repeat(16), "0".repeat(64)));
+        fs::write(&planted, b"{}").unwrap();
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", path.join("link.json")).unwrap();
+        Cache::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o700);
+        assert!(!planted.exists() && fs::symlink_metadata(path.join("link.json")).is_err());
+    }
+
+    #[test]
+    fn a_loose_directory_credbox_did_not_create_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, loose) in [("shared", 0o777), ("sticky", 0o1777)] {
+            let path = dir.path().join(name);
+            fs::create_dir(&path).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
+            let error = Cache::open(&path).unwrap_err();
+            assert!(error.contains(&path.display().to_string()), "{error}");
+            assert_eq!(mode(&path), loose, "{name}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_ours_and_private_are_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
+        let path = cache.dir().join(format!("{}.json", key.stem));
+        fs::write(&path, b"planted").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(cache.read(&key), None);
+        fs::remove_file(&path).unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, b"planted").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert_eq!(cache.read(&key), None);
+    }
+
+    #[test]
+    fn clear_removes_only_credbox_names() {
+        // A private folder of other files, as `CREDBOX_CACHE_DIR=$PWD` would use.
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("project");
+        fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        let cache = Cache::open(&dir).unwrap();
+        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
+        cache.write(&key, b"x").unwrap();
+        for other in ["package.json", "Cargo.lock", "notes.lock", "abc-def.json"] {
+            fs::write(dir.join(other), b"keep").unwrap();
+        }
+        assert_eq!(cache.clear(None).unwrap(), 1);
+        for other in ["package.json", "Cargo.lock", "notes.lock", "abc-def.json"] {
+            assert!(dir.join(other).exists(), "{other}");
+        }
     }
 }

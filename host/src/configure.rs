@@ -57,7 +57,9 @@ pub fn set(
         .map_err(Error::internal)?
         .map_err(guest_error(profile))?;
     let path = PathBuf::from(&file.path);
-    write_atomically(&path, file.text.as_bytes()).map_err(|e| {
+    let secret = SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key));
+    let access = if secret { Access::OwnerOnly } else { Access::Keep };
+    write_atomically(&path, file.text.as_bytes(), access).map_err(|e| {
         Error::new(
             ErrorKind::Config,
             format!("{}: cannot write the file: {e}", path.display()),
@@ -66,9 +68,23 @@ pub fn set(
     Ok(path)
 }
 
+/// The properties whose values are secrets: a file holding one is made readable by its owner only.
+pub const SECRET_KEYS: [&str; 3] = ["aws_secret_access_key", "aws_session_token", "aws_security_token"];
+
+/// Who may read a file that is rewritten.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Keep the file's mode (0600 for a new file).
+    Keep,
+    /// Keep the owner's bits and drop the group's and others' (the file now holds a secret; the
+    /// AWS CLI creates its credentials file 0600).
+    OwnerOnly,
+}
+
 /// Replace `path` with `contents` so that readers see the old file or the new one, never a mix.
-/// A symlink is followed (its target is replaced), the mode is kept, and a new file is 0600.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// A symlink is followed (its target is replaced), the mode is kept (or narrowed, with
+/// [`Access::OwnerOnly`]), and a new file is 0600.
+pub fn write_atomically(path: &Path, contents: &[u8], access: Access) -> std::io::Result<()> {
     let target = match std::fs::canonicalize(path) {
         Ok(target) => target,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
@@ -79,7 +95,15 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let mode = std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    let mut mode = std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    if access == Access::OwnerOnly && mode & 0o077 != 0 {
+        tracing::warn!(
+            "{} was readable by others and now holds a secret: made it {:o}",
+            target.display(),
+            mode & 0o700
+        );
+        mode &= 0o700;
+    }
     let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
     // Set after creation: a mode given at creation would be narrowed by the umask.
     temp.as_file()

@@ -198,6 +198,13 @@ fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> 
             };
             (K::NonzeroExit, format!("the helper {how}{stderr}"))
         }
+        GuestError::OutputTooLarge(limit) if source == "plugin" => (
+            K::OutputTooLarge,
+            format!(
+                "the plugin returned more than {} KiB of credentials, the most a helper may print; they were not used",
+                limit / 1024
+            ),
+        ),
         GuestError::OutputTooLarge(limit) => (
             K::OutputTooLarge,
             format!(

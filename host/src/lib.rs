@@ -176,7 +176,7 @@ fn fetch_for_profile(
     let files = files::read_files(locations)?;
     let texts = [files.config.text.as_str(), files.credentials.text.as_str()];
     let served = ServedRecord::new(options, &texts, profile);
-    if let Some(fetched) = served.lookup() {
+    if let Some(fetched) = served.lookup(&options.policy, profile) {
         return Ok(fetched);
     }
     let mut session = options.session(runtime)?;
@@ -191,6 +191,7 @@ fn fetch_for_profile(
                 credentials,
                 origin: Origin::StaticKeys,
                 serve_until: Some(i64::MAX),
+                command: None,
             })
         }
         Source::Process(settings) => {
@@ -233,10 +234,18 @@ impl<'a> ServedRecord<'a> {
         ServedRecord { place }
     }
 
-    fn lookup(&self) -> Option<Fetched> {
+    /// The recorded answer, if it may still be served and the current policy would still run the
+    /// command that produced it (caching never widens what runs); else the guest decides again.
+    fn lookup(&self, policy: &SpawnPolicy, label: &str) -> Option<Fetched> {
         let (cache, key) = self.place.as_ref()?;
         let served = cache.read_served(key)?;
         if unix_now() >= served.serve_until {
+            return None;
+        }
+        if let Err(refusal) =
+            spawn::check_admitted(policy, &served.command).and_then(|()| spawn::check_recursion(label))
+        {
+            debug!("not serving the recorded answer: {refusal:?}");
             return None;
         }
         info!(serve_until = %error::format_time(served.serve_until), "cache hit (the guest's earlier decision)");
@@ -250,11 +259,14 @@ impl<'a> ServedRecord<'a> {
             },
             origin: Origin::Cache,
             serve_until: Some(served.serve_until),
+            command: Some(served.command),
         })
     }
 
     fn store(&self, fetched: &Fetched) {
-        let (Some((cache, key)), Some(serve_until)) = (&self.place, fetched.serve_until) else {
+        let (Some((cache, key)), Some(serve_until), Some(command)) =
+            (&self.place, fetched.serve_until, &fetched.command)
+        else {
             return;
         };
         // Long-term credentials (served forever) never go to disk.
@@ -269,6 +281,7 @@ impl<'a> ServedRecord<'a> {
             session_token: c.session_token.clone(),
             expiration: c.expiration,
             account_id: c.account_id.clone(),
+            command: command.clone(),
         };
         if let Err(e) = cache.write_served(key, &record) {
             warn!(
@@ -285,11 +298,13 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// What `fetch_process` got, and until when the guest said it may be served.
+/// What `fetch_process` got, until when the guest said it may be served, and the command that
+/// produced it (none for static keys).
 struct Fetched {
     credentials: Credentials,
     origin: Origin,
     serve_until: Option<i64>,
+    command: Option<SpawnCommand>,
 }
 
 /// Run `argv` as a credential_process helper (no profile), with the same validation and caching.
@@ -312,7 +327,7 @@ fn fetch_for_command(runtime: &Runtime, argv: &[String], options: &FetchOptions)
         plugin: None,
     };
     let served = ServedRecord::new(options, &[&settings.command_line], &settings.profile);
-    if let Some(fetched) = served.lookup() {
+    if let Some(fetched) = served.lookup(&options.policy, &settings.profile) {
         return Ok(fetched);
     }
     let mut session = options.session(runtime)?;
@@ -393,6 +408,15 @@ fn fetch_process(
             .map_err(guest_error)?,
     };
     log_command(&command);
+    // Recursion is refused before any cache read or lock, exactly as a run would refuse it: a
+    // nested credbox would otherwise wait for the lock its grandparent holds until the timeout.
+    // A cached answer is only used while the current policy would run the command now.
+    spawn::check_recursion(&settings.profile)
+        .and_then(|()| match &options.cache {
+            Some(_) => spawn::check_admitted(&options.policy, &command),
+            None => Ok(()),
+        })
+        .map_err(|refusal| guest_error(refusal.into()))?;
     let fresh = if settings.plugin.is_some() {
         Origin::Plugin
     } else {
@@ -413,6 +437,7 @@ fn fetch_process(
             credentials,
             origin,
             serve_until,
+            command: Some(command.clone()),
         })
     };
     let Some(cache) = &options.cache else {
@@ -431,9 +456,12 @@ fn fetch_process(
         }
         let credentials = retrieve(session)?;
         if let Some(path) = &settings.plugin {
-            let expired = session
-                .plugin_is_expired(path, &credentials)
-                .map_err(|e| guest_error(GuestError::Plugin(e)))?;
+            let expired = session.plugin_is_expired(path, &credentials).map_err(|e| {
+                guest_error(match e {
+                    plugin::PluginFailure::Refused(refusal) => refusal.into(),
+                    plugin::PluginFailure::Plugin(e) => GuestError::Plugin(e),
+                })
+            })?;
             if expired {
                 info!("the plugin says its cached credentials have expired");
                 session.invalidate(provider).map_err(Error::internal)?;

@@ -225,6 +225,7 @@ fn open_cache() -> Option<Cache> {
 }
 
 fn main() -> ExitCode {
+    harden_process();
     let cli = Cli::parse();
     if cli.verbose {
         tracing_subscriber::fmt()
@@ -240,6 +241,23 @@ fn main() -> ExitCode {
             eprintln!("credbox: {error}");
             ExitCode::from(error.kind().exit_code())
         }
+    }
+}
+
+/// Before anything holds a secret: no core dump and no ptrace attach by other processes of the
+/// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected), and
+/// become the subreaper of the helpers' descendants, so that a timeout can kill the ones that
+/// called setsid() (see `spawn::become_subreaper`).
+fn harden_process() {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == -1 {
+        eprintln!(
+            "credbox: warning: could not disable core dumps: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    if let Err(e) = credbox::spawn::become_subreaper() {
+        eprintln!("credbox: warning: could not become the helpers' subreaper: {e}");
     }
 }
 
@@ -516,14 +534,26 @@ fn run(command: Commands) -> Result<(), Error> {
     }
 }
 
-/// The variables SDKs read credentials from; `exec` replaces all of them.
-const CREDENTIAL_VARS: [&str; 6] = [
+/// The variables an SDK's credential chain reads that `exec` removes from the command's
+/// environment (docs/ENDPOINT.md lists why each): the keys it replaces, and every other source
+/// that a chain would prefer to the endpoint or combine with it. botocore and the JS SDK prefer
+/// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` to the full URI and read a token file before the
+/// token variable, so leaving either would send credbox's token elsewhere or bring another token
+/// to credbox; web identity variables come before the container provider in every chain.
+const CREDENTIAL_VARS: [&str; 13] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_CREDENTIAL_EXPIRATION",
     "AWS_ACCOUNT_ID",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
 ];
 
 /// A credentials endpoint for `profile`, after a first successful fetch.
@@ -650,6 +680,9 @@ fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     if let Some(account) = &credentials.account_id {
         child.env("AWS_ACCOUNT_ID", account);
     }
+    // The subreaper attribute survives execve; the command must not inherit it.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
     could_not_run(command, &child.exec())
 }
 

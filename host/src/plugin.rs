@@ -11,7 +11,7 @@
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -23,7 +23,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::Cache;
 use crate::runtime::{self, Limits, MemoryCap};
-use crate::spawn::hex;
+use crate::spawn::{self, Allowed, hex};
 
 #[allow(missing_docs)]
 mod bindings {
@@ -49,6 +49,23 @@ const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
 /// Why a plugin gave no credentials: the WIT `plugin-error`, as the guest receives it.
 pub use crate::runtime::wit::PluginError;
+
+/// Why a plugin was not used: the host's policy refused it before any of its code ran, or the
+/// plugin itself failed.
+#[derive(Debug)]
+pub enum PluginFailure {
+    /// The allow-list or a pin refused it (never loaded), or its file could not be read for the
+    /// check.
+    Refused(spawn::SpawnError),
+    /// It was loaded (or could not be) and failed.
+    Plugin(PluginError),
+}
+
+impl From<PluginError> for PluginFailure {
+    fn from(error: PluginError) -> Self {
+        PluginFailure::Plugin(error)
+    }
+}
 
 /// What a plugin returned. `Debug` is deliberately not derived: it holds a secret.
 pub struct PluginCredentials {
@@ -91,6 +108,7 @@ pub struct PluginLoader {
     engine: Engine,
     artifacts: Option<PathBuf>,
     limits: Limits,
+    allow_list: Option<Vec<Allowed>>,
 }
 
 /// A plugin's store state: WASI granted empty, and the memory cap.
@@ -126,16 +144,23 @@ struct Instance {
 
 impl PluginLoader {
     /// `artifacts`: where compiled plugins are kept (created 0700); `None` compiles every time.
-    pub fn new(engine: Engine, artifacts: Option<PathBuf>, limits: Limits) -> Self {
+    /// `allow_list`: when set, only plugins it admits (and whose bytes match their pin) load.
+    pub fn new(
+        engine: Engine,
+        artifacts: Option<PathBuf>,
+        limits: Limits,
+        allow_list: Option<Vec<Allowed>>,
+    ) -> Self {
         PluginLoader {
             engine,
             artifacts,
             limits,
+            allow_list,
         }
     }
 
     /// Load the plugin at `path` and call its `retrieve`.
-    pub fn retrieve(&self, path: &Path) -> Result<PluginCredentials, PluginError> {
+    pub fn retrieve(&self, path: &Path) -> Result<PluginCredentials, PluginFailure> {
         let mut instance = self.instantiate(path)?;
         instance.refuel();
         let result = instance
@@ -150,12 +175,12 @@ impl PluginLoader {
                 expiration: c.expiration,
                 account_id: c.account_id,
             }),
-            Err(message) => Err(PluginError::RetrieveFailed(one_line(&message))),
+            Err(message) => Err(PluginError::RetrieveFailed(one_line(&message)).into()),
         }
     }
 
     /// Ask the plugin at `path` whether `credentials` must no longer be used.
-    pub fn is_expired(&self, path: &Path, credentials: &crate::Credentials) -> Result<bool, PluginError> {
+    pub fn is_expired(&self, path: &Path, credentials: &crate::Credentials) -> Result<bool, PluginFailure> {
         let mut instance = self.instantiate(path)?;
         instance.refuel();
         let credentials = wit::Credentials {
@@ -169,10 +194,10 @@ impl PluginLoader {
             .plugin
             .credbox_provider_plugin()
             .call_is_expired(&mut instance.store, &credentials);
-        instance.outcome(result)
+        Ok(instance.outcome(result)?)
     }
 
-    fn instantiate(&self, path: &Path) -> Result<Instance, PluginError> {
+    fn instantiate(&self, path: &Path) -> Result<Instance, PluginFailure> {
         let component = self.load(path)?;
         check_imports(&self.engine, &component)?;
         check_exports(&self.engine, &component)?;
@@ -200,10 +225,10 @@ impl PluginLoader {
             },
             // Instantiation typechecks the exports: an error that is not a trap is a type mismatch.
             Err(e) if e.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().memory.exceeded() => {
-                return Err(PluginError::WrongType(root_cause(&e)));
+                return Err(PluginError::WrongType(root_cause(&e)).into());
             }
             Err(e) => {
-                return Err(classify_trap(&e, store.data().memory.exceeded(), &self.limits));
+                return Err(classify_trap(&e, store.data().memory.exceeded(), &self.limits).into());
             }
         };
         instance.refuel();
@@ -211,8 +236,10 @@ impl PluginLoader {
     }
 
     /// The compiled plugin: from the artifact directory when it holds this file's compilation,
-    /// else compiled now (and stored there for the next run).
-    fn load(&self, path: &Path) -> Result<Component, PluginError> {
+    /// else compiled now (and stored there for the next run). The file is read once; the
+    /// allow-list's pin is checked on those bytes, and those bytes are what is compiled (or what
+    /// names the artifact), so swapping the file midway loads nothing unchecked.
+    fn load(&self, path: &Path) -> Result<Component, PluginFailure> {
         let unreadable = |e: std::io::Error| PluginError::NotLoadable(format!("cannot read it: {e}"));
         let mut bytes = Vec::new();
         fs::File::open(path)
@@ -221,23 +248,29 @@ impl PluginLoader {
         if bytes.len() as u64 > MAX_PLUGIN_BYTES {
             return Err(PluginError::NotLoadable(format!(
                 "it is larger than {MAX_PLUGIN_BYTES} bytes, the most a plugin may be"
-            )));
+            ))
+            .into());
         }
-        // The cache's own rules: a 0700 directory of ours, atomic 0600 writes.
-        let artifacts = self.artifacts.as_deref().and_then(|dir| Cache::open(dir).ok());
+        spawn::admit_plugin(self.allow_list.as_deref(), path, &bytes).map_err(PluginFailure::Refused)?;
+        // The cache's own rules: a 0700 directory of ours, files opened without following links
+        // and checked on the descriptor.
+        let artifacts = self.artifacts.as_deref().and_then(|dir| match Cache::open(dir) {
+            Ok(cache) => Some(cache),
+            Err(why) => {
+                warn!("not keeping compiled plugins: {why}");
+                None
+            }
+        });
         let name = self.artifact_name(&bytes);
-        if let Some(artifacts) = &artifacts
-            && let artifact = artifacts.dir().join(&name)
-            && owned_and_private(&artifact)
-        {
-            // SAFETY: the artifact is `Component::serialize` output that this code wrote into a
-            // directory only this user can write (`Cache::open` checks), for these exact plugin
-            // bytes and this engine configuration (the file name); wasmtime also checks its
-            // version and configuration header and refuses a mismatch, which falls through to
-            // compiling.
-            match unsafe { Component::deserialize_file(&self.engine, &artifact) } {
+        if let Some(artifact) = artifacts.as_ref().and_then(|a| a.open_private(&name)) {
+            // SAFETY: the descriptor is a regular file of this user that no one else can write,
+            // in a directory only this user can write (both checked on the open descriptors),
+            // holding `Component::serialize` output this code wrote for these exact plugin bytes
+            // and this engine configuration (the file name). wasmtime also checks its version
+            // and configuration header and refuses a mismatch, which falls through to compiling.
+            match unsafe { deserialize_checked(&self.engine, &artifact) } {
                 Ok(component) => {
-                    debug!(artifact = %artifact.display(), "plugin: compiled artifact reused");
+                    debug!(artifact = %name, "plugin: compiled artifact reused");
                     return Ok(component);
                 }
                 Err(e) => debug!("plugin: compiled artifact not usable ({e}); compiling"),
@@ -371,10 +404,17 @@ fn plugin_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     Ok(linker)
 }
 
-/// Only reuse native code from a regular file this user owns that nobody else can write.
-fn owned_and_private(artifact: &Path) -> bool {
-    let uid = rustix::process::geteuid().as_raw();
-    fs::symlink_metadata(artifact).is_ok_and(|m| m.is_file() && m.uid() == uid && m.mode() & 0o022 == 0)
+/// Map the compiled artifact `file` through its own descriptor (its `/proc/self/fd` name, so
+/// wasmtime can still map it rather than copy it): a rename of anything on the path after the
+/// file was opened and checked cannot put other native code in its place.
+///
+/// # Safety
+/// As [`Component::deserialize_file`]: `file` must hold `Component::serialize` output that is
+/// trusted as native code.
+unsafe fn deserialize_checked(engine: &Engine, file: &fs::File) -> wasmtime::Result<Component> {
+    let by_descriptor = format!("/proc/self/fd/{}", file.as_raw_fd());
+    // SAFETY: passed on to the caller.
+    unsafe { Component::deserialize_file(engine, by_descriptor) }
 }
 
 /// The innermost message of an error chain, on one line.
@@ -393,4 +433,31 @@ fn one_line(message: &str) -> String {
         .take(300)
         .collect();
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_artifact_mapped_is_the_file_that_was_checked() {
+        let engine = Engine::new(&crate::engine_config::engine_config()).unwrap();
+        let compiled = Component::new(&engine, wat::parse_str("(component)").unwrap())
+            .unwrap()
+            .serialize()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("plugins")).unwrap();
+        cache.write_file("a.cwasm", &compiled).unwrap();
+        let checked = cache.open_private("a.cwasm").expect("a private file of ours");
+        // The path now names something else (an attacker's rename between check and use).
+        let swapped = dir.path().join("swapped");
+        fs::write(&swapped, b"not native code we wrote").unwrap();
+        fs::rename(&swapped, cache.dir().join("a.cwasm")).unwrap();
+        // SAFETY: test artifacts; the swapped file is refused by wasmtime's header check.
+        unsafe {
+            assert!(Component::deserialize_file(&engine, cache.dir().join("a.cwasm")).is_err());
+            assert!(deserialize_checked(&engine, &checked).is_ok());
+        }
+    }
 }

@@ -15,7 +15,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine_config::engine_config;
-use crate::plugin::{PluginError, PluginLoader};
+use crate::plugin::{PluginFailure, PluginLoader};
 use crate::spawn::{self, SpawnCommand, SpawnPolicy};
 
 // The generated code documents what the WIT documents; the rest (linker glue) is not API.
@@ -177,7 +177,13 @@ pub struct HostState {
     policy: SpawnPolicy,
     memory: MemoryCap,
     plugins: PluginLoader,
+    /// How many more commands the current guest call may run ([`MAX_SPAWNS_PER_CALL`]).
+    spawns_left: u32,
 }
+
+/// The most commands one call into the guest may run. Resolving a profile runs one; the ceiling
+/// stops a hostile or broken guest from running helpers in a loop within its fuel.
+pub const MAX_SPAWNS_PER_CALL: u32 = 4;
 
 /// Store states whose resource table the WASI io bindings use.
 pub trait HasResourceTable {
@@ -213,6 +219,12 @@ impl wit_spawn::Host for HostState {
         &mut self,
         request: wit_spawn::Request,
     ) -> wasmtime::Result<Result<wit_spawn::Output, wit_spawn::SpawnError>> {
+        if self.spawns_left == 0 {
+            return Ok(Err(wit_spawn::SpawnError::Denied(format!(
+                "the policy asked to run more than {MAX_SPAWNS_PER_CALL} commands in one call"
+            ))));
+        }
+        self.spawns_left -= 1;
         let command = match request.command {
             wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
             wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
@@ -229,10 +241,7 @@ impl wit_spawn::Host for HostState {
                     stdout: output.stdout,
                     stderr_tail: output.stderr_tail,
                 }),
-                Err(spawn::SpawnError::Denied(why)) => Err(wit_spawn::SpawnError::Denied(why)),
-                Err(spawn::SpawnError::Failed(why)) => Err(wit_spawn::SpawnError::Failed(why)),
-                Err(spawn::SpawnError::TimedOut(ms)) => Err(wit_spawn::SpawnError::TimedOut(ms)),
-                Err(spawn::SpawnError::OutputTooLarge(n)) => Err(wit_spawn::SpawnError::OutputTooLarge(n)),
+                Err(e) => Err(spawn_error(e)),
             },
         )
     }
@@ -249,24 +258,31 @@ impl HostState {
                 path.display()
             )));
         }
-        if let Some(allowed) = &self.policy.allow_list {
-            spawn::check_allowed(path, allowed).map_err(|e| match e {
-                spawn::SpawnError::Denied(why) => wit_spawn::SpawnError::Denied(why),
-                spawn::SpawnError::Failed(why) => wit_spawn::SpawnError::Failed(why),
-                // check_allowed only denies or fails to read the file.
-                spawn::SpawnError::TimedOut(_) | spawn::SpawnError::OutputTooLarge(_) => {
-                    wit_spawn::SpawnError::Failed("checking the allow-list failed".into())
-                }
-            })?;
+        // The allow-list and pins are checked by the loader, on the bytes it compiles.
+        let output = match self.plugins.retrieve(path) {
+            Ok(credentials) => credentials.to_process_output(),
+            Err(PluginFailure::Refused(refusal)) => return Err(spawn_error(refusal)),
+            Err(PluginFailure::Plugin(e)) => return Err(wit_spawn::SpawnError::Plugin(e)),
+        };
+        // The same ceiling as a helper's stdout: a plugin is no more trusted than a helper.
+        if output.len() > spawn::STDOUT_CAP {
+            return Err(wit_spawn::SpawnError::OutputTooLarge(spawn::STDOUT_CAP as u64));
         }
-        match self.plugins.retrieve(path) {
-            Ok(credentials) => Ok(wit_spawn::Output {
-                status: wit::ExitStatus::Code(0),
-                stdout: credentials.to_process_output(),
-                stderr_tail: String::new(),
-            }),
-            Err(e) => Err(wit_spawn::SpawnError::Plugin(e)),
-        }
+        Ok(wit_spawn::Output {
+            status: wit::ExitStatus::Code(0),
+            stdout: output,
+            stderr_tail: String::new(),
+        })
+    }
+}
+
+/// The WIT form of a host spawn error.
+fn spawn_error(error: spawn::SpawnError) -> wit_spawn::SpawnError {
+    match error {
+        spawn::SpawnError::Denied(why) => wit_spawn::SpawnError::Denied(why),
+        spawn::SpawnError::Failed(why) => wit_spawn::SpawnError::Failed(why),
+        spawn::SpawnError::TimedOut(ms) => wit_spawn::SpawnError::TimedOut(ms),
+        spawn::SpawnError::OutputTooLarge(n) => wit_spawn::SpawnError::OutputTooLarge(n),
     }
 }
 
@@ -384,6 +400,7 @@ impl Runtime {
             loaded.engine.clone(),
             policy.plugin_artifacts.clone(),
             Limits::PLUGIN,
+            policy.allow_list.clone(),
         );
         let state = HostState {
             wasi: wasi.build(),
@@ -391,6 +408,7 @@ impl Runtime {
             policy,
             memory: MemoryCap::new(Limits::GUEST.memory_bytes),
             plugins,
+            spawns_left: MAX_SPAWNS_PER_CALL,
         };
         let mut store = Store::new(&loaded.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -444,6 +462,7 @@ impl Session {
         self.store
             .set_fuel(Limits::GUEST.fuel)
             .map_err(anyhow::Error::from)?;
+        self.store.data_mut().spawns_left = MAX_SPAWNS_PER_CALL;
         let result = f(&self.instance, &mut self.store);
         result.map_err(|e| guest_failure(&self.store, e))
     }
@@ -460,7 +479,7 @@ impl Session {
         &mut self,
         path: &str,
         credentials: &crate::Credentials,
-    ) -> Result<bool, PluginError> {
+    ) -> Result<bool, PluginFailure> {
         self.store
             .data()
             .plugins

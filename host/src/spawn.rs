@@ -108,7 +108,7 @@ impl Default for SpawnPolicy {
 }
 
 /// What to run (the WIT `spawn.command`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SpawnCommand {
     /// A program and its arguments, run without a shell.
     Argv(Vec<String>),
@@ -177,12 +177,19 @@ pub fn run(
             (PathBuf::from("/bin/sh"), vec!["-c", text.as_str()])
         }
     };
-    if let Some(allowed) = &policy.allow_list {
-        check_allowed(&program, allowed)?;
-    }
+    // A pinned program is hashed from an open descriptor and run from that same descriptor, so
+    // swapping the file between the check and the exec runs nothing unpinned.
+    let pinned = match &policy.allow_list {
+        Some(allowed) => admit(&program, allowed)?,
+        None => None,
+    };
     let timeout = timeout.min(policy.max_timeout);
 
-    let mut child = Command::new(&program)
+    let mut command = match &pinned {
+        Some(file) => exec_descriptor(file, &program),
+        None => Command::new(&program),
+    };
+    let mut child = command
         .args(&args)
         .env(CHAIN_VAR, chain)
         .stdin(match policy.stdin {
@@ -197,6 +204,9 @@ pub fn run(
         .map_err(|e| spawn_failure(&program, &e))?;
     let deadline = Instant::now() + timeout;
     let group = rustix::process::Pid::from_child(&child);
+    // When the helper started (in the kernel's clock ticks): processes that leave its group with
+    // setsid() and are reparented to us are recognised by starting no earlier.
+    let started = process_start(child.id()).unwrap_or(0);
 
     let (events, received) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
@@ -221,11 +231,13 @@ pub fn run(
             }
             Ok(Event::StdoutOverflow) => {
                 kill_group(group, &received, status.is_some());
+                kill_escaped(started);
                 return Err(SpawnError::OutputTooLarge(STDOUT_CAP as u64));
             }
             Ok(Event::StderrClosed) => stderr_closed = true,
             Err(_) => {
                 kill_group(group, &received, status.is_some());
+                kill_escaped(started);
                 return Err(SpawnError::TimedOut(timeout.as_millis() as u64));
             }
         }
@@ -314,6 +326,87 @@ fn kill_group(group: rustix::process::Pid, events: &mpsc::Receiver<Event>, exite
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
 }
 
+/// Make this process the "child subreaper" (Linux): a helper's descendants whose parents exit are
+/// reparented to us instead of to init, so that a timeout can find and kill the ones that left
+/// the helper's process group with setsid(). The `credbox` binary calls this at start-up; a
+/// library user that wants the same guarantee calls it too.
+pub fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The start time of process `pid` in clock ticks since boot (`/proc/PID/stat` field 22), and
+/// its parent (field 4).
+fn process_stat(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+fn process_start(pid: u32) -> Option<u64> {
+    process_stat(pid).map(|(_, start)| start)
+}
+
+/// After a timeout: SIGKILL every process that was reparented to us (we are a subreaper) and
+/// started no earlier than the helper, with everything below it, then reap them. These are the
+/// helper's descendants that escaped its process group with setsid(); processes started before
+/// the helper (the command `exec --server` runs, a daemon an earlier helper left) are spared.
+fn kill_escaped(helper_started: u64) {
+    let us = std::process::id();
+    let until = Instant::now() + KILL_GRACE;
+    while Instant::now() < until {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let table: Vec<(u32, u32, u64)> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| process_stat(pid).map(|(ppid, start)| (pid, ppid, start)))
+            .collect();
+        let mut doomed: Vec<u32> = table
+            .iter()
+            .filter(|(_, ppid, start)| *ppid == us && *start >= helper_started)
+            .map(|(pid, _, _)| *pid)
+            .collect();
+        if doomed.is_empty() {
+            return;
+        }
+        // Their descendants too, which may not have been orphaned yet.
+        let mut i = 0;
+        while i < doomed.len() {
+            let parent = doomed[i];
+            doomed.extend(
+                table
+                    .iter()
+                    .filter(|(_, ppid, _)| *ppid == parent)
+                    .map(|(pid, _, _)| *pid),
+            );
+            i += 1;
+        }
+        for &pid in &doomed {
+            // SAFETY: kill(2) and a non-blocking waitpid(2) on processes found above.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        for &pid in &doomed {
+            // Our own children among them are reaped here; the rest go to their own parents.
+            for _ in 0..100 {
+                // SAFETY: waitpid on one specific pid, non-blocking.
+                let reaped =
+                    unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG) };
+                if reaped != 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
 /// A bare name is looked up on PATH; an absolute path is used as is.
 pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
     if program.contains('/') {
@@ -347,37 +440,127 @@ fn spawn_failure(program: &Path, error: &std::io::Error) -> SpawnError {
     })
 }
 
-/// Refuse programs outside the allow-list, or whose contents do not match their pin.
-pub(crate) fn check_allowed(program: &Path, allowed: &[Allowed]) -> Result<(), SpawnError> {
+/// The allow-list entry that admits `program` (compared with symlinks resolved), or the denial.
+fn allow_entry<'a>(program: &Path, allowed: &'a [Allowed]) -> Result<&'a Allowed, SpawnError> {
     let canonical = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
-    let Some(entry) = allowed
+    allowed
         .iter()
         .find(|a| a.path == program || std::fs::canonicalize(&a.path).is_ok_and(|p| p == canonical))
-    else {
-        return Err(SpawnError::Denied(format!(
-            "`{}` is not on the allow-list; add --allow {}",
-            program.display(),
-            program.display()
-        )));
-    };
-    if let Some(pin) = entry.sha256 {
-        let contents = std::fs::read(&canonical).map_err(|e| {
-            SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
-        })?;
-        let actual: [u8; 32] = Sha256::digest(&contents).into();
-        if actual != pin {
-            return Err(SpawnError::Denied(format!(
-                "`{}` does not match its pinned SHA-256 (it is now {}); check the program, then update the pin",
+        .ok_or_else(|| {
+            SpawnError::Denied(format!(
+                "`{}` is not on the allow-list; add --allow {}",
                 program.display(),
-                hex(&actual)
-            )));
-        }
+                program.display()
+            ))
+        })
+}
+
+/// Refuse `contents` (the bytes of `program`) unless they hash to `pin`.
+fn check_pin(program: &Path, pin: &[u8; 32], contents: &[u8]) -> Result<(), SpawnError> {
+    let actual: [u8; 32] = Sha256::digest(contents).into();
+    if actual != *pin {
+        return Err(SpawnError::Denied(format!(
+            "`{}` does not match its pinned SHA-256 (it is now {}); check the program, then update the pin",
+            program.display(),
+            hex(&actual)
+        )));
     }
     Ok(())
 }
 
+/// Admit `program` under the allow-list. For a pinned entry, the file is opened once, hashed
+/// through that descriptor, and the descriptor is returned: what runs is what was hashed.
+fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::fs::File>, SpawnError> {
+    let entry = allow_entry(program, allowed)?;
+    let Some(pin) = &entry.sha256 else {
+        return Ok(None);
+    };
+    let unreadable = |e: std::io::Error| {
+        SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
+    };
+    let mut file = std::fs::File::open(program).map_err(unreadable)?;
+    let mut contents = Vec::new();
+    file.read_to_end(&mut contents).map_err(unreadable)?;
+    check_pin(program, pin, &contents)?;
+    Ok(Some(file))
+}
+
+/// Admit a credential plugin whose file held `contents` when it was read: the bytes that are
+/// hashed are the bytes that are compiled.
+pub(crate) fn admit_plugin(
+    allow_list: Option<&[Allowed]>,
+    path: &Path,
+    contents: &[u8],
+) -> Result<(), SpawnError> {
+    let Some(allowed) = allow_list else {
+        return Ok(());
+    };
+    match &allow_entry(path, allowed)?.sha256 {
+        Some(pin) => check_pin(path, pin, contents),
+        None => Ok(()),
+    }
+}
+
+/// Whether the policy would let `command` run now (shell rule, allow-list, pins), without running
+/// it. A cached answer is only served when this holds: caching must never widen what runs.
+/// Plugins are checked as they are loaded ([`admit_plugin`]), since any use of one runs its code.
+pub fn check_admitted(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
+    if matches!(command, SpawnCommand::Shell(_)) && !policy.allow_shell {
+        return Err(SpawnError::Denied(
+            "the command needs a shell, and shell commands only run with --allow-shell".into(),
+        ));
+    }
+    let Some(allowed) = &policy.allow_list else {
+        return Ok(());
+    };
+    let program = match command {
+        SpawnCommand::Shell(_) => PathBuf::from("/bin/sh"),
+        SpawnCommand::Argv(argv) if !argv.is_empty() => resolve_program(&argv[0])?,
+        SpawnCommand::Argv(_) => return Err(SpawnError::Failed("empty command".into())),
+        SpawnCommand::Plugin(_) => return Ok(()),
+    };
+    admit(&program, allowed).map(drop)
+}
+
+/// A command that executes the already-open `file` (Linux's fexecve, through its `/proc/self/fd`
+/// name), shown to the helper as `program`. The descriptor is made inheritable in the child only,
+/// because a `#!` script's interpreter opens the script by that name after the exec.
+fn exec_descriptor(file: &std::fs::File, program: &Path) -> Command {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let mut command = Command::new(format!("/proc/self/fd/{fd}"));
+    command.arg0(program);
+    // SAFETY: fcntl on a descriptor we own is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Refuse `label` if it is already being resolved higher up the chain, or the chain is too deep.
+/// Checked before any cache lock is taken, as well as before spawning.
+pub fn check_recursion(label: &str) -> Result<(), SpawnError> {
+    check_chain(label).map(drop)
+}
+
+impl From<SpawnError> for crate::runtime::GuestError {
+    fn from(error: SpawnError) -> Self {
+        match error {
+            SpawnError::Denied(why) => Self::SpawnDenied(why),
+            SpawnError::Failed(why) => Self::SpawnFailed(why),
+            SpawnError::TimedOut(ms) => Self::TimedOut(ms),
+            SpawnError::OutputTooLarge(n) => Self::OutputTooLarge(n),
+        }
+    }
 }
 
 /// Check the recursion guard and return the chain to pass on, with `label` appended.

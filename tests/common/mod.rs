@@ -71,9 +71,7 @@ impl Sandbox {
     /// `CREDBOX_TEST_BINARY` points the tests at another build (e.g. a release binary, for the
     /// load numbers).
     pub fn std_credbox(&self) -> std::process::Command {
-        let binary = std::env::var_os("CREDBOX_TEST_BINARY")
-            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_credbox")), PathBuf::from);
-        let mut command = std::process::Command::new(binary);
+        let mut command = std::process::Command::new(credbox_binary());
         for (name, _) in std::env::vars() {
             if name.starts_with("AWS_") || name.starts_with("CREDBOX_") {
                 command.env_remove(name);
@@ -85,6 +83,12 @@ impl Sandbox {
             .current_dir(self.dir.path());
         command
     }
+}
+
+/// The binary under test: `CREDBOX_TEST_BINARY` when set, else this build's.
+pub fn credbox_binary() -> PathBuf {
+    std::env::var_os("CREDBOX_TEST_BINARY")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_credbox")), PathBuf::from)
 }
 
 /// Wait (up to 3 s) until process `pid` is gone, or a zombie waiting for init to reap it;

@@ -6,7 +6,9 @@
 //! * `spawn-outside`: runs /usr/bin/id, whatever the user configured (the allow-list must deny it);
 //! * `shell`: runs a shell command the user never allowed (shell mode must deny it);
 //! * `long-timeout PROGRAM`: runs PROGRAM asking for a timeout of u64::MAX ms (the host's ceiling
-//!   must clamp it).
+//!   must clamp it);
+//! * `spawn-loop PROGRAM`: runs PROGRAM again and again within one call (the host's per-call
+//!   ceiling on commands must stop it).
 //!
 //! Every other export answers as little as it can.
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
@@ -97,6 +99,16 @@ impl GuestCredentialProvider for Attack {
             Some("spawn-outside") => run(spawn::Command::Argv(vec!["/usr/bin/id".into()]), 1000),
             Some("shell") => run(spawn::Command::Shell("cat ~/.aws/credentials".into()), 1000),
             Some("long-timeout") => run(spawn::Command::Argv(self.0[1..].to_vec()), u64::MAX),
+            Some("spawn-loop") => loop {
+                let request = spawn::Request {
+                    command: spawn::Command::Argv(self.0[1..].to_vec()),
+                    timeout_ms: 1000,
+                    label: "hostile".into(),
+                };
+                if let Err(spawn::SpawnError::Denied(why)) = spawn::run(&request) {
+                    return Err(Error::SpawnDenied(why));
+                }
+            },
             _ => Err(refuse()),
         }
     }
