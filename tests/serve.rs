@@ -66,9 +66,13 @@ impl Drop for Served {
 
 impl Served {
     fn start(sandbox: &Sandbox, profile: &str) -> Served {
+        Served::start_with(sandbox, &["serve", "--profile", profile])
+    }
+
+    fn start_with(sandbox: &Sandbox, args: &[&str]) -> Served {
         let mut child = sandbox
             .std_credbox()
-            .args(["serve", "--profile", profile])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -460,4 +464,261 @@ fn exec_server_serves_through_ctrl_c_and_passes_sigterm_on() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(credbox.id() as i32, libc::SIGTERM) };
     assert_eq!(credbox.wait().unwrap().code(), Some(143));
+}
+
+/// The request head of a client that connected without the token and has not finished.
+const PARTIAL_HEAD: &[u8] = b"GET /creds HTTP/1.1\r\nHost: x\r\n";
+
+#[test]
+fn unauthenticated_clients_cannot_starve_the_token_holder() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let address = served.address();
+    // More sockets than the endpoint serves at once (512), held open without the token: half
+    // stop mid-head, half send nothing.
+    let held: Vec<TcpStream> = (0..520)
+        .map(|i| {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            if i % 2 == 0 {
+                stream.write_all(PARTIAL_HEAD).unwrap();
+            }
+            stream
+        })
+        .collect();
+    for _ in 0..3 {
+        let sent = Instant::now();
+        let mut stream = TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "GET /creds HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+            served.token
+        )
+        .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        let read = reader.read_line(&mut status_line);
+        let took = sent.elapsed();
+        eprintln!("the token holder's answer took {took:?}: {}", status_line.trim());
+        assert!(
+            read.is_ok() && status_line.starts_with("HTTP/1.1 200 "),
+            "the token holder got {status_line:?} ({read:?}) after {took:?}"
+        );
+    }
+    drop(held);
+}
+
+/// Everything the server sends on `stream` until it closes the connection; panics if it keeps it
+/// open for 3 s.
+fn read_until_closed(stream: &mut TcpStream) -> String {
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut response = Vec::new();
+    match stream.read_to_end(&mut response) {
+        Ok(_) => String::from_utf8(response).unwrap(),
+        Err(e) => panic!(
+            "the connection stayed open ({e}) after: {}",
+            String::from_utf8_lossy(&response)
+        ),
+    }
+}
+
+#[test]
+fn a_401_or_403_closes_the_connection() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let address = served.address();
+    for (auth, status) in [("", "401"), ("Authorization: wrong\r\n", "403")] {
+        // Keep-alive is asked for (HTTP/1.1, no `Connection: close`), and not given.
+        let mut stream = TcpStream::connect(&address).unwrap();
+        write!(stream, "GET /creds HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
+        let response = read_until_closed(&mut stream);
+        assert!(response.starts_with(&format!("HTTP/1.1 {status} ")), "{response}");
+        assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+    }
+    // So is a malformed request.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.write_all(b"GARBAGE\x01\r\n\r\n").unwrap();
+    let response = read_until_closed(&mut stream);
+    assert!(response.starts_with("HTTP/1.1 400 "), "{response}");
+}
+
+#[test]
+fn a_slow_request_head_is_cut_off_at_its_deadline() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let mut stream = TcpStream::connect(served.address()).unwrap();
+    let connected = Instant::now();
+    // One byte every 200 ms of a head that never ends, until the server closes the connection.
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let head = b"GET /creds HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        .iter()
+        .chain(std::iter::repeat(&b'a'));
+    for byte in head {
+        let closed = match stream.write_all(&[*byte]) {
+            Err(_) => true,
+            Ok(()) => match stream.read(&mut [0u8; 256]) {
+                Ok(_) => true,
+                Err(e) => !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            },
+        };
+        if closed {
+            break;
+        }
+        assert!(
+            connected.elapsed() < Duration::from_secs(7),
+            "the server kept reading a head that took 7 s (deadline 5 s)"
+        );
+    }
+    let elapsed = connected.elapsed();
+    eprintln!("slow head cut off after {elapsed:?}");
+    assert!(elapsed >= Duration::from_secs(4), "cut off early: {elapsed:?}");
+}
+
+#[test]
+fn a_keep_alive_connection_may_idle_past_the_head_deadline() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let stream = TcpStream::connect(served.address()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    for _ in 0..2 {
+        write!(
+            writer,
+            "GET /creds HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+            served.token
+        )
+        .unwrap();
+        let (status, body) = read_response(&mut reader);
+        assert_eq!(status, 200, "{body}");
+        // Longer than a request head may take, well within the idle timeout.
+        std::thread::sleep(Duration::from_secs(6));
+    }
+}
+
+#[test]
+fn a_token_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let file = sandbox.path("token");
+    std::fs::write(&file, "0123456789abcdef0123\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let args = ["serve", "--profile", "dev", "--token-file", file_arg];
+    let refused = |why: &str| {
+        let mut child = sandbox
+            .std_credbox()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("serve started with a token file {why}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(file_arg), "{stderr}");
+        assert!(!stderr.contains("0123456789abcdef"), "{stderr}");
+        assert_eq!(helper_runs(&sandbox), 0, "the helper ran before the refusal");
+        stderr
+    };
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = refused("others can read");
+    assert!(stderr.contains(&format!("chmod 600 {file_arg}")), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    refused("its group can read");
+
+    // Someone else's file, however private, could hold someone else's token (checked as root).
+    // SAFETY: geteuid(2) and chown(2) on our own file.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+        let stderr = refused("of another user");
+        assert!(stderr.contains("another user"), "{stderr}");
+        std::os::unix::fs::chown(&file, Some(0), None).unwrap();
+    }
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let served = Served::start_with(&sandbox, &args);
+    assert_eq!(served.token, "0123456789abcdef0123");
+    let (status, body) = request(&served.address(), "GET", "/creds", Some(&served.token));
+    assert_eq!(status, 200, "{body}");
+}
+
+/// CPU time (user + system) process `pid` has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields 14 and 15 (utime, stime), counted after the parenthesised command name (field 2).
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf(3) only reads a constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+#[test]
+fn accept_rests_while_out_of_file_descriptors() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let pid = served.child.id();
+    // Limit its descriptors to those it has open (below the lowest free one), so that accept()
+    // fails with EMFILE, and keeps failing while a connection waits.
+    let open: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    let lowest_free = (0..).find(|fd| !open.contains(fd)).unwrap();
+    let set_limit = |soft: u64| {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: prlimit(2) on our own child, with valid pointers.
+        unsafe {
+            assert_eq!(
+                libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, std::ptr::null(), &mut limit),
+                0
+            );
+            let previous = limit.rlim_cur;
+            limit.rlim_cur = soft;
+            assert_eq!(
+                libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()),
+                0
+            );
+            previous
+        }
+    };
+    let previous = set_limit(lowest_free);
+    let waiting = TcpStream::connect(served.address()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_time(pid) - before;
+    eprintln!("CPU time over 1 s out of descriptors: {used:?}");
+    assert!(
+        used < Duration::from_millis(200),
+        "accept() spun: {used:?} of CPU in 1 s"
+    );
+
+    // Given descriptors again, it serves.
+    set_limit(previous);
+    drop(waiting);
+    let (status, body) = request(&served.address(), "GET", "/creds", Some(&served.token));
+    assert_eq!(status, 200, "{body}");
 }

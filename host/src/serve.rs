@@ -11,13 +11,21 @@
 //! `httparse` for the request head. (tiny_http was tried first: its connection pool can leave a
 //! new connection queued behind open keep-alive ones for as long as they stay open, which the
 //! load test caught as multi-second stalls.)
+//!
+//! Local users without the token must not be able to starve the client that has it. Connections
+//! that have not sent the token yet share a small pool of their own, where a new one closes the
+//! oldest (a client with the token sends it at once, so sockets held open cannot keep it out),
+//! and have until a deadline to send their request head; 401, 403 and malformed requests close
+//! the connection. Only connections that have sent the token count against [`MAX_CONNECTIONS`].
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use tracing::{debug, warn};
@@ -29,8 +37,16 @@ const RETRY_AFTER_FAILURE_SECONDS: i64 = 5;
 /// The `Expiration` given for long-term credentials, which have none: clients ask again this
 /// often (they get the same keys).
 const LONG_TERM_REASK_SECONDS: i64 = 3600;
-/// Open connections served at once; more are answered 503 and closed.
+/// Connections that have sent the token, served at once; more are answered 503 and closed.
 const MAX_CONNECTIONS: usize = 512;
+/// Connections that have not sent the token yet; a new one beyond this closes the oldest.
+const MAX_UNAUTHENTICATED: usize = 64;
+/// The most time a request head may take to arrive, from accept for a connection's first request
+/// and from its first byte for later ones, however slowly the bytes trickle in.
+const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// How long accept() rests after failing for want of descriptors (EMFILE) or for good, which
+/// retrying at once cannot fix.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// The largest request head (request line and headers) read, and the most headers parsed.
 const MAX_HEAD: usize = 8 * 1024;
 const MAX_HEADERS: usize = 32;
@@ -59,7 +75,8 @@ impl Token {
         Ok(Token(crate::spawn::hex(&bytes)))
     }
 
-    /// A token kept in a file (its first line). It must be at least 16 characters.
+    /// A token kept in a file (its first line), which must be yours and private (like 0600). It
+    /// must be at least 16 characters.
     pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
         let usage = |why: String| {
             Error::new(
@@ -67,7 +84,25 @@ impl Token {
                 format!("--token-file {}: {why}", path.display()),
             )
         };
-        let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read it: {e}")))?;
+        let cannot_read = |e: std::io::Error| usage(format!("cannot read it: {e}"));
+        let mut file = std::fs::File::open(path).map_err(cannot_read)?;
+        // Checked on the open file, so it is the one read.
+        let meta = file.metadata().map_err(cannot_read)?;
+        if meta.uid() != rustix::process::geteuid().as_raw() {
+            return Err(usage(format!(
+                "it belongs to another user (uid {}); use a token file of your own, private to you (chmod 600)",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(usage(format!(
+                "other users can read it (mode {:o}); make it private: chmod 600 {}",
+                meta.mode() & 0o777,
+                path.display()
+            )));
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(cannot_read)?;
         let token = text.lines().next().unwrap_or("").trim().to_string();
         if token.len() < 16 || token.chars().any(|c| c.is_control()) {
             return Err(usage(
@@ -165,7 +200,53 @@ struct Shared {
     source: Source,
     token: Token,
     stopping: AtomicBool,
-    connections: AtomicUsize,
+    /// Connections that have sent the token (up to [`MAX_CONNECTIONS`]).
+    authenticated: AtomicUsize,
+    /// Connections that have not, oldest first, each with a handle to close it from here.
+    unauthenticated: Mutex<VecDeque<(u64, TcpStream)>>,
+}
+
+impl Shared {
+    /// Take connection `id` out of the unauthenticated pool (closing our handle, not the socket).
+    fn forget_unauthenticated(&self, id: u64) {
+        let mut pool = self.unauthenticated.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = pool.iter().position(|(i, _)| *i == id) {
+            pool.remove(index);
+        }
+    }
+}
+
+/// A connection's place in one of the two pools, given up when it is dropped.
+struct Place {
+    shared: Arc<Shared>,
+    id: u64,
+    authenticated: bool,
+}
+
+impl Place {
+    /// Move to the pool of connections that have sent the token; false when that one is full.
+    fn authenticate(&mut self) -> bool {
+        if self.authenticated {
+            return true;
+        }
+        if self.shared.authenticated.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            self.shared.authenticated.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        self.shared.forget_unauthenticated(self.id);
+        self.authenticated = true;
+        true
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.authenticated {
+            self.shared.authenticated.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            self.shared.forget_unauthenticated(self.id);
+        }
+    }
 }
 
 impl Endpoint {
@@ -195,7 +276,8 @@ impl Endpoint {
             },
             token: token.clone(),
             stopping: AtomicBool::new(false),
-            connections: AtomicUsize::new(0),
+            authenticated: AtomicUsize::new(0),
+            unauthenticated: Mutex::new(VecDeque::new()),
         });
         let accepting = shared.clone();
         let acceptor = std::thread::spawn(move || accept_loop(&listener, &accepting));
@@ -259,40 +341,76 @@ impl Drop for Endpoint {
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    let mut next_id = 0u64;
     for stream in listener.incoming() {
         if shared.stopping.load(Ordering::Acquire) {
             return;
         }
-        let Ok(mut stream) = stream else { continue };
-        // One thread per connection (SDK clients keep a connection or two open), up to a cap.
-        if shared.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            shared.connections.fetch_sub(1, Ordering::AcqRel);
-            let busy = error_response(503, "Busy", "too many open connections", false);
-            let _ = stream.write_all(&busy);
+        let stream = match stream {
+            Ok(stream) => stream,
+            // A connection that went away before it was accepted, or a signal: next.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            // Out of descriptors (EMFILE) or memory, accept() fails again at once until something
+            // closes, as it does for good on a broken socket: rest rather than spin a core.
+            Err(e) => {
+                warn!("accepting a connection failed: {e}");
+                std::thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        let accepted = Instant::now();
+        // The handle to close it from here costs a descriptor too; without one, turn it away.
+        let Ok(handle) = stream.try_clone() else {
+            std::thread::sleep(ACCEPT_BACKOFF);
             continue;
+        };
+        next_id += 1;
+        {
+            let mut pool = shared.unauthenticated.lock().unwrap_or_else(|p| p.into_inner());
+            // Full: close the oldest rather than refuse the newest, so that sockets held open
+            // without the token cannot keep out the token holder, who sends its head at once.
+            if pool.len() >= MAX_UNAUTHENTICATED
+                && let Some((_, oldest)) = pool.pop_front()
+            {
+                let _ = oldest.shutdown(Shutdown::Both);
+            }
+            pool.push_back((next_id, handle));
         }
-        let shared = shared.clone();
+        let place = Place {
+            shared: shared.clone(),
+            id: next_id,
+            authenticated: false,
+        };
+        // One thread per connection (SDK clients keep a connection or two open).
         let spawned = std::thread::Builder::new()
             .name("credbox-serve".into())
             .stack_size(256 << 10)
-            .spawn(move || {
-                serve_connection(stream, &shared);
-                shared.connections.fetch_sub(1, Ordering::AcqRel);
-            });
+            .spawn(move || serve_connection(stream, place, accepted));
         if let Err(e) = spawned {
             warn!("could not start a connection thread: {e}");
         }
     }
 }
 
-/// Answer requests on one keep-alive connection until the client closes it, goes idle, sends
-/// something unparseable, or the endpoint stops.
-fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+/// Answer requests on one keep-alive connection until the client closes it, goes idle, is too
+/// slow sending a request head, sends something unparseable or no token, or the endpoint stops.
+fn serve_connection(mut stream: TcpStream, mut place: Place, accepted: Instant) {
+    let shared = place.shared.clone();
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(POLL));
     let _ = stream.set_write_timeout(Some(IDLE));
     let mut buffer: Vec<u8> = Vec::with_capacity(1024);
-    let mut idle = Duration::ZERO;
+    // When the head being read began (None between requests); the idle timeout runs from the
+    // last answer.
+    let mut head_started = Some(accepted);
+    let mut answered = accepted;
     loop {
         // Parse what is buffered; read more only when the head is incomplete.
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -301,15 +419,17 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         let head_length = match parsed {
             Ok(httparse::Status::Complete(length)) => length,
             Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => {
-                if shared.stopping.load(Ordering::Acquire) {
+                if shared.stopping.load(Ordering::Acquire)
+                    || head_started.is_some_and(|started| started.elapsed() >= HEAD_DEADLINE)
+                {
                     return;
                 }
                 let mut chunk = [0u8; 1024];
                 match stream.read(&mut chunk) {
                     Ok(0) => return,
                     Ok(n) => {
+                        head_started.get_or_insert_with(Instant::now);
                         buffer.extend_from_slice(&chunk[..n]);
-                        idle = Duration::ZERO;
                     }
                     Err(e)
                         if matches!(
@@ -317,8 +437,7 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
                             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                         ) =>
                     {
-                        idle += POLL;
-                        if idle >= IDLE {
+                        if head_started.is_none() && answered.elapsed() >= IDLE {
                             return;
                         }
                     }
@@ -353,6 +472,18 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
                 .find(|h| h.name.eq_ignore_ascii_case(name))
                 .map(|h| h.value)
         };
+        // Authorization first: a request without the right token learns nothing else, not even
+        // which paths exist, and its connection is closed.
+        let offered = header("Authorization");
+        if !offered.is_some_and(|offered| shared.token.matches(offered)) {
+            let _ = stream.write_all(&refusal(offered.is_some()));
+            return;
+        }
+        if !place.authenticate() {
+            let busy = error_response(503, "Busy", "too many open connections", false);
+            let _ = stream.write_all(&busy);
+            return;
+        }
         // Requests here carry no body; one that does is answered and the connection closed,
         // rather than reading the body.
         let has_body =
@@ -363,14 +494,16 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         let response = answer(
             request.method.unwrap_or(""),
             request.path.unwrap_or(""),
-            header("Authorization"),
-            shared,
+            &shared,
             keep_alive,
         );
         buffer.drain(..head_length);
         if stream.write_all(&response).is_err() || !keep_alive {
             return;
         }
+        answered = Instant::now();
+        // A pipelined request already begun has its deadline from now.
+        head_started = (!buffer.is_empty()).then_some(answered);
     }
 }
 
@@ -405,28 +538,28 @@ fn error_response(status: u16, code: &str, message: &str, keep_alive: bool) -> V
     )
 }
 
-/// Authorization first: a request without the right token learns nothing else, not even which
-/// paths exist.
-fn answer(method: &str, path: &str, offered: Option<&[u8]>, shared: &Shared, keep_alive: bool) -> Vec<u8> {
-    match offered {
-        None => {
-            return error_response(
-                401,
-                "Unauthorized",
-                "send the token from AWS_CONTAINER_AUTHORIZATION_TOKEN in the Authorization header",
-                keep_alive,
-            );
-        }
-        Some(offered) if !shared.token.matches(offered) => {
-            return error_response(
-                403,
-                "Forbidden",
-                "the Authorization token is not this endpoint's",
-                keep_alive,
-            );
-        }
-        Some(_) => {}
+/// The answer to a request without the right token: 401 without one, 403 with another. Both close
+/// the connection.
+fn refusal(offered_one: bool) -> Vec<u8> {
+    if offered_one {
+        error_response(
+            403,
+            "Forbidden",
+            "the Authorization token is not this endpoint's",
+            false,
+        )
+    } else {
+        error_response(
+            401,
+            "Unauthorized",
+            "send the token from AWS_CONTAINER_AUTHORIZATION_TOKEN in the Authorization header",
+            false,
+        )
     }
+}
+
+/// The answer to a request with the right token.
+fn answer(method: &str, path: &str, shared: &Shared, keep_alive: bool) -> Vec<u8> {
     let path = path.split('?').next().unwrap_or("");
     if path != "/" && path != "/creds" {
         return error_response(
