@@ -211,6 +211,15 @@ fn cache_files_another_user_planted_are_never_served() {
         "{}",
         stderr_of(&output)
     );
+    // Compiled plugins are kept even with --no-cache, but never under a root that is not ours.
+    let output = sandbox
+        .credbox()
+        .env("CREDBOX_CACHE_DIR", &theirs)
+        .args(["export", "--no-cache", "--plugin"])
+        .arg(component("credbox_example_plugin"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
     assert_eq!(
         std::fs::read_dir(&theirs).unwrap().count(),
         0,
@@ -293,6 +302,47 @@ fn a_pinned_program_swapped_after_hashing_never_runs() {
         "the unpinned program ran ({ran} pinned runs, {denied} refusals)"
     );
     assert!(ran > 0, "the pinned program never ran: the test proves nothing");
+}
+
+#[test]
+fn a_pinned_program_others_can_write_is_refused() {
+    let sandbox = Sandbox::new();
+    let helper = sandbox.json_helper("bin/helper", &session_json(1));
+    let pin = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(std::fs::read(&helper).unwrap());
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let run = || {
+        sandbox
+            .credbox()
+            .args(["run", "--no-cache", "--allow"])
+            .arg(format!("{}={pin}", helper.display()))
+            .arg("--")
+            .arg(&helper)
+            .output()
+            .unwrap()
+    };
+    assert!(run().status.success());
+    // Writable by others: they could rewrite it in place between the hash and the exec (a script
+    // is read again by its interpreter after the exec).
+    chmod(&helper, 0o777);
+    let output = run();
+    assert_eq!(output.status.code(), Some(4), "{}", stdout_of(&output));
+    assert!(
+        stderr_of(&output).contains("can be changed by other users"),
+        "{}",
+        stderr_of(&output)
+    );
+    if is_root() {
+        chmod(&helper, 0o755);
+        std::os::unix::fs::chown(&helper, Some(NOBODY), Some(NOBODY)).unwrap();
+        assert_eq!(
+            run().status.code(),
+            Some(4),
+            "a file another user owns cannot be pinned"
+        );
+    }
 }
 
 // 5. Cache hits obey the allow-list.
@@ -425,6 +475,39 @@ fn a_timeout_kills_helpers_that_called_setsid() {
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
     let pid = std::fs::read_to_string(&pidfile).expect("the escaping child started");
     assert_process_ends(&pid);
+}
+
+#[test]
+fn exec_never_adopts_the_commands_own_daemons() {
+    let sandbox = Sandbox::new();
+    sandbox.json_helper("bin/helper", &session_json(1));
+    sandbox.config(&format!(
+        "[profile p]\ncredential_process = {}\n",
+        sandbox.path("bin/helper").display()
+    ));
+    let pidfile = sandbox.path("daemon.pid");
+    // The command starts a daemon the usual way (fork, setsid, parent exits) and reports who
+    // adopted it, and its own parent (credbox, for exec --server).
+    let script = format!(
+        "sh -c 'setsid sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {p}'; sleep 0.3; \
+         echo \"$(cut -d' ' -f4 /proc/$(cat {p})/stat) $PPID\"",
+        p = pidfile.display()
+    );
+    let output = sandbox
+        .credbox()
+        .args(["exec", "--server", "--profile", "p", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let daemon = std::fs::read_to_string(&pidfile).unwrap();
+    // SAFETY: kill(2) on the test's own daemon.
+    unsafe { libc::kill(daemon.trim().parse().unwrap(), libc::SIGKILL) };
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let printed = stdout_of(&output);
+    let (adopter, credbox) = printed.trim().split_once(' ').unwrap();
+    assert_ne!(
+        adopter, credbox,
+        "credbox adopted the command's daemon, and would kill it on a helper timeout"
+    );
 }
 
 // 9. `cache clear` deletes only credbox's own files.

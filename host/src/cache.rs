@@ -7,7 +7,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -145,30 +145,60 @@ const MAX_ENTRY: u64 = 1 << 20;
 impl Cache {
     /// Open (creating it 0700 if needed) the cache at `dir`.
     ///
-    /// Refuses a directory owned by another user and a sticky (shared) one. A directory others can
-    /// read or write is tightened to 0700 only when credbox created it (it holds our private
-    /// [`TAG`]); then every file in it that is not ours and private is removed, since someone else
-    /// may have planted it. Any other loose directory is refused: credbox never changes the mode
-    /// of a directory it did not create.
+    /// The last component is created with `mkdirat` and opened with `O_NOFOLLOW` from a descriptor
+    /// of its parent, so a symlink swapped in by someone who can write the parent is refused, not
+    /// followed. Refuses a directory owned by another user and a sticky (shared) one. A directory
+    /// others can read or write is tightened to 0700 only when it already holds our private
+    /// [`TAG`] (credbox created it in an earlier run); then every file in it that is not ours and
+    /// private is removed, since someone else may have planted it. Any other loose directory is
+    /// refused: credbox never changes the mode of a directory it did not create.
     pub fn open(dir: &Path) -> Result<Self, String> {
         let shown = dir.display();
-        let created = match fs::symlink_metadata(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
-                true
-            }
-            _ => false,
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+            return Err(format!(
+                "{shown} cannot be a cache directory; set CREDBOX_CACHE_DIR to a directory of yours"
+            ));
         };
-        let fd = rfs::open(
-            dir,
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
+        let parent_fd = rfs::open(
+            parent,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| format!("cannot open the cache directory {shown}: {e}"))?;
+        .map_err(|e| format!("cannot open {}: {e}", parent.display()))?;
+        Cache::open_in(&parent_fd, name, dir)
+    }
+
+    /// The subdirectory `name` of this cache (created if needed), held to the same rules: opened
+    /// from this directory's verified descriptor, so it is never reached through another user's
+    /// directory or a symlink.
+    pub(crate) fn subdir(&self, name: &str) -> Result<Cache, String> {
+        Cache::open_in(&*self.fd, name.as_ref(), &self.dir.join(name))
+    }
+
+    fn open_in(parent: impl AsFd, name: &std::ffi::OsStr, dir: &Path) -> Result<Self, String> {
+        let shown = dir.display();
+        let created = match rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => true,
+            Err(rustix::io::Errno::EXIST) => false,
+            Err(e) => return Err(format!("cannot create the cache directory {shown}: {e}")),
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rfs::openat(&parent, name, flags, Mode::empty()).map_err(|e| match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => format!(
+                "the cache directory {shown} is a symlink or not a directory; not using it (set CREDBOX_CACHE_DIR to a directory of yours)"
+            ),
+            e => format!("cannot open the cache directory {shown}: {e}"),
+        })?;
         let stat = rfs::fstat(&fd).map_err(|e| format!("{shown}: {e}"))?;
         if stat.st_uid != euid() {
             return Err(format!(
@@ -190,7 +220,8 @@ impl Cache {
             let _ = cache.write_file(TAG, TAG_TEXT);
         }
         if mode & 0o077 != 0 {
-            if !created && cache.open_private(TAG).is_none() {
+            // Only a tag from an earlier run counts (a directory this call made is 0700 anyway).
+            if created || cache.open_private(TAG).is_none() {
                 return Err(format!(
                     "the cache directory {shown} can be read or written by other users, and credbox did not create it; \
                      run `chmod 700 {shown}` if it is meant for credbox, or set CREDBOX_CACHE_DIR to a private directory"
@@ -491,6 +522,20 @@ mod tests {
             assert!(error.contains(&path.display().to_string()), "{error}");
             assert_eq!(mode(&path), loose, "{name}");
         }
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_directory_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(victim.join("notes.txt"), b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("cache")).unwrap();
+        let error = Cache::open(&dir.path().join("cache")).unwrap_err();
+        assert!(error.contains("symlink"), "{error}");
+        assert_eq!(mode(&victim), 0o755);
+        assert!(victim.join("notes.txt").exists() && !victim.join(TAG).exists());
     }
 
     #[test]

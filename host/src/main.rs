@@ -191,8 +191,9 @@ impl RunArgs {
         }
         let timeout = Duration::from_secs_f64(self.timeout);
         let cache = if self.no_cache { None } else { open_cache() };
-        // Compiled plugins are not credentials: they are kept even with --no-cache.
-        let plugin_artifacts = credbox::cache::default_dir().map(|dir| dir.join("plugins"));
+        // Compiled plugins are not credentials: they are kept even with --no-cache (in the
+        // cache directory's `plugins`, reached only through the verified cache directory).
+        let plugin_artifacts = credbox::cache::default_dir();
         Ok(FetchOptions {
             min_ttl: Duration::from_secs(self.min_ttl),
             timeout,
@@ -227,6 +228,14 @@ fn open_cache() -> Option<Cache> {
 fn main() -> ExitCode {
     harden_process();
     let cli = Cli::parse();
+    // The subreaper of the helpers' descendants, so that a timeout can kill the ones that called
+    // setsid() (spawn::become_subreaper). Not for `exec`: the command it runs is its child, and
+    // that command's own daemons must not become credbox's.
+    if !matches!(cli.command, Commands::Exec { .. })
+        && let Err(e) = credbox::spawn::become_subreaper()
+    {
+        eprintln!("credbox: warning: could not become the helpers' subreaper: {e}");
+    }
     if cli.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -245,9 +254,7 @@ fn main() -> ExitCode {
 }
 
 /// Before anything holds a secret: no core dump and no ptrace attach by other processes of the
-/// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected), and
-/// become the subreaper of the helpers' descendants, so that a timeout can kill the ones that
-/// called setsid() (see `spawn::become_subreaper`).
+/// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected).
 fn harden_process() {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == -1 {
@@ -255,9 +262,6 @@ fn harden_process() {
             "credbox: warning: could not disable core dumps: {}",
             std::io::Error::last_os_error()
         );
-    }
-    if let Err(e) = credbox::spawn::become_subreaper() {
-        eprintln!("credbox: warning: could not become the helpers' subreaper: {e}");
     }
 }
 
@@ -680,9 +684,6 @@ fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     if let Some(account) = &credentials.account_id {
         child.env("AWS_ACCOUNT_ID", account);
     }
-    // The subreaper attribute survives execve; the command must not inherit it.
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
     could_not_run(command, &child.exec())
 }
 

@@ -143,7 +143,8 @@ struct Instance {
 }
 
 impl PluginLoader {
-    /// `artifacts`: where compiled plugins are kept (created 0700); `None` compiles every time.
+    /// `artifacts`: the cache directory whose `plugins` subdirectory keeps compiled plugins; `None`
+    /// compiles every time.
     /// `allow_list`: when set, only plugins it admits (and whose bytes match their pin) load.
     pub fn new(
         engine: Engine,
@@ -254,13 +255,18 @@ impl PluginLoader {
         spawn::admit_plugin(self.allow_list.as_deref(), path, &bytes).map_err(PluginFailure::Refused)?;
         // The cache's own rules: a 0700 directory of ours, files opened without following links
         // and checked on the descriptor.
-        let artifacts = self.artifacts.as_deref().and_then(|dir| match Cache::open(dir) {
-            Ok(cache) => Some(cache),
-            Err(why) => {
+        let artifacts = self
+            .artifacts
+            .as_deref()
+            .map(|root| Cache::open(root).and_then(|cache| cache.subdir("plugins")));
+        let artifacts = match artifacts {
+            Some(Ok(store)) => Some(store),
+            Some(Err(why)) => {
                 warn!("not keeping compiled plugins: {why}");
                 None
             }
-        });
+            None => None,
+        };
         let name = self.artifact_name(&bytes);
         if let Some(artifact) = artifacts.as_ref().and_then(|a| a.open_private(&name)) {
             // SAFETY: the descriptor is a regular file of this user that no one else can write,

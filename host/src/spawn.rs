@@ -90,7 +90,9 @@ pub struct SpawnPolicy {
     pub allow_list: Option<Vec<Allowed>>,
     /// Copy the helper's stderr to ours as it arrives (prompts reach the user).
     pub forward_stderr: bool,
-    /// Where compiled credential plugins are kept between runs (`None`: compile every time).
+    /// The cache directory whose `plugins` subdirectory keeps compiled credential plugins between
+    /// runs (`None`: compile every time). It is only used when the cache directory passes
+    /// [`crate::Cache::open`]'s checks.
     pub plugin_artifacts: Option<PathBuf>,
 }
 
@@ -159,6 +161,7 @@ pub fn run(
     label: &str,
 ) -> Result<SpawnOutput, SpawnError> {
     let chain = check_chain(label)?;
+    reap_orphans();
     let (program, args): (PathBuf, Vec<&str>) = match command {
         SpawnCommand::Argv(argv) if !argv.is_empty() => (
             resolve_program(&argv[0])?,
@@ -206,7 +209,8 @@ pub fn run(
     let group = rustix::process::Pid::from_child(&child);
     // When the helper started (in the kernel's clock ticks): processes that leave its group with
     // setsid() and are reparented to us are recognised by starting no earlier.
-    let started = process_start(child.id()).unwrap_or(0);
+    let started = process_start(child.id());
+    let _running = Running::register(child.id());
 
     let (events, received) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
@@ -330,12 +334,70 @@ fn kill_group(group: rustix::process::Pid, events: &mpsc::Receiver<Event>, exite
 /// reparented to us instead of to init, so that a timeout can find and kill the ones that left
 /// the helper's process group with setsid(). The `credbox` binary calls this at start-up; a
 /// library user that wants the same guarantee calls it too.
+///
+/// Every process reparented to us then becomes our child, so only a process that has no other
+/// children of its own should call this (not `exec --server`, whose command's daemons would be
+/// reparented to it); orphans that exit are reaped before each helper run.
 pub fn become_subreaper() -> std::io::Result<()> {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == -1 {
         return Err(std::io::Error::last_os_error());
     }
+    SUBREAPER.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
+}
+
+/// Whether [`become_subreaper`] succeeded in this process.
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The helpers being run now (their pids): their own threads wait for them, so they are never
+/// reaped or killed as orphans.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// A helper's place in [`RUNNING`], for as long as [`run`] handles it.
+struct Running(u32);
+
+impl Running {
+    fn register(pid: u32) -> Running {
+        RUNNING.lock().unwrap().push(pid);
+        Running(pid)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.lock().unwrap().retain(|&pid| pid != self.0);
+    }
+}
+
+/// As a subreaper, reap the orphans that have exited (a daemon an earlier helper left, which
+/// ended since), so that a long-running `serve` does not collect zombies. Peeks first
+/// (`WNOWAIT`), so a running helper's exit stays for its own thread to collect.
+fn reap_orphans() {
+    if !SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    loop {
+        // SAFETY: waitid fills a zeroed siginfo_t; WNOWAIT leaves the child waitable.
+        let pid = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            if libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            ) != 0
+            {
+                return;
+            }
+            info.si_pid()
+        };
+        if pid <= 0 || RUNNING.lock().unwrap().contains(&(pid as u32)) {
+            return;
+        }
+        // SAFETY: reaps exactly the orphan just seen.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+    }
 }
 
 /// The start time of process `pid` in clock ticks since boot (`/proc/PID/stat` field 22), and
@@ -355,7 +417,14 @@ fn process_start(pid: u32) -> Option<u64> {
 /// started no earlier than the helper, with everything below it, then reap them. These are the
 /// helper's descendants that escaped its process group with setsid(); processes started before
 /// the helper (the command `exec --server` runs, a daemon an earlier helper left) are spared.
-fn kill_escaped(helper_started: u64) {
+fn kill_escaped(helper_started: Option<u64>) {
+    // Without the helper's start time there is no telling its orphans from others: kill none.
+    let Some(helper_started) = helper_started else {
+        return;
+    };
+    if !SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let us = std::process::id();
     let until = Instant::now() + KILL_GRACE;
     while Instant::now() < until {
@@ -366,9 +435,10 @@ fn kill_escaped(helper_started: u64) {
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter_map(|pid| process_stat(pid).map(|(ppid, start)| (pid, ppid, start)))
             .collect();
+        let running = RUNNING.lock().unwrap().clone();
         let mut doomed: Vec<u32> = table
             .iter()
-            .filter(|(_, ppid, start)| *ppid == us && *start >= helper_started)
+            .filter(|(pid, ppid, start)| *ppid == us && *start >= helper_started && !running.contains(pid))
             .map(|(pid, _, _)| *pid)
             .collect();
         if doomed.is_empty() {
@@ -469,8 +539,12 @@ fn check_pin(program: &Path, pin: &[u8; 32], contents: &[u8]) -> Result<(), Spaw
 }
 
 /// Admit `program` under the allow-list. For a pinned entry, the file is opened once, hashed
-/// through that descriptor, and the descriptor is returned: what runs is what was hashed.
+/// through that descriptor, and the descriptor is returned: what runs is what was hashed. A
+/// descriptor does not stop a write into the same file, and a `#!` script is read again by its
+/// interpreter after the exec, so a pin only holds for a file that no one but the user (or root)
+/// can write; any other is refused.
 fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::fs::File>, SpawnError> {
+    use std::os::unix::fs::MetadataExt;
     let entry = allow_entry(program, allowed)?;
     let Some(pin) = &entry.sha256 else {
         return Ok(None);
@@ -479,6 +553,17 @@ fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::fs::File>, S
         SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
     };
     let mut file = std::fs::File::open(program).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    let me = rustix::process::geteuid().as_raw();
+    if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
+        return Err(SpawnError::Denied(format!(
+            "`{}` can be changed by other users (owner uid {}, mode {:o}), so a pin cannot hold it; \
+             make it yours or root's and run chmod go-w on it",
+            program.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        )));
+    }
     let mut contents = Vec::new();
     file.read_to_end(&mut contents).map_err(unreadable)?;
     check_pin(program, pin, &contents)?;
