@@ -340,3 +340,93 @@ fn check_audits_credential_plugin() {
         about("both")
     );
 }
+
+#[test]
+fn a_damaged_or_foreign_artifact_is_never_reused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let run = |plugin: &std::path::Path| {
+        let output = sandbox
+            .credbox()
+            .args(["-v", "export", "--no-cache", "--plugin"])
+            .arg(plugin)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        assert!(
+            stdout_of(&output).contains("ASIAEXAMPLEPLUGIN0001") || plugin != example(),
+            "the example plugin's own credentials"
+        );
+        stderr_of(&output).contains("compiled artifact reused")
+    };
+    let store = sandbox.path("cache/plugins");
+    let artifacts = || -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect();
+        found.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+        found
+    };
+    assert!(!run(&example()));
+    let ours = artifacts()[0].clone();
+    assert!(!run(&component("plugin_expires_early")));
+    let theirs = artifacts().into_iter().find(|p| *p != ours).unwrap();
+    let pristine = std::fs::read(&ours).unwrap();
+
+    let attacks: Vec<(&str, Box<dyn Fn(&std::path::Path)>)> = vec![
+        (
+            "group-writable",
+            Box::new(|p| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o620)).unwrap()),
+        ),
+        (
+            "truncated",
+            Box::new(|p| {
+                let bytes = std::fs::read(p).unwrap();
+                std::fs::write(p, &bytes[..bytes.len() / 2]).unwrap();
+            }),
+        ),
+        (
+            "damaged",
+            Box::new(|p| {
+                let mut bytes = std::fs::read(p).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x55;
+                std::fs::write(p, bytes).unwrap();
+            }),
+        ),
+        (
+            "another plugin's",
+            Box::new(|p| {
+                std::fs::copy(&theirs, p).unwrap();
+            }),
+        ),
+        (
+            "a symlink to another plugin's",
+            Box::new(|p| {
+                std::fs::remove_file(p).unwrap();
+                std::os::unix::fs::symlink(&theirs, p).unwrap();
+            }),
+        ),
+        (
+            "another user's",
+            Box::new(|p| {
+                // SAFETY: geteuid cannot fail.
+                if unsafe { libc::geteuid() } == 0 {
+                    std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+                }
+            }),
+        ),
+    ];
+    for (attack, apply) in attacks {
+        assert!(run(&example()), "{attack}: the intact artifact is reused");
+        apply(&ours);
+        assert!(!run(&example()), "{attack}: the artifact was reused");
+        assert_eq!(
+            std::fs::read(&ours).unwrap().len(),
+            pristine.len(),
+            "{attack}: recompiled and stored again"
+        );
+    }
+}

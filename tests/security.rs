@@ -244,9 +244,9 @@ fn cache_files_another_user_planted_are_never_served() {
     assert_eq!(std::fs::read_dir(&store).unwrap().count(), 0);
 }
 
-// 3. Compiled plugin artifacts are never swapped under us: see the unit test
-// `plugin::tests::the_artifact_mapped_is_the_file_that_was_checked` (it needs the loader's
-// internals to stand between the check and the use).
+// 3. Compiled plugin artifacts are never swapped under us: `tests/plugins.rs`
+// `a_damaged_or_foreign_artifact_is_never_reused` (the artifact is read once, its seal checked,
+// and those very bytes deserialized).
 
 // 4. Pins pin what runs.
 

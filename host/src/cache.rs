@@ -299,12 +299,18 @@ impl Cache {
     }
 
     fn read_name(&self, name: &str) -> Option<Vec<u8>> {
+        self.read_private(name, MAX_ENTRY)
+    }
+
+    /// The contents of `name` if [`Cache::open_private`] admits it and it holds at most `max`
+    /// bytes (a longer file reads as absent).
+    pub(crate) fn read_private(&self, name: &str, max: u64) -> Option<Vec<u8>> {
         let mut bytes = Vec::new();
         self.open_private(name)?
-            .take(MAX_ENTRY)
+            .take(max + 1)
             .read_to_end(&mut bytes)
             .ok()?;
-        Some(bytes)
+        (bytes.len() as u64 <= max).then_some(bytes)
     }
 
     /// The stored entry, if any. Unreadable entries read as absent: the cache is never fatal.

@@ -11,7 +11,6 @@
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -46,6 +45,8 @@ const PLUGIN_FUNCTIONS: [(&str, &str); 2] = [
 ];
 /// The largest plugin file credbox reads.
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+/// The largest compiled artifact credbox reads back (native code is a few times the wasm).
+const MAX_ARTIFACT_BYTES: u64 = 4 * MAX_PLUGIN_BYTES;
 
 /// Why a plugin gave no credentials: the WIT `plugin-error`, as the guest receives it.
 pub use crate::runtime::wit::PluginError;
@@ -268,19 +269,26 @@ impl PluginLoader {
             None => None,
         };
         let name = self.artifact_name(&bytes);
-        if let Some(artifact) = artifacts.as_ref().and_then(|a| a.open_private(&name)) {
-            // SAFETY: the descriptor is a regular file of this user that no one else can write,
-            // in a directory only this user can write (both checked on the open descriptors),
-            // holding `Component::serialize` output this code wrote for these exact plugin bytes
-            // and this engine configuration (the file name). wasmtime also checks its version
-            // and configuration header and refuses a mismatch, which falls through to compiling.
-            match unsafe { deserialize_checked(&self.engine, &artifact) } {
-                Ok(component) => {
-                    debug!(artifact = %name, "plugin: compiled artifact reused");
-                    return Ok(component);
+        let sealed = artifacts
+            .as_ref()
+            .and_then(|a| a.read_private(&name, MAX_ARTIFACT_BYTES));
+        match sealed.as_deref().map(|file| unseal(&name, file)) {
+            Some(Some(serialized)) => {
+                // SAFETY: these bytes are `Component::serialize` output that this code wrote for
+                // these exact plugin bytes and this engine configuration (the name), sealed with
+                // a digest over the name and the contents (checked just now), read from a private
+                // file of this user in a directory only this user can write. wasmtime also checks
+                // its version and configuration header and refuses a mismatch.
+                match unsafe { Component::deserialize(&self.engine, serialized) } {
+                    Ok(component) => {
+                        debug!(artifact = %name, "plugin: compiled artifact reused");
+                        return Ok(component);
+                    }
+                    Err(e) => debug!("plugin: compiled artifact not usable ({e}); compiling"),
                 }
-                Err(e) => debug!("plugin: compiled artifact not usable ({e}); compiling"),
             }
+            Some(None) => debug!("plugin: compiled artifact damaged or not this plugin's; compiling"),
+            None => {}
         }
         let component = Component::new(&self.engine, &bytes).map_err(|e| {
             PluginError::NotLoadable(format!("it is not a WebAssembly component: {}", root_cause(&e)))
@@ -288,7 +296,7 @@ impl PluginLoader {
         if let Some(artifacts) = &artifacts {
             match component.serialize() {
                 Ok(serialized) => {
-                    if let Err(e) = artifacts.write_file(&name, &serialized) {
+                    if let Err(e) = artifacts.write_file(&name, &seal(&name, &serialized)) {
                         warn!(
                             "could not keep the compiled plugin in {}: {e}",
                             artifacts.dir().display()
@@ -410,17 +418,28 @@ fn plugin_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     Ok(linker)
 }
 
-/// Map the compiled artifact `file` through its own descriptor (its `/proc/self/fd` name, so
-/// wasmtime can still map it rather than copy it): a rename of anything on the path after the
-/// file was opened and checked cannot put other native code in its place.
-///
-/// # Safety
-/// As [`Component::deserialize_file`]: `file` must hold `Component::serialize` output that is
-/// trusted as native code.
-unsafe fn deserialize_checked(engine: &Engine, file: &fs::File) -> wasmtime::Result<Component> {
-    let by_descriptor = format!("/proc/self/fd/{}", file.as_raw_fd());
-    // SAFETY: passed on to the caller.
-    unsafe { Component::deserialize_file(engine, by_descriptor) }
+/// A compiled artifact as stored: a SHA-256 over its file name and the serialized component, then
+/// the component. The digest catches a truncated or damaged file and one renamed from another
+/// plugin's artifact, none of which wasmtime's header check would notice before running it as
+/// native code.
+fn seal(name: &str, serialized: &[u8]) -> Vec<u8> {
+    let mut sealed = artifact_digest(name, serialized).to_vec();
+    sealed.extend_from_slice(serialized);
+    sealed
+}
+
+/// The serialized component in `file`, if its seal matches `name` and its contents.
+fn unseal<'a>(name: &str, file: &'a [u8]) -> Option<&'a [u8]> {
+    let (digest, serialized) = file.split_at_checked(32)?;
+    (digest == artifact_digest(name, serialized)).then_some(serialized)
+}
+
+fn artifact_digest(name: &str, serialized: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update((name.len() as u64).to_le_bytes());
+    hasher.update(name.as_bytes());
+    hasher.update(serialized);
+    hasher.finalize().into()
 }
 
 /// The innermost message of an error chain, on one line.
@@ -446,24 +465,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_artifact_mapped_is_the_file_that_was_checked() {
-        let engine = Engine::new(&crate::engine_config::engine_config()).unwrap();
-        let compiled = Component::new(&engine, wat::parse_str("(component)").unwrap())
-            .unwrap()
-            .serialize()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("plugins")).unwrap();
-        cache.write_file("a.cwasm", &compiled).unwrap();
-        let checked = cache.open_private("a.cwasm").expect("a private file of ours");
-        // The path now names something else (an attacker's rename between check and use).
-        let swapped = dir.path().join("swapped");
-        fs::write(&swapped, b"not native code we wrote").unwrap();
-        fs::rename(&swapped, cache.dir().join("a.cwasm")).unwrap();
-        // SAFETY: test artifacts; the swapped file is refused by wasmtime's header check.
-        unsafe {
-            assert!(Component::deserialize_file(&engine, cache.dir().join("a.cwasm")).is_err());
-            assert!(deserialize_checked(&engine, &checked).is_ok());
-        }
+    fn only_an_intact_artifact_of_this_name_unseals() {
+        let sealed = seal("a.cwasm", b"native code");
+        assert_eq!(unseal("a.cwasm", &sealed), Some(&b"native code"[..]));
+        assert_eq!(unseal("b.cwasm", &sealed), None, "renamed from another plugin's");
+        assert_eq!(unseal("a.cwasm", &sealed[..sealed.len() - 1]), None, "truncated");
+        assert_eq!(unseal("a.cwasm", &sealed[..10]), None, "shorter than its seal");
+        let mut damaged = sealed.clone();
+        damaged[40] ^= 1;
+        assert_eq!(unseal("a.cwasm", &damaged), None, "damaged");
     }
 }
