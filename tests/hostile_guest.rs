@@ -101,3 +101,17 @@ fn a_guest_cannot_run_commands_in_a_loop() {
     assert_eq!(runs, credbox::runtime::MAX_SPAWNS_PER_CALL as usize);
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
+
+#[test]
+fn the_granted_wasi_interfaces_give_the_guest_nothing() {
+    // The guest reads what WASI could tell it: no variables, no arguments, no directory, stdin
+    // closed, no terminal. (Adding `inherit_env()` or `inherit_stdin()` to its context fails this.)
+    let (error, _) = attack(&["wasi-probe"], &FetchOptions::default());
+    assert_eq!(error.kind(), ErrorKind::SpawnFailed, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("env=0 args=0 cwd=None stdin=closed stdout=writable")
+            && message.contains("terminals=[false, false, false] clocks=true"),
+        "{message}"
+    );
+}

@@ -48,7 +48,7 @@ fn transpile(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
 #[test]
 fn node_runs_the_guest_component_through_jco_and_gets_credentials() {
     let Some(node) = which("node") else {
-        eprintln!("SKIPPED: node is not installed, so the component cannot be run through jco here");
+        skip("node is not installed, so the component cannot be run through jco here");
         return;
     };
     let sandbox = Sandbox::new();

@@ -37,13 +37,49 @@ fn the_guest_imports_nothing_beyond_spawn_and_empty_wasi() {
     }
 }
 
+/// A component built by `make plugins` (tests/components).
+fn test_component(engine: &wasmtime::Engine, name: &str) -> Component {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/components/wasm32-wasip2/release/examples")
+        .join(format!("{name}.wasm"));
+    let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make plugins`", path.display()));
+    Component::new(engine, wasm).unwrap()
+}
+
 #[test]
-fn a_component_importing_the_filesystem_is_refused_at_instantiation() {
+fn a_guest_that_uses_the_filesystem_is_refused_at_instantiation() {
+    // Built from Rust calling std::fs: its `wasi:filesystem` imports are exactly typed, so only a
+    // linker that does not grant the filesystem refuses it.
+    let runtime = Runtime::new().unwrap();
+    let engine = runtime.engine().unwrap();
+    let component = test_component(engine, "guest_filesystem");
+    let imports = component_imports(engine, &component);
+    assert!(
+        imports.iter().any(|i| i.starts_with("wasi:filesystem/")),
+        "{imports:?}"
+    );
+    let error = Runtime::from_component(engine.clone(), &component).err().unwrap();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("imports something credbox does not grant"),
+        "{message}"
+    );
+    assert!(message.contains("wasi:filesystem/"), "{message}");
+    assert!(
+        message.contains("matching implementation was not found"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_component_importing_randomness_is_refused_at_instantiation() {
+    // `wasi:random/random` with its real signature (no resources, so WAT states it exactly).
     let runtime = Runtime::new().unwrap();
     let wasm = wat::parse_str(
         r#"(component
-            (import "wasi:filesystem/preopens@0.2.6" (instance
-                (export "get-directories" (func (result (list u32))))))
+            (import "wasi:random/random@0.2.6" (instance
+                (export "get-random-bytes" (func (param "len" u64) (result (list u8))))
+                (export "get-random-u64" (func (result u64)))))
         )"#,
     )
     .unwrap();
@@ -51,9 +87,29 @@ fn a_component_importing_the_filesystem_is_refused_at_instantiation() {
     let component = Component::new(engine, wasm).unwrap();
     let error = Runtime::from_component(engine.clone(), &component).err().unwrap();
     let message = format!("{error:#}");
-    assert!(message.contains("wasi:filesystem/preopens"), "{message}");
+    assert!(message.contains("wasi:random/random"), "{message}");
     assert!(
-        message.contains("imports something credbox does not grant"),
+        message.contains("matching implementation was not found"),
         "{message}"
     );
+}
+
+#[test]
+fn the_linker_grants_every_documented_wasi_interface() {
+    // The hostile guest's WASI probe imports every interface of GRANTED_WASI; it instantiates,
+    // so the linker defines each of them (what they return is tests/hostile_guest.rs's business).
+    let runtime = Runtime::new().unwrap();
+    let engine = runtime.engine().unwrap();
+    let component = test_component(engine, "hostile_guest");
+    let imports: Vec<String> = component_imports(engine, &component)
+        .iter()
+        .map(|i| unversioned(i).to_string())
+        .collect();
+    for granted in GRANTED_WASI {
+        assert!(
+            imports.iter().any(|i| i == granted),
+            "the probe does not import {granted}: {imports:?}"
+        );
+    }
+    Runtime::from_component(engine.clone(), &component).unwrap();
 }

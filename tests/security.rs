@@ -186,7 +186,9 @@ fn cache_files_another_user_planted_are_never_served() {
     assert!(!out.contains("ATTACKER"), "{out}");
 
     if !is_root() {
-        eprintln!("two-user case skipped: needs root to plant files as uid {NOBODY}");
+        skip(&format!(
+            "the two-user case needs root to plant files as uid {NOBODY}"
+        ));
         return;
     }
     // Another user's private file with the right name: still not ours.
@@ -626,7 +628,7 @@ fn secret_files_stay_private() {
 #[test]
 fn credbox_cannot_be_dumped_or_attached_to() {
     if !is_root() {
-        eprintln!("skipped: needs root to run credbox as uid {NOBODY}");
+        skip(&format!("needs root to run credbox as uid {NOBODY}"));
         return;
     }
     // A world-readable place for a helper that takes a moment, so that credbox can be looked at.

@@ -194,3 +194,15 @@ pub fn session_json_for_account(hours: i64, account: &str) -> String {
         &format!("\"AccountId\": \"{account}\", \"Version\""),
     )
 }
+
+/// Skip the rest of a test that needs something this machine lacks. In CI (`CI` set) a missing
+/// requirement is a failure, never a silent pass. Elsewhere a `SKIPPED:` line goes straight to
+/// stderr (past libtest's capture), and `.ci/run` counts those lines as skipped, not passed.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{test}: {reason}, and CI must run every test");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+}

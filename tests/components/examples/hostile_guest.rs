@@ -8,7 +8,10 @@
 //! * `long-timeout PROGRAM`: runs PROGRAM asking for a timeout of u64::MAX ms (the host's ceiling
 //!   must clamp it);
 //! * `spawn-loop PROGRAM`: runs PROGRAM again and again within one call (the host's per-call
-//!   ceiling on commands must stop it).
+//!   ceiling on commands must stop it);
+//! * `wasi-probe`: reads everything the granted WASI interfaces can tell it (environment,
+//!   arguments, working directory, stdin, terminals) and reports it in its error, which the host
+//!   must have made empty.
 //!
 //! Every other export answers as little as it can.
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
@@ -76,6 +79,33 @@ fn run(command: spawn::Command, timeout_ms: u64) -> Result<Credentials, Error> {
     }
 }
 
+/// What the granted WASI interfaces reveal, on one line.
+fn probe_wasi() -> String {
+    use wasi::cli::{environment, stdin, stdout, terminal_stderr, terminal_stdin, terminal_stdout};
+    use wasi::io::streams::StreamError;
+    let stdin = match stdin::get_stdin().blocking_read(1) {
+        Ok(bytes) => format!("{} byte(s)", bytes.len()),
+        Err(StreamError::Closed) => "closed".to_string(),
+        Err(StreamError::LastOperationFailed(e)) => format!("failed: {}", e.to_debug_string()),
+    };
+    let stdout = match stdout::get_stdout().check_write() {
+        Ok(n) => format!("writable({n})"),
+        Err(_) => "closed".to_string(),
+    };
+    let terminals = [
+        terminal_stdin::get_terminal_stdin().is_some(),
+        terminal_stdout::get_terminal_stdout().is_some(),
+        terminal_stderr::get_terminal_stderr().is_some(),
+    ];
+    let clock_runs = wasi::clocks::wall_clock::now().seconds > 0 && wasi::clocks::monotonic_clock::now() > 0;
+    format!(
+        "env={} args={} cwd={:?} stdin={stdin} stdout={stdout} terminals={terminals:?} clocks={clock_runs}",
+        environment::get_environment().len(),
+        environment::get_arguments().len(),
+        environment::initial_cwd(),
+    )
+}
+
 impl GuestCredentialProvider for Attack {
     fn new(settings: ProcessSettings, _: Options) -> Self {
         Attack(words(&settings.command_line))
@@ -99,6 +129,7 @@ impl GuestCredentialProvider for Attack {
             Some("spawn-outside") => run(spawn::Command::Argv(vec!["/usr/bin/id".into()]), 1000),
             Some("shell") => run(spawn::Command::Shell("cat ~/.aws/credentials".into()), 1000),
             Some("long-timeout") => run(spawn::Command::Argv(self.0[1..].to_vec()), u64::MAX),
+            Some("wasi-probe") => Err(Error::SpawnFailed(probe_wasi())),
             Some("spawn-loop") => loop {
                 let request = spawn::Request {
                     command: spawn::Command::Argv(self.0[1..].to_vec()),
