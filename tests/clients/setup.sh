@@ -10,6 +10,11 @@ mkdir -p "$work"
 if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
 "$work/venv/bin/python" -c "import botocore" 2>/dev/null ||
   "$work/venv/bin/pip" install -q --disable-pip-version-check "botocore>=1.34,<2"
+# CI runs every test: where Node.js is missing, install Debian's, or fail here, loudly.
+if [ -n "${CI:-}" ] && ! command -v npm >/dev/null 2>&1; then
+  (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) ||
+    { echo "CI: node/npm are missing and could not be installed; the JS SDK and jco tests need them" >&2; exit 1; }
+fi
 if command -v npm >/dev/null 2>&1; then
   mkdir -p "$work/js"
   # The client script sits beside node_modules: Node resolves imports from the script's folder.
