@@ -15,9 +15,14 @@ fuzz_target!(|data: &[u8]| {
     let Err(error) = validate_output(data, Some("123456789012"), 1_700_000_000) else {
         return;
     };
+    // `Error` has no `Display`; its `Debug` form holds every string the host renders from it.
     let message = format!("{error:?}");
-    // Any secret-looking run of 12 or more input characters appearing in the error would be a
-    // leak. Field names are named on purpose, and numbers (a `Version` of 2) are shown.
+    // Any secret-looking run of 12 or more input characters (`A-Z a-z 0-9 + /`, not digits alone)
+    // appearing in the error would be a leak. This is the rule `credbox_guest::output::showable`
+    // applies before the validator shows a bad `Version` number or `Expiration`, so the two agree:
+    // `2026-01-02T03:04` and `1700000000000` may be shown; `20260102T030405Z` and `2.3928655523e+16`
+    // may not (seeds/output_validator/: compact-expiration.json, long-fraction-expiration.json,
+    // long-version.json). Field names are named on purpose.
     if let Ok(input) = std::str::from_utf8(data) {
         let chars: Vec<char> = input.chars().collect();
         for window in chars.windows(12) {

@@ -1,8 +1,9 @@
 //! Validating a helper's stdout as a credential_process document (SPEC §4).
 //!
 //! Every error describes the problem by field name and position only: the output holds secrets, so
-//! no part of it is ever copied into an error (serde's own messages can quote values, so they are
-//! never used).
+//! no part of it is copied into an error (serde's own messages can quote values, so they are never
+//! used). The two exceptions, a bad `Version` number and a bad `Expiration`, are shown only when
+//! [`showable`] says they cannot be a secret.
 
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
@@ -64,6 +65,17 @@ fn kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Whether a piece of the helper's output may be shown in an error because it cannot be (part of) a
+/// secret: it has no run of 12 or more of the characters keys and tokens are made of (`A-Z`, `a-z`,
+/// `0-9`, `+`, `/`) unless the run is digits alone (a number or an epoch time is not a secret).
+/// So `2026-01-02T03:04:05` and `1700000000000` may be shown; `20260102T030405Z` may not, since a
+/// token could look like it. The fuzz invariant (fuzz/fuzz_targets/output_validator.rs) and
+/// guest/tests/properties.rs check errors against this same rule.
+pub fn showable(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+        .all(|run| run.len() < 12 || run.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The protocol's fields, matched case-insensitively.
@@ -136,7 +148,12 @@ pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Res
 fn check_version(version: Option<&Value>) -> Result<(), Error> {
     match version {
         Some(Value::Number(n)) if n.as_f64() == Some(1.0) => Ok(()),
-        Some(Value::Number(n)) => Err(Error::UnsupportedVersion(n.to_string())),
+        // A number is shown unless its digits and exponent make a secret-like run (`2.3928655523e+16`).
+        Some(Value::Number(n)) => Err(Error::UnsupportedVersion(
+            Some(n.to_string())
+                .filter(|n| showable(n))
+                .unwrap_or_else(|| "a number other than 1".into()),
+        )),
         // A short numeric string is shown ("1" is a common mistake); any other string is not.
         Some(Value::String(s)) if s.len() <= 8 && s.chars().all(|c| c.is_ascii_digit() || c == '.') => {
             Err(Error::UnsupportedVersion(format!("the string \"{s}\"")))
@@ -211,27 +228,29 @@ fn optional_string(field: &str, value: Option<&Value>) -> Result<Option<String>,
 /// optional fraction) to whole seconds since the epoch, rounding fractions down so that
 /// credentials are never treated as living longer than they do.
 pub fn parse_expiration(text: &str) -> Result<i64, Error> {
-    let invalid = || {
-        // Timestamps are not secret, but a confused helper may put a token here: show the value
-        // only when it looks like a timestamp.
+    let invalid = |problem: &str| {
+        // Timestamps are not secret, but a confused helper may put a token here: the text is shown
+        // only when it is made of timestamp characters and passes `showable` (no run of 12 or more
+        // key characters other than digits), so `2026-01-02T03:04` is shown, `20260102T030405Z` not.
         let looks_like_time = text.len() <= 40
             && text
                 .chars()
                 .all(|c| c.is_ascii_digit() || "TtZz:+-. ".contains(c));
-        let shown = if looks_like_time {
+        let shown = if looks_like_time && showable(text) {
             format!(" (got {text:?})")
         } else {
             String::new()
         };
         Error::InvalidField {
             field: "Expiration".into(),
-            reason: format!("must be an RFC 3339 timestamp with an offset, like 2026-01-02T03:04:05Z{shown}"),
+            reason: format!("{problem}, like 2026-01-02T03:04:05Z{shown}"),
         }
     };
     // jiff also accepts forms RFC 3339 does not (bracketed zone names, offsets without a colon);
-    // require the date-time shape and an explicit offset first.
+    // require the date-time shape (its first 19 characters) and an explicit offset first.
+    const SHAPE: &str = "must be an RFC 3339 timestamp (date, `T`, time, then `Z` or an offset)";
     let bytes = text.as_bytes();
-    let shape_ok = bytes.len() >= 20
+    let shape_ok = bytes.len() >= 19
         && bytes[4] == b'-'
         && bytes[7] == b'-'
         && matches!(bytes[10], b'T' | b't' | b' ')
@@ -243,8 +262,15 @@ pub fn parse_expiration(text: &str) -> Result<i64, Error> {
             let tail = &bytes[bytes.len() - 6..];
             matches!(tail[0], b'+' | b'-') && tail[3] == b':'
         });
-    if !shape_ok || !has_offset {
-        return Err(invalid());
+    if !shape_ok {
+        return Err(invalid(SHAPE));
+    }
+    if !has_offset {
+        return Err(invalid("must end with `Z` or an offset with a colon (+02:00)"));
+    }
+    if bytes.len() < 20 {
+        // `2026-01-02T03:04:5Z`: the offset took the place of a digit.
+        return Err(invalid(SHAPE));
     }
     // jiff rejects a space separator and lowercase designators in some positions; normalise them.
     let mut normalised = text.to_string();
@@ -256,7 +282,7 @@ pub fn parse_expiration(text: &str) -> Result<i64, Error> {
     normalised
         .parse::<jiff::Timestamp>()
         .map(|t| t.as_second())
-        .map_err(|_| invalid())
+        .map_err(|_| invalid("must be a real date and time in RFC 3339 form"))
 }
 
 #[cfg(test)]
@@ -395,6 +421,51 @@ mod tests {
             r#"{{"Version":1,"AccessKeyId":"a","SecretAccessKey":"s","Expiration":"{secret}"}}"#
         ));
         assert!(!format!("{e:?}").contains(secret));
+    }
+
+    #[test]
+    fn a_bad_expiration_or_version_is_shown_only_when_it_cannot_be_a_secret() {
+        let reason = |text: &str| match parse_expiration(text) {
+            Err(Error::InvalidField { reason, .. }) => reason,
+            other => panic!("{text}: {other:?}"),
+        };
+        // Shown: separated timestamps, epoch numbers, short runs.
+        for text in [
+            "2026-01-02T03:04:05",
+            "2026-13-02T03:04:05Z",
+            "1700000000000",
+            "2026-01-02 3pm",
+        ] {
+            let shown = text.len() <= 40
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "TtZz:+-. ".contains(c));
+            assert_eq!(reason(text).contains(&format!("{text:?}")), shown, "{text}");
+        }
+        // Not shown: a 12+ run of key characters with a letter, however timestamp-like.
+        for text in [
+            "20260102T030405Z",
+            "2026-01-02T030405123Z",
+            "1234567890+1Z",
+            "2026-01-02T03:04:05.AKIAEXAMPLE1Z",
+        ] {
+            assert!(!reason(text).contains(text), "{text}: {}", reason(text));
+            assert!(!reason(text).contains("got"), "{text}: {}", reason(text));
+        }
+        assert!(reason("2026-01-02T03:04:05").starts_with("must end with `Z`"));
+        assert!(reason("2026-13-02T03:04:05Z").starts_with("must be a real date"));
+        assert!(reason("20260102T030405Z").starts_with("must be an RFC 3339 timestamp"));
+        // Version numbers follow the same rule.
+        assert_eq!(err(r#"{"Version":1.5}"#), Error::UnsupportedVersion("1.5".into()));
+        assert_eq!(
+            err(r#"{"Version":123456789012345}"#),
+            Error::UnsupportedVersion("123456789012345".into())
+        );
+        assert_eq!(
+            err(r#"{"Version":2.3928655523e+16}"#),
+            Error::UnsupportedVersion("a number other than 1".into())
+        );
+        assert!(showable("2026-01-02T03:04:05+02:00") && !showable("abcdefghijk/l"));
     }
 
     #[test]
