@@ -512,6 +512,25 @@ fn exec_never_adopts_the_commands_own_daemons() {
     );
 }
 
+#[test]
+fn without_the_subreaper_a_timeout_still_kills_the_whole_group() {
+    // `exec` is not a subreaper, so only the process-group kill can reach the grandchild.
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("grandchild.pid");
+    let helper = sandbox.helper(
+        "bin/slow",
+        &format!("sh -c 'echo $$ > {}; exec sleep 300' &\nsleep 300", pidfile.display()),
+    );
+    sandbox.config(&format!("[profile p]\ncredential_process = {}\n", helper.display()));
+    let output = sandbox
+        .credbox()
+        .args(["exec", "--no-cache", "--timeout", "1", "--profile", "p", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    assert_process_ends(&std::fs::read_to_string(&pidfile).unwrap());
+}
+
 // 9. `cache clear` deletes only credbox's own files.
 
 #[test]
