@@ -14,13 +14,27 @@ use common::*;
 /// The memory bound every run must stay under (SPEC: bounded memory whatever the helper does).
 const MAX_PEAK_RSS_KIB: i64 = 64 * 1024;
 
-/// Run `command` to completion and return its output and its own peak RSS in KiB (from `wait4`,
-/// so it is this process's alone, not the test binary's other children). Killed after 60 s.
+/// What credbox itself gets as stdin.
+#[derive(Clone, Copy)]
+enum Stdin {
+    /// `/dev/null`: a helper that reads it gets EOF whatever credbox does.
+    Null,
+    /// A pipe whose write end this test holds open until credbox has exited: a helper that
+    /// inherits it blocks on read, so only `--stdin null` gives it EOF.
+    OpenPipe,
+}
+
+/// Run `command` to completion with `stdin` and return its output and its own peak RSS in KiB
+/// (from `wait4`, so it is this process's alone, not the test binary's other children). Killed
+/// after 60 s.
 // The child is reaped by wait4 below (std's wait would not give its rusage).
 #[allow(clippy::zombie_processes)]
-fn run_measured(mut command: Command) -> (Output, i64) {
+fn run_measured(mut command: Command, stdin: Stdin) -> (Output, i64) {
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(match stdin {
+            Stdin::Null => Stdio::null(),
+            Stdin::OpenPipe => Stdio::piped(),
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -32,6 +46,8 @@ fn run_measured(mut command: Command) -> (Output, i64) {
             bytes
         })
     };
+    // Held (never written, never closed) until credbox has been reaped.
+    let _stdin_write_end = child.stdin.take();
     let stdout = collect(Box::new(child.stdout.take().unwrap()));
     let stderr = collect(Box::new(child.stderr.take().unwrap()));
     let pid = child.id() as libc::pid_t;
@@ -63,6 +79,17 @@ fn run_measured(mut command: Command) -> (Output, i64) {
 /// Run `credbox export` against a helper with `body`; the helper writes `$$` to `pid_file` first.
 /// Every run is held to the memory bound.
 fn run_helper(sandbox: &Sandbox, name: &str, body: &str, args: &[&str]) -> (Output, Duration) {
+    run_helper_with_stdin(sandbox, name, body, args, Stdin::Null)
+}
+
+/// [`run_helper`] with credbox's own stdin chosen.
+fn run_helper_with_stdin(
+    sandbox: &Sandbox,
+    name: &str,
+    body: &str,
+    args: &[&str],
+    stdin: Stdin,
+) -> (Output, Duration) {
     let pid_file = sandbox.path(&format!("{name}.pid"));
     let helper = sandbox.helper(
         &format!("{name}.sh"),
@@ -72,7 +99,7 @@ fn run_helper(sandbox: &Sandbox, name: &str, body: &str, args: &[&str]) -> (Outp
     let start = Instant::now();
     let mut command = sandbox.std_credbox();
     command.args(["export", "--no-cache"]).args(args);
-    let (output, peak) = run_measured(command);
+    let (output, peak) = run_measured(command, stdin);
     let took = start.elapsed();
     eprintln!(
         "{name}: exit {:?} in {took:?}, peak RSS {peak} KiB",
@@ -211,6 +238,10 @@ fn exits_by_signal() {
     assert_nothing_left(&sandbox);
 }
 
+/// credbox's own stdin is a pipe that never closes (as a terminal nobody types into would be), and
+/// the helper reads its stdin to the end before printing credentials. With `--stdin null` it must
+/// get EOF at once; the control run without the flag shows that the same helper on the same pipe
+/// really blocks (until the timeout kills it), so the first run could not pass by accident.
 #[test]
 fn reads_stdin_forever_with_stdin_null() {
     let sandbox = Sandbox::new();
@@ -218,9 +249,31 @@ fn reads_stdin_forever_with_stdin_null() {
         "while read line; do :; done\ncat <<'EOF'\n{}\nEOF",
         session_json(1)
     );
-    let (output, took) = run_helper(&sandbox, "reader", &body, &["--stdin", "null", "--timeout", "20"]);
+    let (output, took) = run_helper_with_stdin(
+        &sandbox,
+        "reader",
+        &body,
+        &["--stdin", "null", "--timeout", "10"],
+        Stdin::OpenPipe,
+    );
     assert!(output.status.success(), "{}", stderr_of(&output));
-    assert!(took < Duration::from_secs(10));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["AccessKeyId"], "ASIATESTKEY00001");
+    assert!(
+        took < Duration::from_secs(5),
+        "the helper waited {took:?} for stdin: it was not /dev/null"
+    );
+
+    // Control: the helper inherits the open pipe, reads it forever, and is killed at the timeout.
+    let (output, took) = run_helper_with_stdin(
+        &sandbox,
+        "inheriting-reader",
+        &body,
+        &["--stdin", "inherit", "--timeout", "1"],
+        Stdin::OpenPipe,
+    );
+    expect(&output, 4, "did not finish within 1.0 s");
+    assert!(took >= Duration::from_secs(1), "{took:?}");
     assert_nothing_left(&sandbox);
 }
 

@@ -262,24 +262,53 @@ fn smithy_expectation(name: &str) -> (Expect, &'static [&'static str]) {
     }
 }
 
+/// The default-chain scenarios credbox runs (the rest need STS, SSO, IMDS or other providers).
+const DEFAULT_CHAIN_SCENARIOS: [&str; 5] = [
+    "profile_name",
+    "profile_static_keys",
+    "profile_static_keys_case_insensitive",
+    "prefer_environment",
+    "environment_variables_blank",
+];
+
+/// Every scenario directory: all of `profile-provider/` and the chosen default-chain ones,
+/// whether or not they hold a `test-case.json` (one without it is reported, never dropped).
 fn scenario_dirs() -> Vec<PathBuf> {
     let data = conformance().join("smithy-rs/aws-config/test-data");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(data.join("profile-provider"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|path| path.is_dir())
         .collect();
-    for name in [
-        "profile_name",
-        "profile_static_keys",
-        "profile_static_keys_case_insensitive",
-        "prefer_environment",
-        "environment_variables_blank",
-    ] {
+    for name in DEFAULT_CHAIN_SCENARIOS {
         dirs.push(data.join("default-credential-provider-chain").join(name));
     }
-    dirs.retain(|d| d.join("test-case.json").exists());
     dirs.sort();
     dirs
+}
+
+/// One trial that fails, naming them, if any scenario would not run: a directory without its
+/// `test-case.json` (or missing altogether) would otherwise vanish from the report in silence.
+fn scenario_count_trial(dirs: &[PathBuf]) -> Trial {
+    let dirs = dirs.to_vec();
+    Trial::test(
+        format!("smithy-rs scenarios: all {} found run", dirs.len()),
+        move || {
+            let dropped: Vec<String> = dirs
+                .iter()
+                .filter(|dir| !dir.join("test-case.json").is_file())
+                .map(|dir| dir.display().to_string())
+                .collect();
+            check(dropped.is_empty(), || {
+                format!(
+                    "{} of {} scenarios have no test-case.json and would not run: {}",
+                    dropped.len(),
+                    dirs.len(),
+                    dropped.join(", ")
+                )
+            })
+        },
+    )
 }
 
 /// The scenario's environment, with paths inside its `fs/` folder.
@@ -297,48 +326,52 @@ fn scenario_env(dir: &Path) -> BTreeMap<String, String> {
 }
 
 fn smithy_trials() -> Vec<Trial> {
-    scenario_dirs()
-        .into_iter()
-        .map(|dir| {
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            let group = dir
-                .parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            Trial::test(format!("smithy-rs {group}/{name}"), move || {
-                let (expect, args) = smithy_expectation(&name);
-                let sandbox = common::Sandbox::new();
-                let mut command = sandbox.std_credbox();
-                command
-                    .envs(scenario_env(&dir))
-                    .arg("export")
-                    .arg("--no-cache")
-                    .args(args);
-                let output = command.output().unwrap();
-                match expect {
-                    Expect::Ok(fields) => {
-                        check(output.status.success(), || stderr_of(&output))?;
-                        let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
-                        for (field, value) in fields {
-                            check(printed[field] == *value, || {
-                                format!("{field}: {}", stdout_of(&output))
-                            })?;
+    let dirs = scenario_dirs();
+    let mut trials = vec![scenario_count_trial(&dirs)];
+    trials.extend(
+        dirs.into_iter()
+            .filter(|dir| dir.join("test-case.json").is_file())
+            .map(|dir| {
+                let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+                let group = dir
+                    .parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                Trial::test(format!("smithy-rs {group}/{name}"), move || {
+                    let (expect, args) = smithy_expectation(&name);
+                    let sandbox = common::Sandbox::new();
+                    let mut command = sandbox.std_credbox();
+                    command
+                        .envs(scenario_env(&dir))
+                        .arg("export")
+                        .arg("--no-cache")
+                        .args(args);
+                    let output = command.output().unwrap();
+                    match expect {
+                        Expect::Ok(fields) => {
+                            check(output.status.success(), || stderr_of(&output))?;
+                            let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+                            for (field, value) in fields {
+                                check(printed[field] == *value, || {
+                                    format!("{field}: {}", stdout_of(&output))
+                                })?;
+                            }
+                            Ok(())
                         }
-                        Ok(())
+                        Expect::Err(code, fragment) => {
+                            check(output.status.code() == Some(code), || {
+                                format!("{:?}: {}", output.status, stderr_of(&output))
+                            })?;
+                            check(stderr_of(&output).contains(fragment), || stderr_of(&output))
+                        }
                     }
-                    Expect::Err(code, fragment) => {
-                        check(output.status.code() == Some(code), || {
-                            format!("{:?}: {}", output.status, stderr_of(&output))
-                        })?;
-                        check(stderr_of(&output).contains(fragment), || stderr_of(&output))
-                    }
-                }
-            })
-        })
-        .collect()
+                })
+            }),
+    );
+    trials
 }
 
 /// A clock fixed at one instant.

@@ -200,3 +200,162 @@ fn a_bare_program_name_is_found_on_path() {
     assert_eq!(output.status.code(), Some(4));
     assert!(stderr_of(&output).contains("program `my-cred-helper` was not found on PATH"));
 }
+
+/// Where a `-v` export says its credentials came from, and until when they may be served.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// The host replayed the guest's earlier decision (a served record): the guest never ran.
+    Replayed(String),
+    /// The guest decided now (adopting its cache entry, or running the helper).
+    Guest(String),
+}
+
+fn decision(output: &std::process::Output) -> Decision {
+    let stderr = stderr_of(output);
+    assert!(output.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .rfind(|line| line.contains("serve_until="))
+        .unwrap_or_else(|| panic!("no serve_until logged: {stderr}"));
+    let until = line.split("serve_until=").nth(1).unwrap().trim().to_string();
+    if line.contains("cache hit (the guest's earlier decision)") {
+        Decision::Replayed(until)
+    } else {
+        Decision::Guest(until)
+    }
+}
+
+/// The host's served record replays the guest's decision for exactly the inputs it was made
+/// with. `--min-ttl`, `--allow-shell` and the profile files are part of its key: under another
+/// value there is no record, and the guest decides again (for `--min-ttl`, differently). The
+/// allow-list and its pins are not in the key; they are checked on every replay, so a record is
+/// never served for a command the current policy would not run.
+#[test]
+fn a_served_record_is_only_replayed_for_the_inputs_it_was_decided_with() {
+    let sandbox = Sandbox::new();
+    // 20 minutes: the guest serves them until 10 minutes remain (half the lifetime) with the
+    // default --min-ttl of 15 minutes, and until 1 minute remains with --min-ttl 60.
+    let expiration =
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(20)).strftime("%Y-%m-%dT%H:%M:%SZ");
+    let runs = sandbox.path("runs");
+    let helper = sandbox.helper(
+        "h.sh",
+        &format!(
+            "echo run >> {}\ncat <<'EOF'\n{{\"Version\": 1, \"AccessKeyId\": \"ASIASERVED\", \"SecretAccessKey\": \"{SECRET}\", \"SessionToken\": \"{TOKEN}\", \"Expiration\": \"{expiration}\"}}\nEOF",
+            runs.display()
+        ),
+    );
+    let runs = || std::fs::read_to_string(&runs).map_or(0, |s| s.lines().count());
+    let config = format!(
+        "[default]\ncredential_process = {h}\n[profile piped]\ncredential_process = {h} | cat\n",
+        h = helper.display()
+    );
+    sandbox.config(&config);
+    let export = |args: &[&str]| {
+        sandbox
+            .credbox()
+            .args(["-v", "export"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    // --min-ttl: each value has its own record, and the guest's decisions differ.
+    let Decision::Guest(default_until) = decision(&export(&[])) else {
+        panic!("the first export cannot replay anything")
+    };
+    assert_eq!(runs(), 1);
+    assert_eq!(decision(&export(&[])), Decision::Replayed(default_until.clone()));
+    let Decision::Guest(short_until) = decision(&export(&["--min-ttl", "60"])) else {
+        panic!("the record made with the default --min-ttl was replayed under --min-ttl 60")
+    };
+    assert_ne!(
+        short_until, default_until,
+        "the guest decided the same under another --min-ttl"
+    );
+    assert_eq!(
+        decision(&export(&["--min-ttl", "60"])),
+        Decision::Replayed(short_until)
+    );
+    assert_eq!(decision(&export(&[])), Decision::Replayed(default_until.clone()));
+    assert_eq!(
+        runs(),
+        1,
+        "the guest's cache entry served every decision after the first"
+    );
+
+    // --allow-shell, with a command that needs no shell: another key, so the record is not even
+    // looked at (nothing logs "not serving the recorded answer"), and the guest decides again.
+    let output = export(&["--allow-shell"]);
+    assert_eq!(decision(&output), Decision::Guest(default_until.clone()));
+    assert!(
+        !stderr_of(&output).contains("not serving the recorded answer"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(
+        decision(&export(&["--allow-shell"])),
+        Decision::Replayed(default_until.clone())
+    );
+
+    // --allow-shell, with a command that needs one: the record made with it is never used
+    // without it, and the guest refuses the command.
+    assert!(matches!(
+        decision(&export(&["--profile", "piped", "--allow-shell"])),
+        Decision::Guest(_)
+    ));
+    assert_eq!(runs(), 2);
+    assert!(matches!(
+        decision(&export(&["--profile", "piped", "--allow-shell"])),
+        Decision::Replayed(_)
+    ));
+    let output = export(&["--profile", "piped"]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("--allow-shell"), "{stderr}");
+    assert!(
+        !stderr.contains("cache hit") && !stderr.contains("not serving the recorded answer"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+    assert_eq!(runs(), 2);
+
+    // The allow-list and pins: checked on every replay.
+    let digest = {
+        use sha2::Digest;
+        let bytes = sha2::Sha256::digest(std::fs::read(&helper).unwrap());
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let refused = |allow: &str, why: &str| {
+        let output = export(&["--allow", allow]);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(4), "--allow {allow}: {stderr}");
+        assert!(stderr.contains(why), "--allow {allow}: {stderr}");
+        assert!(
+            stderr.contains("not serving the recorded answer"),
+            "--allow {allow}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "--allow {allow}");
+    };
+    refused("/usr/bin/true", "is not on the allow-list");
+    refused(
+        &format!("{}={}", helper.display(), "0".repeat(64)),
+        "does not match its pinned SHA-256",
+    );
+    let pinned = format!("{}={digest}", helper.display());
+    assert_eq!(
+        decision(&export(&["--allow", &pinned])),
+        Decision::Replayed(default_until.clone())
+    );
+    // The helper changes (same output, another digest): the pin no longer admits the record.
+    let mut text = std::fs::read_to_string(&helper).unwrap();
+    text.push_str("# changed\n");
+    std::fs::write(&helper, text).unwrap();
+    refused(&pinned, "does not match its pinned SHA-256");
+    assert_eq!(runs(), 2, "no refused export ran the helper");
+
+    // The profile files: an edit anywhere in them (here a profile nobody asks for) is a new key.
+    sandbox.config(&format!("{config}[profile unrelated]\nregion = eu-west-1\n"));
+    assert_eq!(decision(&export(&[])), Decision::Guest(default_until.clone()));
+    assert_eq!(decision(&export(&[])), Decision::Replayed(default_until));
+}

@@ -52,8 +52,21 @@ fn a_helper_ignoring_sigterm_is_killed() {
             pid_file.display()
         ),
     );
+    let start = Instant::now();
     let output = export_with(&sandbox, &helper, &["--timeout", "0.5"]);
-    assert_eq!(output.status.code(), Some(4));
+    let elapsed = start.elapsed();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("did not finish within 0.5 s"),
+        "{}",
+        stderr_of(&output)
+    );
+    // The 0.5 s timeout, then SIGTERM, which it ignores, then SIGKILL after the 1 s grace period:
+    // about 1.5 s. Waiting it out (or a much longer grace) would take far more.
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "a helper ignoring SIGTERM kept credbox waiting {elapsed:?}"
+    );
     assert_gone_soon(&pid_file);
 }
 
@@ -260,21 +273,41 @@ fn long_term_credentials_are_never_cached_on_disk() {
     let sandbox = Sandbox::new();
     let json = format!(r#"{{"Version": 1, "AccessKeyId": "AKIALONGTERM", "SecretAccessKey": "{SECRET}"}}"#);
     let helper = counting_helper(&sandbox, "0", &json);
-    export_with(&sandbox, &helper, &[]);
-    export_with(&sandbox, &helper, &[]);
+    for run in 1..=2 {
+        let output = export_with(&sandbox, &helper, &["-v"]);
+        // The export itself worked: the helper's keys were printed, and not from a cache.
+        assert!(output.status.success(), "run {run}: {}", stderr_of(&output));
+        let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(printed["AccessKeyId"], "AKIALONGTERM", "run {run}");
+        assert_eq!(printed["SecretAccessKey"], SECRET, "run {run}");
+        assert!(printed.get("Expiration").is_none(), "run {run}: {printed}");
+        let stderr = stderr_of(&output);
+        assert!(
+            stderr.contains("cache miss; running the helper"),
+            "run {run}: {stderr}"
+        );
+        assert!(
+            stderr.contains("long-term credentials are never written to disk"),
+            "run {run}: {stderr}"
+        );
+        assert!(!stderr.contains("cache hit"), "run {run}: {stderr}");
+    }
     assert_eq!(runs(&sandbox), 2);
-    let stored = std::fs::read_dir(sandbox.path("cache")).unwrap().count();
-    let entries = std::fs::read_dir(sandbox.path("cache"))
+    let stored: Vec<String> = std::fs::read_dir(sandbox.path("cache"))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "json")
-        })
-        .count();
-    assert_eq!(entries, 0, "{stored} files, none an entry");
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !stored.iter().any(|name| name.ends_with(".json")),
+        "an entry or a served record was written: {stored:?}"
+    );
+    for name in &stored {
+        let bytes = std::fs::read(sandbox.path("cache").join(name)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "{name} holds the secret"
+        );
+    }
 }
 
 #[test]
@@ -453,4 +486,215 @@ fn served_records_follow_every_input_the_guest_saw() {
     ));
     export();
     assert_eq!(runs(&sandbox), 2);
+}
+
+/// Cache files are replaced atomically (a temporary file, then a rename): while `credbox export`
+/// processes race to replace one entry, and some are SIGKILLed at random moments (between the
+/// temporary file and the rename among them), a reader looping over the cache directory only ever
+/// finds whole files, each holding one of the two documents the helper alternates between.
+///
+/// The writers use two spellings of one command (`H` and `"H"`): the same argv, so the same entry
+/// file, but each one's guest refuses the other's entry, so every change of spelling runs the
+/// helper and replaces the entry. Each writer also has its own `--min-ttl` (its own served-record
+/// key), so no served record answers in the guest's place, and each writes one.
+#[test]
+fn readers_only_ever_see_whole_cache_files_while_writers_race_and_die() {
+    use std::io::Read;
+    use std::process::{Child, Stdio};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const RUN_FOR: Duration = Duration::from_secs(5);
+    const IN_FLIGHT: usize = 4;
+    let sandbox = Sandbox::new();
+    let tokens = ["A".repeat(40_000), "B".repeat(15_000)];
+    for (i, token) in tokens.iter().enumerate() {
+        std::fs::write(sandbox.path(&format!("token{i}")), token).unwrap();
+    }
+    let expiration =
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).strftime("%Y-%m-%dT%H:%M:%SZ");
+    let runs_file = sandbox.path("runs");
+    let helper = sandbox.helper(
+        "alternating.sh",
+        &format!(
+            r#"echo run >> "{runs}"
+n=$(wc -l < "{runs}" | tr -d ' ')
+printf '{{"Version": 1, "AccessKeyId": "ASIAWRITER%06d", "SecretAccessKey": "{SECRET}", "SessionToken": "' "$n"
+cat "{dir}/token$((n % 2))"
+printf '", "Expiration": "{expiration}"}}'"#,
+            runs = runs_file.display(),
+            dir = sandbox.dir.path().display()
+        ),
+    );
+    let configs = [sandbox.path("config-plain"), sandbox.path("config-quoted")];
+    std::fs::write(
+        &configs[0],
+        format!("[default]\ncredential_process = {}\n", helper.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        &configs[1],
+        format!("[default]\ncredential_process = {}\n", quoted(&helper)),
+    )
+    .unwrap();
+
+    // What every whole file (or printed document) holds: one of the two tokens, entire.
+    let whole = |token: &serde_json::Value| tokens.iter().any(|t| token.as_str() == Some(t.as_str()));
+
+    // The reader: every `.json` in the cache directory (temporary files start with a dot).
+    let cache = sandbox.path("cache");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (cache, stop, tokens) = (cache.clone(), stop.clone(), tokens.clone());
+        std::thread::spawn(move || {
+            let whole = |token: &serde_json::Value| tokens.iter().any(|t| token.as_str() == Some(t.as_str()));
+            let (mut reads, mut versions, mut torn) = (0usize, std::collections::BTreeSet::new(), Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                let Ok(names) = std::fs::read_dir(&cache) else {
+                    continue;
+                };
+                for entry in names {
+                    let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                    if name.starts_with('.') || !name.ends_with(".json") {
+                        continue;
+                    }
+                    let Ok(bytes) = std::fs::read(cache.join(&name)) else {
+                        continue;
+                    };
+                    reads += 1;
+                    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                        Ok(value) if whole(&value["session_token"]) => {
+                            if !name.contains("-served-") {
+                                versions.insert(value["access_key_id"].as_str().unwrap().to_string());
+                            }
+                        }
+                        _ => torn.push(format!(
+                            "{name}: {} bytes: {}…",
+                            bytes.len(),
+                            String::from_utf8_lossy(&bytes[..bytes.len().min(120)])
+                        )),
+                    }
+                }
+            }
+            (reads, versions, torn)
+        })
+    };
+
+    // The writers: IN_FLIGHT at a time, a third of them killed after 0–150 ms. The choices come
+    // from a fixed-seed generator; only the timing varies from run to run.
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    struct Writer {
+        child: Child,
+        kill_at: Option<Instant>,
+        killed: bool,
+    }
+    let failures = Mutex::new(Vec::new());
+    let finish = |mut writer: Writer, status: std::process::ExitStatus| {
+        if writer.killed && !status.success() {
+            return;
+        }
+        let mut stdout = Vec::new();
+        writer
+            .child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut stdout)
+            .unwrap();
+        let mut stderr = String::new();
+        writer
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let printed = serde_json::from_slice::<serde_json::Value>(&stdout);
+        if !status.success() || !printed.is_ok_and(|p| whole(&p["SessionToken"])) {
+            failures.lock().unwrap().push(format!("{status:?}: {stderr}"));
+        }
+    };
+    let started = Instant::now();
+    let (mut spawned, mut kills) = (0u64, 0usize);
+    let mut writers: Vec<Writer> = Vec::new();
+    while started.elapsed() < RUN_FOR || !writers.is_empty() {
+        let mut still = Vec::new();
+        for mut writer in writers.drain(..) {
+            if let Some(status) = writer.child.try_wait().unwrap() {
+                finish(writer, status);
+                continue;
+            }
+            if writer.kill_at.is_some_and(|at| Instant::now() >= at) && !writer.killed {
+                writer.child.kill().unwrap();
+                writer.killed = true;
+                kills += 1;
+            }
+            still.push(writer);
+        }
+        writers = still;
+        while started.elapsed() < RUN_FOR && writers.len() < IN_FLIGHT {
+            let mut command = sandbox.std_credbox();
+            command
+                .env("AWS_CONFIG_FILE", &configs[(random() % 2) as usize])
+                .args(["export", "--min-ttl", &(2000 + spawned).to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            spawned += 1;
+            let kill_at = (random() % 3 == 0).then(|| Instant::now() + Duration::from_millis(random() % 150));
+            writers.push(Writer {
+                child: command.spawn().unwrap(),
+                kill_at,
+                killed: false,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (reads, versions, torn) = reader.join().unwrap();
+    let left = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".entry-")
+        })
+        .count();
+    eprintln!(
+        "{spawned} writers ({kills} killed), {} helper runs; {reads} reads saw {} versions of the entry; {left} temporary files left by killed writers",
+        runs(&sandbox),
+        versions.len()
+    );
+    assert!(
+        torn.is_empty(),
+        "a reader saw a partial file:\n{}",
+        torn.join("\n")
+    );
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "writers that were not killed failed:\n{}",
+        failures.join("\n")
+    );
+    // The race happened: the entry was replaced again and again while it was being read.
+    assert!(runs(&sandbox) >= 10, "only {} helper runs", runs(&sandbox));
+    assert!(versions.len() >= 5, "the reader saw only {versions:?}");
+    assert!(reads >= 100, "only {reads} reads");
+    // And credbox still serves from what the killed writers left.
+    let output = sandbox
+        .credbox()
+        .env("AWS_CONFIG_FILE", &configs[0])
+        .arg("export")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(whole(&printed["SessionToken"]));
 }

@@ -375,7 +375,8 @@ fn a_damaged_or_foreign_artifact_is_never_reused() {
     let theirs = artifacts().into_iter().find(|p| *p != ours).unwrap();
     let pristine = std::fs::read(&ours).unwrap();
 
-    let attacks: Vec<(&str, Box<dyn Fn(&std::path::Path)>)> = vec![
+    type Attack<'a> = (&'a str, Box<dyn Fn(&std::path::Path) + 'a>);
+    let attacks: Vec<Attack> = vec![
         (
             "group-writable",
             Box::new(|p| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o620)).unwrap()),

@@ -519,12 +519,27 @@ fn without_the_subreaper_a_timeout_still_kills_the_whole_group() {
     let pidfile = sandbox.path("grandchild.pid");
     let helper = sandbox.helper(
         "bin/slow",
-        &format!("sh -c 'echo $$ > {}; exec sleep 300' &\nsleep 300", pidfile.display()),
+        &format!(
+            "sh -c 'echo $$ > {}; exec sleep 300' &\nsleep 300",
+            pidfile.display()
+        ),
     );
-    sandbox.config(&format!("[profile p]\ncredential_process = {}\n", helper.display()));
+    sandbox.config(&format!(
+        "[profile p]\ncredential_process = {}\n",
+        helper.display()
+    ));
     let output = sandbox
         .credbox()
-        .args(["exec", "--no-cache", "--timeout", "1", "--profile", "p", "--", "true"])
+        .args([
+            "exec",
+            "--no-cache",
+            "--timeout",
+            "1",
+            "--profile",
+            "p",
+            "--",
+            "true",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));

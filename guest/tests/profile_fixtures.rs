@@ -28,14 +28,38 @@ fn values(profiles: &BTreeMap<String, Profile>) -> Value {
         .into()
 }
 
-fn run_case(case: &Value) -> Result<(), Failed> {
+/// Cases whose `errorContaining` credbox's message does not contain, each with the reason. Empty:
+/// every error message starts with the suite's wording (credbox only appends the fix, e.g.
+/// "Expected a profile definition before this line; add a [profile NAME] header above it").
+/// A case listed here whose message does contain the fragment fails, so the table stays true.
+const MESSAGE_DIFFERS: &[(&str, &str)] = &[];
+
+fn run_case(name: &str, case: &Value) -> Result<(), Failed> {
     let input = &case["input"];
     let text = |key: &str| input.get(key).and_then(Value::as_str).unwrap_or("").to_string();
     let parsed = ProfileSet::parse(&text("configFile"), &text("credentialsFile"));
     let output = &case["output"];
     match (output.get("errorContaining"), parsed) {
         (Some(_), Ok(set)) => Err(format!("expected an error, parsed {:?}", values(&set.profiles)).into()),
-        (Some(_), Err(_)) => Ok(()),
+        (Some(expected), Err((file, e))) => {
+            let expected = expected.as_str().ok_or("errorContaining is not a string")?;
+            let contains = e.message.contains(expected);
+            match MESSAGE_DIFFERS.iter().find(|(case, _)| *case == name) {
+                None if contains => Ok(()),
+                None => Err(format!(
+                    "the error in {file:?} line {} is {:?}, which does not contain {expected:?} \
+                     (if that is on purpose, add the case and the reason to MESSAGE_DIFFERS)",
+                    e.line, e.message
+                )
+                .into()),
+                Some(_) if contains => Err(format!(
+                    "{:?} now contains {expected:?}: remove the case from MESSAGE_DIFFERS",
+                    e.message
+                )
+                .into()),
+                Some(_) => Ok(()),
+            }
+        }
         (None, Err((file, e))) => {
             Err(format!("unexpected error in {file:?} line {}: {}", e.line, e.message).into())
         }
@@ -84,7 +108,8 @@ fn main() {
             } else {
                 name
             };
-            Trial::test(name, move || run_case(&case))
+            let suite_name = case["name"].as_str().unwrap().to_string();
+            Trial::test(name, move || run_case(&suite_name, &case))
         })
         .collect();
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
