@@ -62,7 +62,7 @@ bench: setup plugins
 	bench/plugins.sh
 
 # Fuzz the guest's parsers (cargo-fuzz on the nightly toolchain), FUZZ_SECONDS each, from seed
-# corpora built from ../shared/conformance. CI runs a 30-second smoke of each target.
+# corpora built from tests/fixtures/conformance. CI runs a 30-second smoke of each target.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := profile_parser command_line output_validator cache_entry
 fuzz:

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Build the fuzzers' seed corpora from the SDK conformance fixtures (../shared/conformance) and
+# Build the fuzzers' seed corpora from the SDK conformance fixtures (tests/fixtures/conformance) and
 # fuzz/seeds/. Usage: fuzz/seed.sh OUTPUT_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1
-conformance=${CREDBOX_CONFORMANCE_DIR:-../shared/conformance}
+conformance=${CREDBOX_CONFORMANCE_DIR:-tests/fixtures/conformance}
 mkdir -p "$out"/{profile_parser,command_line,output_validator,cache_entry}
 cp fuzz/seeds/cache_entry/* "$out/cache_entry/"
 cp fuzz/seeds/output_validator/* "$out/output_validator/"

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The memory bound every run must stay under (SPEC: bounded memory whatever the helper does).
+/// The memory bound every run must stay under (docs/SECURITY.md: bounded memory whatever the helper does).
 const MAX_PEAK_RSS_KIB: i64 = 64 * 1024;
 
 /// What credbox itself gets as stdin.

@@ -1,4 +1,4 @@
-//! The AWS SDKs' own fixtures (../shared/conformance), each case reported by name:
+//! The AWS SDKs' own fixtures (tests/fixtures/conformance), each case reported by name:
 //!
 //! * smithy-rs `file-location-tests.json`: where the profile files are;
 //! * aws-sdk-go `processcreds/testdata/*.json` as real helper outputs, and `shconfig.ini` /
@@ -6,8 +6,8 @@
 //! * smithy-rs `profile-provider/*` and `default-credential-provider-chain/profile_*` scenarios,
 //!   run by the real binary with their `fs/` and `env.json`.
 //!
-//! Where a fixture follows one SDK's choice and SPEC decides differently, the case asserts SPEC's
-//! behaviour and says why. Out of scope: `assume-role-tests.json` and every scenario that needs
+//! Where a fixture follows one SDK's choice and docs/BEHAVIOUR.md decides differently, the case
+//! asserts credbox's behaviour and says why. Out of scope: `assume-role-tests.json` and every scenario that needs
 //! AWS STS or SSO traffic (`source_profile` + `role_arn` chains, web identity, SSO) — credbox runs
 //! credential_process helpers and reads static keys, it makes no AWS API calls.
 
@@ -99,7 +99,7 @@ fn export(
     command.output().unwrap()
 }
 
-/// What SPEC §4 says of each Go fixture used as a helper's stdout: `Ok(access key)` or
+/// What BEHAVIOUR.md §4 says of each Go fixture used as a helper's stdout: `Ok(access key)` or
 /// `Err((exit code, message fragment))`.
 fn go_output_expectation(file: &str) -> Result<&'static str, (i32, &'static str)> {
     match file {
@@ -163,10 +163,10 @@ fn go_profile_trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for (as_config, file) in [(true, "shconfig.ini"), (false, "shcred.ini")] {
         for (profile, expected) in [
-            // SPEC §4: expired output is an error (Go returns it and reports it expired).
+            // BEHAVIOUR.md §4: expired output is an error (Go returns it and reports it expired).
             ("default", Err((5, "returned expired credentials"))),
             ("non_expire", Ok("accessKey")),
-            // SPEC §1: static keys win and the helper (verybad.json) is not run.
+            // BEHAVIOUR.md §1: static keys win and the helper (verybad.json) is not run.
             ("not_alone", Ok("notFromCredProcAccess")),
         ] {
             let path = processcreds_dir().join("testdata").join(file);
@@ -211,7 +211,7 @@ enum Expect {
 
 fn smithy_expectation(name: &str) -> (Expect, &'static [&'static str]) {
     match name {
-        // aws-config returns these 2022 credentials; SPEC §4 makes already-expired output an error.
+        // aws-config returns these 2022 credentials; BEHAVIOUR.md §4 makes already-expired output an error.
         // `scenario_values_with_the_clock_at_fixture_time` checks the values with the clock set
         // back. The command pipes into base64, so it needs the shell opt-in.
         "credential_process" | "credential_process_account_id_fallback" => (

@@ -1,5 +1,5 @@
 //! `credbox export --format`: the six shapes of `aws configure export-credentials` (AWS CLI v2,
-//! `awscli/customizations/configure/exportcreds.py`), byte for byte. SPEC §6 departs in two
+//! `awscli/customizations/configure/exportcreds.py`), byte for byte. BEHAVIOUR.md §6 departs in two
 //! places: `Expiration` is always UTC with `Z`, and `process` adds `AccountId` when known.
 //! (PyPI's awscli is v1, which has no export-credentials, so the CLI itself cannot run here; the
 //! JSON is checked against Python's `json.dumps`, which the CLI uses.)

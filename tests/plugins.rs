@@ -1,4 +1,4 @@
-//! Credential plugins (SPEC §7): the example plugin through `--plugin` and `credential_plugin`,
+//! Credential plugins (docs/PLUGINS.md): the example plugin through `--plugin` and `credential_plugin`,
 //! and one purpose-built bad plugin per failure plugincreds names, each ending in a typed error.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The sandbox audit (SPEC §8): the guest component imports only the spawn capability, its types,
+//! The sandbox audit (docs/SECURITY.md): the guest component imports only the spawn capability, its types,
 //! and the WASI interfaces Rust's std needs; the host links nothing more.
 
 use credbox::runtime::{GRANTED_WASI, GUEST_WASM, Runtime, component_imports};

@@ -1,4 +1,4 @@
-//! From a `credential_process` value to the command to run (SPEC §2).
+//! From a `credential_process` value to the command to run (BEHAVIOUR.md §2).
 //!
 //! Words are split like Python's `shlex.split` (which botocore and the AWS CLI use), so argv is
 //! the same as the AWS CLI's. The `shlex` crate splits the same way but forgets how each character

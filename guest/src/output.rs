@@ -1,4 +1,4 @@
-//! Validating a helper's stdout as a credential_process document (SPEC §4).
+//! Validating a helper's stdout as a credential_process document (BEHAVIOUR.md §4).
 //!
 //! Every error describes the problem by field name and position only: the output holds secrets, so
 //! no part of it is copied into an error (serde's own messages can quote values, so they are never

@@ -1,4 +1,4 @@
-//! The AWS profile file format (SPEC §1).
+//! The AWS profile file format (BEHAVIOUR.md §1).
 //!
 //! Hand-written because no crate implements the cross-SDK rules (`[profile x]` only in config,
 //! `[profile default]` beating `[default]`, inline comments only after whitespace, continuation

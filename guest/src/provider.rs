@@ -1,4 +1,4 @@
-//! Expiry, refresh and caching decisions for one `credential_process` (SPEC §5).
+//! Expiry, refresh and caching decisions for one `credential_process` (BEHAVIOUR.md §5).
 
 use std::cell::RefCell;
 

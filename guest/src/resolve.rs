@@ -1,4 +1,4 @@
-//! Choosing how a profile supplies credentials (SPEC §1).
+//! Choosing how a profile supplies credentials (BEHAVIOUR.md §1).
 
 use crate::profile::{FileKind, Profile, ProfileSet};
 use crate::{Credentials, Error};

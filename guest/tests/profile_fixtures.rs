@@ -1,5 +1,5 @@
 //! Every case of the cross-SDK profile parser suite (smithy-rs `profile-parser-tests.json`), read
-//! from ../shared/conformance at test time and reported by name.
+//! from tests/fixtures/conformance at test time and reported by name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use serde_json::Value;
 fn conformance() -> PathBuf {
     match std::env::var_os("CREDBOX_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/conformance"),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `credbox check`: the audit of SPEC §8, per profile.
+//! `credbox check`: the audit of docs/SECURITY.md, per profile.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

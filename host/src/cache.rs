@@ -1,4 +1,4 @@
-//! The cross-process credential cache (SPEC §5).
+//! The cross-process credential cache (BEHAVIOUR.md §5).
 //!
 //! The host only stores bytes: what an entry holds, and whether it may still be served, is the
 //! guest's decision (`restore` / `cache-entry`). Here: where entries live, who may read them

@@ -1,4 +1,4 @@
-//! Where the AWS profile files are, and reading them (SPEC §1). The host owns the environment and
+//! Where the AWS profile files are, and reading them (BEHAVIOUR.md §1). The host owns the environment and
 //! the filesystem; the guest only ever sees the files' text.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! `credbox export --format`: the shapes `aws configure export-credentials` prints (SPEC §6).
+//! `credbox export --format`: the shapes `aws configure export-credentials` prints (BEHAVIOUR.md §6).
 
 use crate::error::format_time;
 use crate::{Credentials, Error, ErrorKind};

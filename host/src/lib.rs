@@ -208,7 +208,7 @@ fn fetch_for_profile(
     }
 }
 
-/// The host's record of what the guest decided for exactly these inputs (SPEC §5 allows serving
+/// The host's record of what the guest decided for exactly these inputs (BEHAVIOUR.md §5 allows serving
 /// a copy until the instant the guest chose): a hit skips loading the guest entirely.
 struct ServedRecord<'a> {
     place: Option<(&'a Cache, cache::ServeKey)>,

@@ -1,4 +1,4 @@
-//! Credential plugins (SPEC §7): the Go SDK's plugincreds, as WebAssembly components granted
+//! Credential plugins (docs/PLUGINS.md): the Go SDK's plugincreds, as WebAssembly components granted
 //! nothing.
 //!
 //! A plugin exports `credbox:provider/plugin` (world `credential-plugin` in `wit/credbox.wit`). It

@@ -1,4 +1,4 @@
-//! The spawn capability: run one helper, bounded (SPEC §3).
+//! The spawn capability: run one helper, bounded (BEHAVIOUR.md §3).
 //!
 //! The guest only says what to run and how long it would like to wait. Everything else is decided
 //! here, whatever the guest asks: no shell unless the user allowed one, an allow-list of programs
@@ -23,7 +23,7 @@ pub const STDERR_TAIL: usize = 2 * 1024;
 const KILL_GRACE: Duration = Duration::from_secs(1);
 /// How long to wait for the rest of stderr once the helper has exited and closed stdout.
 const STDERR_DRAIN: Duration = Duration::from_millis(100);
-/// The environment variable that carries the chain of credbox invocations (SPEC §3).
+/// The environment variable that carries the chain of credbox invocations (BEHAVIOUR.md §3).
 pub const CHAIN_VAR: &str = "CREDBOX_CHAIN";
 /// The longest chain of nested credbox invocations allowed (the AWS CLI's limit).
 pub const MAX_CHAIN: usize = 4;

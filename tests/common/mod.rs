@@ -164,11 +164,11 @@ pub fn session_json(hours: i64) -> String {
     )
 }
 
-/// The shared conformance fixtures (`../shared/conformance` beside the checkout).
+/// The AWS SDKs' conformance fixtures, kept in the repository (`tests/fixtures/conformance`).
 pub fn conformance() -> PathBuf {
     match std::env::var_os("CREDBOX_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/conformance"),
     }
 }
 
