@@ -346,6 +346,7 @@ impl Cache {
 
     /// Write `name` in the cache directory atomically, 0600 (also used for compiled plugins).
     pub(crate) fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
+        self.remove_abandoned_temporaries();
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (temp, mut file) = (0u32..)
             .map(temp_name)
@@ -403,6 +404,29 @@ impl Cache {
             removed += usize::from(kind == OurName::Entry);
         }
         Ok(removed)
+    }
+}
+
+impl Cache {
+    /// Remove the temporary files of writers that were killed between creating them and renaming
+    /// them into place (their names carry the writer's pid, and that process no longer exists).
+    /// Done on the write path only, which already runs a helper or compiles a plugin.
+    fn remove_abandoned_temporaries(&self) {
+        for name in self.names() {
+            let Some(pid) = name
+                .strip_prefix(TEMP_PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // SAFETY: kill with signal 0 only checks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } == -1
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = rfs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty());
+            }
+        }
     }
 }
 
@@ -559,6 +583,22 @@ mod tests {
         fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::symlink(&target, &path).unwrap();
         assert_eq!(cache.read(&key), None);
+    }
+
+    #[test]
+    fn a_killed_writers_temporary_file_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        // A pid that cannot exist (above the kernel's maximum), and our own, which is alive.
+        let abandoned = cache.dir().join(format!("{TEMP_PREFIX}999999999-1-0"));
+        let live = cache.dir().join(format!("{TEMP_PREFIX}{}-1-0", std::process::id()));
+        for path in [&abandoned, &live] {
+            fs::write(path, b"partial").unwrap();
+        }
+        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
+        cache.write(&key, b"entry").unwrap();
+        assert!(!abandoned.exists());
+        assert!(live.exists(), "a writer that is still running keeps its file");
     }
 
     #[test]
