@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::profile::{FileKind, ProfileSet};
+use crate::profile::{FileKind, Profile, ProfileSet};
 use crate::provider::{self, Host as _};
 use crate::{Command, Credentials, Error, ExitStatus, PluginError, SyntaxRule, edit, resolve};
 
@@ -197,6 +197,25 @@ fn parse_files(files: &wit_profiles::Files, profile: Option<&str>) -> Result<Pro
     })
 }
 
+/// A profile's properties in their WIT form, locations naming the files as the host did.
+fn wit_properties(files: &wit_profiles::Files, properties: Profile) -> Vec<wit_profiles::Property> {
+    properties
+        .into_iter()
+        .map(|(name, v)| wit_profiles::Property {
+            name,
+            value: v.value,
+            location: wit::Location {
+                file: match v.file {
+                    FileKind::Config => files.config.path.clone(),
+                    FileKind::Credentials => files.credentials.path.clone(),
+                },
+                line: Some(v.line),
+            },
+            kind: file_kind_to_wit(v.file),
+        })
+        .collect()
+}
+
 impl wit_profiles::Guest for Component {
     fn profile_names(files: wit_profiles::Files) -> Result<Vec<String>, wit::Error> {
         Ok(parse_files(&files, None)?.profiles.into_keys().collect())
@@ -217,19 +236,17 @@ impl wit_profiles::Guest for Component {
                 ),
             }));
         };
-        Ok(properties
+        Ok(wit_properties(&files, properties))
+    }
+
+    fn every_profile(files: wit_profiles::Files) -> Result<Vec<wit_profiles::ProfileProperties>, wit::Error> {
+        let set = parse_files(&files, None)?;
+        Ok(set
+            .profiles
             .into_iter()
-            .map(|(name, v)| wit_profiles::Property {
-                name,
-                value: v.value,
-                location: wit::Location {
-                    file: match v.file {
-                        FileKind::Config => files.config.path.clone(),
-                        FileKind::Credentials => files.credentials.path.clone(),
-                    },
-                    line: Some(v.line),
-                },
-                kind: file_kind_to_wit(v.file),
+            .map(|(profile, properties)| wit_profiles::ProfileProperties {
+                profile,
+                properties: wit_properties(&files, properties),
             })
             .collect())
     }

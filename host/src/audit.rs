@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::files::{self, Locations};
-use crate::runtime::{GuestError, Property, Runtime, wit};
+use crate::runtime::{GuestError, ProfileProperties, Property, Runtime, wit};
 use crate::spawn::{self, SpawnCommand};
 use crate::{Context, SpawnPolicy};
 
@@ -64,20 +64,27 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
     let mut session = runtime
         .session(SpawnPolicy::default(), None)
         .map_err(Error::internal)?;
-    let names = match only {
-        Some(profile) => vec![profile.to_string()],
+    // One guest call for all profiles: asking per profile would parse the files once each.
+    let profiles = match only {
+        Some(profile) => vec![ProfileProperties {
+            profile: profile.to_string(),
+            properties: session
+                .properties(&files, profile)
+                .map_err(Error::internal)?
+                .map_err(|e| Error::from_guest(e, &Context::Profile(profile), None))?,
+        }],
         None => session
-            .profile_names(&files)
+            .every_profile(&files)
             .map_err(Error::internal)?
             .map_err(|e| Error::from_guest(e, &Context::Profile("(all)"), None))?,
     };
     // Each file that holds a secret, with the first place one is (for the finding's location).
     let mut holding_secrets: Vec<(String, String)> = Vec::new();
-    for name in names {
-        let properties = session
-            .properties(&files, &name)
-            .map_err(Error::internal)?
-            .map_err(|e| Error::from_guest(e, &Context::Profile(&name), None))?;
+    for ProfileProperties {
+        profile: name,
+        properties,
+    } in profiles
+    {
         for property in &properties {
             if crate::configure::SECRET_KEYS.contains(&property.name.as_str())
                 && !holding_secrets

@@ -591,7 +591,9 @@ mod tests {
         let cache = Cache::open(&dir.path().join("c")).unwrap();
         // A pid that cannot exist (above the kernel's maximum), and our own, which is alive.
         let abandoned = cache.dir().join(format!("{TEMP_PREFIX}999999999-1-0"));
-        let live = cache.dir().join(format!("{TEMP_PREFIX}{}-1-0", std::process::id()));
+        let live = cache
+            .dir()
+            .join(format!("{TEMP_PREFIX}{}-1-0", std::process::id()));
         for path in [&abandoned, &live] {
             fs::write(path, b"partial").unwrap();
         }

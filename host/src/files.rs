@@ -60,9 +60,30 @@ pub fn locate_from_env() -> Locations {
     locate(|name| std::env::var(name).ok(), Platform::Unix)
 }
 
+/// The largest profile file credbox reads. A 100,000-profile config is about 23 MB; anything past
+/// this is not a profile file (a log, a disk image) and would only feed the guest's budgets.
+pub const MAX_PROFILE_FILE: u64 = 64 << 20;
+
 /// Read one profile file; a missing file is an empty one.
 pub fn read_file(path: &str) -> Result<File, Error> {
-    let text = match std::fs::read(Path::new(path)) {
+    let read = std::fs::File::open(Path::new(path)).and_then(|file| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PROFILE_FILE + 1), &mut bytes)?;
+        Ok(bytes)
+    });
+    if read
+        .as_ref()
+        .is_ok_and(|bytes| bytes.len() as u64 > MAX_PROFILE_FILE)
+    {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "{path}: the file is larger than {} MiB, more than any profile file; check that AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name profile files",
+                MAX_PROFILE_FILE >> 20
+            ),
+        ));
+    }
+    let text = match read {
         Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Config,

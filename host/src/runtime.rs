@@ -6,6 +6,7 @@
 //! into the guest has an instruction budget (fuel) and its memory a cap ([`Limits`]), so a guest
 //! that loops or allocates without end fails with a clear error instead of hanging credbox.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ use bindings::{Credbox, CredboxPre};
 // callers get `crate::Credentials`, whose `Debug` is redacted.
 use wit::Credentials as WitCredentials;
 pub use wit::{Error as GuestError, ProcessSettings};
-pub use wit_profiles::{File, FileKind, Files, Property};
+pub use wit_profiles::{File, FileKind, Files, ProfileProperties, Property};
 
 /// How a profile supplies credentials.
 pub enum Source {
@@ -92,6 +93,9 @@ pub const GRANTED_WASI: &[&str] = &[
 #[derive(Clone, Default)]
 pub struct Runtime {
     loaded: Arc<OnceLock<Loaded>>,
+    /// Instructions (fuel) used by every call into the guest through this runtime, for measuring
+    /// how work grows with the input.
+    instructions: Arc<AtomicU64>,
 }
 
 struct Loaded {
@@ -109,6 +113,17 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The limits of a guest call given `input` bytes of profile-file text: the fixed budget, plus
+    /// what the input can legitimately need (walking every profile of a generated config takes
+    /// about 190 instructions per byte; `tests/scale.rs` prints it, and resolves a 23 MB,
+    /// 100,000-profile config). A loop is still stopped; only how soon grows with the input.
+    pub fn for_input(self, input: usize) -> Limits {
+        Limits {
+            fuel: self.fuel + FUEL_PER_INPUT_BYTE * input as u64,
+            memory_bytes: self.memory_bytes + MEMORY_PER_INPUT_BYTE * input,
+        }
+    }
+
     /// The policy guest. Resolving a profile in a 2,000-profile config takes 29 M instructions and
     /// validating a 60 KiB output 0.5 M (`tests/library.rs` measures both); 2^30 leaves 37 times
     /// that, and stops a tight loop in about 0.3 s (release build).
@@ -122,6 +137,16 @@ impl Limits {
         memory_bytes: 64 << 20,
     };
 }
+
+/// How much profile-file text `files` holds.
+fn text_len(files: &Files) -> usize {
+    files.config.text.len() + files.credentials.text.len()
+}
+
+/// Instructions granted per byte of profile-file text a call is given (the parser uses about 190).
+const FUEL_PER_INPUT_BYTE: u64 = 1024;
+/// Memory granted per byte of profile-file text (the parsed profiles take a few times the text).
+const MEMORY_PER_INPUT_BYTE: usize = 16;
 
 /// A store's memory cap, which remembers that it was hit so the error can say so.
 pub struct MemoryCap {
@@ -141,6 +166,11 @@ impl MemoryCap {
     /// Whether the instance tried to grow past the cap.
     pub fn exceeded(&self) -> bool {
         self.exceeded
+    }
+
+    /// The cap, in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 }
 
@@ -370,6 +400,7 @@ impl Runtime {
         let loaded = Self::link(engine, component)?;
         Ok(Runtime {
             loaded: Arc::new(OnceLock::from(loaded)),
+            instructions: Arc::default(),
         })
     }
 
@@ -415,9 +446,19 @@ impl Runtime {
         store.set_fuel(Limits::GUEST.fuel).map_err(anyhow::Error::from)?;
         let instance = match loaded.pre.instantiate(&mut store) {
             Ok(instance) => instance,
-            Err(e) => return Err(guest_failure(&store, e)),
+            Err(e) => return Err(guest_failure(&store, Limits::GUEST.fuel, e)),
         };
-        Ok(Session { store, instance })
+        Ok(Session {
+            store,
+            instance,
+            instructions: self.instructions.clone(),
+            budget: Limits::GUEST.fuel,
+        })
+    }
+
+    /// The instructions (wasmtime fuel) all calls into the guest through this runtime have used.
+    pub fn instructions_used(&self) -> u64 {
+        self.instructions.load(Ordering::Relaxed)
     }
 }
 
@@ -425,6 +466,9 @@ impl Runtime {
 pub struct Session {
     store: Store<HostState>,
     instance: Credbox,
+    instructions: Arc<AtomicU64>,
+    /// The instruction budget of the last call.
+    budget: u64,
 }
 
 /// A `credential-provider` resource living in a [`Session`].
@@ -435,17 +479,14 @@ pub struct ProviderHandle(ResourceAny);
 pub type GuestResult<T> = Result<Result<T, GuestError>>;
 
 /// Why a call into the guest failed: its limits, or a trap (a bug in the guest).
-fn guest_failure(store: &Store<HostState>, e: wasmtime::Error) -> anyhow::Error {
+fn guest_failure(store: &Store<HostState>, budget: u64, e: wasmtime::Error) -> anyhow::Error {
     let why = if store.data().memory.exceeded() {
         format!(
             "the guest component tried to use more than {} MiB of memory and was stopped",
-            Limits::GUEST.memory_bytes >> 20
+            store.data().memory.limit() >> 20
         )
     } else if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
-        format!(
-            "the guest component ran past its budget of {} instructions (a loop?) and was stopped",
-            Limits::GUEST.fuel
-        )
+        format!("the guest component ran past its budget of {budget} instructions (a loop?) and was stopped")
     } else {
         "the credbox guest component failed".to_string()
     };
@@ -459,18 +500,30 @@ impl Session {
         &mut self,
         f: impl FnOnce(&Credbox, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        self.store
-            .set_fuel(Limits::GUEST.fuel)
-            .map_err(anyhow::Error::from)?;
-        self.store.data_mut().spawns_left = MAX_SPAWNS_PER_CALL;
-        let result = f(&self.instance, &mut self.store);
-        result.map_err(|e| guest_failure(&self.store, e))
+        self.call_given(0, f)
     }
 
-    /// The instructions (wasmtime fuel) the last call into the guest used, out of
-    /// [`Limits::GUEST`]`.fuel`.
+    /// [`Session::call`] for a call given `input` bytes of profile-file text: its limits grow with
+    /// the input ([`Limits::for_input`]).
+    fn call_given<T>(
+        &mut self,
+        input: usize,
+        f: impl FnOnce(&Credbox, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        let limits = Limits::GUEST.for_input(input);
+        self.budget = limits.fuel;
+        self.store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
+        let state = self.store.data_mut();
+        state.spawns_left = MAX_SPAWNS_PER_CALL;
+        state.memory.limit = limits.memory_bytes;
+        let result = f(&self.instance, &mut self.store);
+        self.instructions.fetch_add(self.fuel_used(), Ordering::Relaxed);
+        result.map_err(|e| guest_failure(&self.store, self.budget, e))
+    }
+
+    /// The instructions (wasmtime fuel) the last call into the guest used, out of its budget.
     pub fn fuel_used(&self) -> u64 {
-        Limits::GUEST.fuel - self.store.get_fuel().unwrap_or(0)
+        self.budget - self.store.get_fuel().unwrap_or(0)
     }
 
     /// Ask the credential plugin at `path` whether `credentials` it returned earlier must no
@@ -488,7 +541,9 @@ impl Session {
 
     /// `profiles.resolve`: how `profile` supplies credentials.
     pub fn resolve(&mut self, files: &Files, profile: &str) -> GuestResult<Source> {
-        let source = self.call(|i, s| i.credbox_provider_profiles().call_resolve(s, files, profile))?;
+        let source = self.call_given(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_resolve(s, files, profile)
+        })?;
         Ok(source.map(|source| match source {
             wit_profiles::Source::StaticKeys(c) => Source::StaticKeys(c.into()),
             wit_profiles::Source::Process(settings) => Source::Process(settings),
@@ -497,12 +552,23 @@ impl Session {
 
     /// `profiles.profile-names`: every profile the files define.
     pub fn profile_names(&mut self, files: &Files) -> GuestResult<Vec<String>> {
-        self.call(|i, s| i.credbox_provider_profiles().call_profile_names(s, files))
+        self.call_given(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_profile_names(s, files)
+        })
+    }
+
+    /// `profiles.every-profile`: every profile with its properties, from one parse.
+    pub fn every_profile(&mut self, files: &Files) -> GuestResult<Vec<ProfileProperties>> {
+        self.call_given(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_every_profile(s, files)
+        })
     }
 
     /// `profiles.properties`: a profile's merged properties, with where each is defined.
     pub fn properties(&mut self, files: &Files, profile: &str) -> GuestResult<Vec<Property>> {
-        self.call(|i, s| i.credbox_provider_profiles().call_properties(s, files, profile))
+        self.call_given(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_properties(s, files, profile)
+        })
     }
 
     /// `profiles.set-property`: the one file to write back with `key` set to `value`.
@@ -513,7 +579,7 @@ impl Session {
         key: &str,
         value: &str,
     ) -> GuestResult<File> {
-        self.call(|i, s| {
+        self.call_given(text_len(files), |i, s| {
             i.credbox_provider_profiles()
                 .call_set_property(s, files, profile, key, value)
         })

@@ -18,7 +18,7 @@ wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::spawn;
 use credbox::provider::types::{Credentials, Error, ProcessSettings};
-use exports::credbox::provider::profiles::{self, File, Files, Property, Source};
+use exports::credbox::provider::profiles::{self, File, Files, ProfileProperties, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
 struct Hostile;
@@ -37,6 +37,9 @@ fn words(command_line: &str) -> Vec<String> {
 
 impl profiles::Guest for Hostile {
     fn profile_names(_: Files) -> Result<Vec<String>, Error> {
+        Err(refuse())
+    }
+    fn every_profile(_: Files) -> Result<Vec<ProfileProperties>, Error> {
         Err(refuse())
     }
     fn properties(_: Files, _: String) -> Result<Vec<Property>, Error> {
