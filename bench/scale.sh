@@ -5,7 +5,7 @@
 # issue 20 met or missed. Run from the repository root: bench/scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=target/bench-scale
+work=$PWD/target/bench-scale
 mkdir -p "$work"
 command -v hyperfine >/dev/null || { echo "installing hyperfine (Debian)"; apt-get install -y -qq hyperfine >/dev/null; }
 cargo build --release -q -p credbox
@@ -25,7 +25,7 @@ rss() { # peak RSS (KiB) of one run
 
 echo "== check over every profile"
 for n in 1000 10000 50000; do
-  AWS_CONFIG_FILE=$work/config-$n hyperfine -N -w 1 -r 5 --export-json "$work/check-$n.json" "$credbox check" >/dev/null
+  AWS_CONFIG_FILE=$work/config-$n hyperfine -N -i -w 1 -r 5 --export-json "$work/check-$n.json" "$credbox check" >/dev/null
   check[$n]=$(seconds "$work/check-$n.json")
 done
 echo "== export on 1 and 10,000 profiles"

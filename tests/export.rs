@@ -359,3 +359,53 @@ fn a_served_record_is_only_replayed_for_the_inputs_it_was_decided_with() {
     assert_eq!(decision(&export(&[])), Decision::Guest(default_until.clone()));
     assert_eq!(decision(&export(&[])), Decision::Replayed(default_until));
 }
+
+#[test]
+fn a_same_size_edit_of_a_settled_profile_file_is_seen() {
+    // A served record vouches for a file that had settled (last changed 2 s before the record)
+    // by its stamp alone, without reading it. Rewriting it in place, same size, same mtime, must
+    // still send the next call back to the guest: the kernel's ctime changes on every write.
+    let sandbox = Sandbox::new();
+    let first = sandbox.json_helper("bin/first", &session_json(6));
+    let second = sandbox.json_helper(
+        "bin/secon",
+        &session_json(6).replace("ASIATESTKEY00001", "ASIATESTKEY00002"),
+    );
+    let config =
+        |helper: &std::path::Path| format!("[profile p]\ncredential_process = {}\n", helper.display());
+    assert_eq!(config(&first).len(), config(&second).len());
+    sandbox.config(&config(&first));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let export = || {
+        let output = sandbox
+            .credbox()
+            .args(["export", "-v", "--profile", "p"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        (stdout_of(&output), stderr_of(&output))
+    };
+    assert!(export().0.contains("ASIATESTKEY00001"));
+    let (out, log) = export();
+    assert!(
+        out.contains("ASIATESTKEY00001") && log.contains("the guest's earlier decision"),
+        "{log}"
+    );
+    let before = std::fs::metadata(sandbox.config_path())
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(sandbox.config_path())
+        .and_then(|mut file| std::io::Write::write_all(&mut file, config(&second).as_bytes()))
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(sandbox.config_path())
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
+    let (out, log) = export();
+    assert!(out.contains("ASIATESTKEY00002"), "the edit was not seen: {log}");
+}

@@ -474,10 +474,17 @@ fn served_records_follow_every_input_the_guest_saw() {
     export();
     assert_eq!((runs(&sandbox), records()), (1, 1));
 
-    // An unrelated edit: the guest decides again, from its own cache entry; no helper run.
+    // An unrelated edit: the guest decides again, from its own cache entry; no helper run. The
+    // profile's one record is replaced by the new decision.
     sandbox.config(&format!("{config}\n[profile other]\nregion = eu-west-1\n"));
-    export();
-    assert_eq!((runs(&sandbox), records()), (1, 2));
+    let output = sandbox.credbox().args(["-v", "export"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        !stderr_of(&output).contains("the guest's earlier decision"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!((runs(&sandbox), records()), (1, 1));
 
     // A different command: a different entry, so the helper runs.
     sandbox.config(&format!(

@@ -60,9 +60,10 @@ impl CacheKey {
     }
 }
 
-/// The key of a [`Served`] record: everything the guest saw when it decided (its own build, the
-/// text of both profile files, the profile, the options that change its decision). Any change to
-/// them, an edit to an unrelated profile included, makes a new key, and the guest decides again.
+/// The key of a [`Served`] record: what names the decision (the guest build, where the inputs
+/// come from: both profile files' paths, or a command line; the profile; the options that change
+/// the decision). The record itself holds what the files said ([`FileSeen`]), so any change to
+/// them, an edit to an unrelated profile included, sends the next call back to the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeKey {
     stem: String,
@@ -70,11 +71,11 @@ pub struct ServeKey {
 
 impl ServeKey {
     /// The key for a decision of the guest build `guest` (its SHA-256) over these inputs.
-    pub fn new(guest: &str, files: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
+    pub fn new(guest: &str, inputs: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
         let min_ttl = min_ttl_seconds.to_le_bytes();
         let shell = [u8::from(allow_shell)];
-        let mut fields: Vec<&[u8]> = vec![b"credbox-serve-key-v2", guest.as_bytes()];
-        fields.extend(files.iter().map(|text| text.as_bytes()));
+        let mut fields: Vec<&[u8]> = vec![b"credbox-serve-key-v3", guest.as_bytes()];
+        fields.extend(inputs.iter().map(|input| input.as_bytes()));
         fields.extend([profile.as_bytes(), &min_ttl[..], &shell[..]]);
         ServeKey {
             stem: format!("{}-served-{}", profile_prefix(profile), hash_fields(&fields)),
@@ -100,6 +101,51 @@ pub struct Served {
     pub account_id: Option<String>,
     /// The command that produced them: a record is only served while the policy admits it.
     pub command: SpawnCommand,
+    /// The profile files the guest decided from, as they were; none for a command.
+    pub files: Vec<FileSeen>,
+    /// When the record was written, in nanoseconds since the epoch.
+    pub written_ns: i128,
+}
+
+/// A profile file as the guest saw it when it decided.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct FileSeen {
+    /// Its path.
+    pub path: String,
+    /// The SHA-256 (hex) of its text (of "" for a missing file).
+    pub sha256: String,
+    /// Its stamp when it was read (`None`: missing).
+    pub stamp: Option<crate::files::Stamp>,
+}
+
+/// How long before a record was written a file must have last changed for its stamp alone to
+/// vouch for it. A file changed in the same clock tick as an earlier change can keep its ctime
+/// (timestamps are coarse), so a recent one is checked by its text instead, as git does with
+/// racily clean files.
+const STAMP_SETTLED_NS: i128 = 2_000_000_000;
+
+impl FileSeen {
+    /// What `file` (read with `stamp`) says.
+    pub fn new(file: &crate::runtime::File, stamp: Option<crate::files::Stamp>) -> Self {
+        FileSeen {
+            path: file.path.clone(),
+            sha256: hex(&Sha256::digest(file.text.as_bytes())),
+            stamp,
+        }
+    }
+
+    /// Whether the file still says what it said when the record was written at `written_ns`:
+    /// the same settled stamp without reading it, else the same text.
+    pub fn unchanged(&self, written_ns: i128) -> bool {
+        let settled = self
+            .stamp
+            .is_some_and(|s| s.ctime_ns < written_ns - STAMP_SETTLED_NS);
+        if settled && crate::files::stamp(&self.path) == self.stamp {
+            return true;
+        }
+        crate::files::read_file(&self.path)
+            .is_ok_and(|file| hex(&Sha256::digest(file.text.as_bytes())) == self.sha256)
+    }
 }
 
 /// SHA-256 (hex) over length-prefixed fields, so that no two different field lists hash the same

@@ -64,9 +64,46 @@ pub fn locate_from_env() -> Locations {
 /// this is not a profile file (a log, a disk image) and would only feed the guest's budgets.
 pub const MAX_PROFILE_FILE: u64 = 64 << 20;
 
+/// What a profile file was when it was read: enough to see later, without reading it, that it has
+/// not changed since. The kernel sets `ctime` on every change and no user can set it back, and a
+/// replaced file has a new inode (see `cache::Served` for how a record uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    /// The status-change time, in nanoseconds since the epoch.
+    pub ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+/// The file at `path` as it is now (`None` when it does not exist or cannot be looked at).
+pub fn stamp(path: &str) -> Option<Stamp> {
+    std::fs::metadata(path).ok().map(|meta| Stamp::of(&meta))
+}
+
 /// Read one profile file; a missing file is an empty one.
 pub fn read_file(path: &str) -> Result<File, Error> {
+    read_file_stamped(path).map(|(file, _)| file)
+}
+
+/// Read one profile file, with its [`Stamp`] taken from the open file before reading it: a change
+/// made while it is read changes the stamp, so the stamp never vouches for text it did not see.
+pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
+    let mut stamp = None;
     let read = std::fs::File::open(Path::new(path)).and_then(|file| {
+        stamp = Some(Stamp::of(&file.metadata()?));
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PROFILE_FILE + 1), &mut bytes)?;
         Ok(bytes)
@@ -101,16 +138,21 @@ pub fn read_file(path: &str) -> Result<File, Error> {
             ));
         }
     };
-    Ok(File {
+    let file = File {
         path: path.to_string(),
         text,
-    })
+    };
+    Ok((file, stamp))
 }
 
 /// Read both files.
 pub fn read_files(locations: &Locations) -> Result<Files, Error> {
-    Ok(Files {
-        config: read_file(&locations.config)?,
-        credentials: read_file(&locations.credentials)?,
-    })
+    read_files_stamped(locations).map(|(files, _)| files)
+}
+
+/// Read both files, with their stamps (config, credentials).
+pub fn read_files_stamped(locations: &Locations) -> Result<(Files, [Option<Stamp>; 2]), Error> {
+    let (config, config_stamp) = read_file_stamped(&locations.config)?;
+    let (credentials, credentials_stamp) = read_file_stamped(&locations.credentials)?;
+    Ok((Files { config, credentials }, [config_stamp, credentials_stamp]))
 }

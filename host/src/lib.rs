@@ -173,12 +173,17 @@ fn fetch_for_profile(
     profile: &str,
     options: &FetchOptions,
 ) -> Result<Fetched, Error> {
-    let files = files::read_files(locations)?;
-    let texts = [files.config.text.as_str(), files.credentials.text.as_str()];
-    let served = ServedRecord::new(options, &texts, profile);
+    // A recorded decision is checked against the files' stamps first: a hit reads neither file.
+    let sources = [locations.config.as_str(), locations.credentials.as_str()];
+    let served = ServedRecord::new(options, &sources, profile);
     if let Some(fetched) = served.lookup(&options.policy, profile) {
         return Ok(fetched);
     }
+    let (files, stamps) = files::read_files_stamped(locations)?;
+    let seen = vec![
+        cache::FileSeen::new(&files.config, stamps[0]),
+        cache::FileSeen::new(&files.credentials, stamps[1]),
+    ];
     let mut session = options.session(runtime)?;
     let source = session
         .resolve(&files, profile)
@@ -201,7 +206,7 @@ fn fetch_for_profile(
             let fetched = fetch_process(&mut session, &settings, options, &Context::Profile(profile))?;
             // A plugin's `is-expired` is asked before each reuse, so its answer is never recorded.
             if settings.plugin.is_none() {
-                served.store(&fetched);
+                served.store(&fetched, seen);
             }
             Ok(fetched)
         }
@@ -215,7 +220,8 @@ struct ServedRecord<'a> {
 }
 
 impl<'a> ServedRecord<'a> {
-    fn new(options: &'a FetchOptions, texts: &[&str], label: &str) -> Self {
+    /// The record for `label`'s decision over `sources` (profile-file paths, or a command line).
+    fn new(options: &'a FetchOptions, sources: &[&str], label: &str) -> Self {
         // With a substituted clock the guest's time is not the system's: always ask the guest.
         let place = options
             .cache
@@ -224,7 +230,7 @@ impl<'a> ServedRecord<'a> {
             .map(|cache| {
                 let key = cache::ServeKey::new(
                     runtime::GUEST_SHA256,
-                    texts,
+                    sources,
                     label,
                     options.min_ttl.as_secs(),
                     options.policy.allow_shell,
@@ -240,6 +246,10 @@ impl<'a> ServedRecord<'a> {
         let (cache, key) = self.place.as_ref()?;
         let served = cache.read_served(key)?;
         if unix_now() >= served.serve_until {
+            return None;
+        }
+        if !served.files.iter().all(|file| file.unchanged(served.written_ns)) {
+            debug!("a profile file changed since the recorded decision; asking the guest");
             return None;
         }
         if let Err(refusal) =
@@ -263,7 +273,8 @@ impl<'a> ServedRecord<'a> {
         })
     }
 
-    fn store(&self, fetched: &Fetched) {
+    /// Record the guest's decision, made from the profile files as `files` says they were.
+    fn store(&self, fetched: &Fetched, files: Vec<cache::FileSeen>) {
         let (Some((cache, key)), Some(serve_until), Some(command)) =
             (&self.place, fetched.serve_until, &fetched.command)
         else {
@@ -282,6 +293,10 @@ impl<'a> ServedRecord<'a> {
             expiration: c.expiration,
             account_id: c.account_id.clone(),
             command: command.clone(),
+            files,
+            written_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i128),
         };
         if let Err(e) = cache.write_served(key, &record) {
             warn!(
@@ -332,7 +347,7 @@ fn fetch_for_command(runtime: &Runtime, argv: &[String], options: &FetchOptions)
     }
     let mut session = options.session(runtime)?;
     let fetched = fetch_process(&mut session, &settings, options, &Context::Command(program))?;
-    served.store(&fetched);
+    served.store(&fetched, Vec::new());
     Ok(fetched)
 }
 
