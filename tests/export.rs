@@ -409,3 +409,42 @@ fn a_same_size_edit_of_a_settled_profile_file_is_seen() {
     let (out, log) = export();
     assert!(out.contains("ASIATESTKEY00002"), "the edit was not seen: {log}");
 }
+
+#[test]
+fn a_touched_profile_file_is_read_once_then_trusted_by_its_new_stamp() {
+    // Touching a file (or rewriting it identically) changes its ctime: the next warm call reads
+    // and compares its text, finds it the same, and records the new stamp, so the calls after it
+    // read nothing again.
+    let sandbox = Sandbox::new();
+    let helper = sandbox.json_helper("bin/helper", &session_json(6));
+    sandbox.config(&format!(
+        "[profile p]\ncredential_process = {}\n",
+        helper.display()
+    ));
+    let export = || {
+        let output = sandbox
+            .credbox()
+            .args(["export", "-v", "--profile", "p"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        stderr_of(&output)
+    };
+    export();
+    let touch = || {
+        let text = std::fs::read(sandbox.config_path()).unwrap();
+        std::fs::write(sandbox.config_path(), text).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+    };
+    touch();
+    let log = export();
+    assert!(
+        log.contains("the guest's earlier decision") && log.contains("recording their new stamps"),
+        "{log}"
+    );
+    let log = export();
+    assert!(
+        log.contains("the guest's earlier decision") && !log.contains("recording their new stamps"),
+        "{log}"
+    );
+}

@@ -136,15 +136,57 @@ impl FileSeen {
 
     /// Whether the file still says what it said when the record was written at `written_ns`:
     /// the same settled stamp without reading it, else the same text.
-    pub fn unchanged(&self, written_ns: i128) -> bool {
+    pub fn check(&self, written_ns: i128) -> Unchanged {
         let settled = self
             .stamp
             .is_some_and(|s| s.ctime_ns < written_ns - STAMP_SETTLED_NS);
         if settled && crate::files::stamp(&self.path) == self.stamp {
-            return true;
+            return Unchanged::ByStamp;
         }
-        crate::files::read_file(&self.path)
-            .is_ok_and(|file| hex(&Sha256::digest(file.text.as_bytes())) == self.sha256)
+        match crate::files::read_file_stamped(&self.path) {
+            Ok((file, stamp)) if hex(&Sha256::digest(file.text.as_bytes())) == self.sha256 => {
+                Unchanged::ByText(stamp)
+            }
+            _ => Unchanged::No,
+        }
+    }
+}
+
+/// What [`FileSeen::check`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unchanged {
+    /// The stamp matched and had settled: the file was not read.
+    ByStamp,
+    /// The text is the same; the file's stamp as it was read (touched, or rewritten identically).
+    ByText(Option<crate::files::Stamp>),
+    /// The file changed.
+    No,
+}
+
+impl Served {
+    /// Check every file the record was decided from. When all are unchanged and some only by
+    /// their text, the record takes their new stamps (so the next call need not read them again)
+    /// and says whether it should be written back: only when those stamps have settled, so that a
+    /// file still being edited does not cost a write per call.
+    pub fn files_unchanged(&mut self, now_ns: i128) -> Option<bool> {
+        let mut refreshed = false;
+        for file in &mut self.files {
+            match file.check(self.written_ns) {
+                Unchanged::ByStamp => {}
+                Unchanged::ByText(stamp) => {
+                    let settled = stamp.is_some_and(|s| s.ctime_ns < now_ns - STAMP_SETTLED_NS);
+                    if stamp != file.stamp && settled {
+                        file.stamp = stamp;
+                        refreshed = true;
+                    }
+                }
+                Unchanged::No => return None,
+            }
+        }
+        if refreshed {
+            self.written_ns = now_ns;
+        }
+        Some(refreshed)
     }
 }
 

@@ -244,19 +244,25 @@ impl<'a> ServedRecord<'a> {
     /// command that produced it (caching never widens what runs); else the guest decides again.
     fn lookup(&self, policy: &SpawnPolicy, label: &str) -> Option<Fetched> {
         let (cache, key) = self.place.as_ref()?;
-        let served = cache.read_served(key)?;
+        let mut served = cache.read_served(key)?;
         if unix_now() >= served.serve_until {
             return None;
         }
-        if !served.files.iter().all(|file| file.unchanged(served.written_ns)) {
+        let Some(refreshed) = served.files_unchanged(now_ns()) else {
             debug!("a profile file changed since the recorded decision; asking the guest");
             return None;
-        }
+        };
         if let Err(refusal) =
             spawn::check_admitted(policy, &served.command).and_then(|()| spawn::check_recursion(label))
         {
             debug!("not serving the recorded answer: {refusal:?}");
             return None;
+        }
+        if refreshed {
+            debug!("the profile files were touched but say the same; recording their new stamps");
+            if let Err(e) = cache.write_served(key, &served) {
+                debug!("could not refresh the record's file stamps: {e}");
+            }
         }
         info!(serve_until = %error::format_time(served.serve_until), "cache hit (the guest's earlier decision)");
         Some(Fetched {
@@ -294,9 +300,7 @@ impl<'a> ServedRecord<'a> {
             account_id: c.account_id.clone(),
             command: command.clone(),
             files,
-            written_ns: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i128),
+            written_ns: now_ns(),
         };
         if let Err(e) = cache.write_served(key, &record) {
             warn!(
@@ -305,6 +309,13 @@ impl<'a> ServedRecord<'a> {
             );
         }
     }
+}
+
+/// Nanoseconds since the epoch, as the served record's `written_ns` counts them.
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 pub(crate) fn unix_now() -> i64 {
