@@ -89,7 +89,7 @@ fn a_file_too_large_to_be_a_profile_file_is_refused_by_name() {
     assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
     let stderr = stderr_of(&output);
     assert!(
-        stderr.contains("home/.aws/config") && stderr.contains("larger than 64 MiB"),
+        stderr.contains("home/.aws/config") && stderr.contains("larger than 32 MiB"),
         "{stderr}"
     );
 }

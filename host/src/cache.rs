@@ -103,8 +103,6 @@ pub struct Served {
     pub command: SpawnCommand,
     /// The profile files the guest decided from, as they were; none for a command.
     pub files: Vec<FileSeen>,
-    /// When the record was written, in nanoseconds since the epoch.
-    pub written_ns: i128,
 }
 
 /// A profile file as the guest saw it when it decided.
@@ -114,15 +112,9 @@ pub struct FileSeen {
     pub path: String,
     /// The SHA-256 (hex) of its text (of "" for a missing file).
     pub sha256: String,
-    /// Its stamp when it was read (`None`: missing).
+    /// Its stamp when it was read (`None`: missing, not settled, or not on a local filesystem).
     pub stamp: Option<crate::files::Stamp>,
 }
-
-/// How long before a record was written a file must have last changed for its stamp alone to
-/// vouch for it. A file changed in the same clock tick as an earlier change can keep its ctime
-/// (timestamps are coarse), so a recent one is checked by its text instead, as git does with
-/// racily clean files.
-const STAMP_SETTLED_NS: i128 = 2_000_000_000;
 
 impl FileSeen {
     /// What `file` (read with `stamp`) says.
@@ -134,13 +126,10 @@ impl FileSeen {
         }
     }
 
-    /// Whether the file still says what it said when the record was written at `written_ns`:
-    /// the same settled stamp without reading it, else the same text.
-    pub fn check(&self, written_ns: i128) -> Unchanged {
-        let settled = self
-            .stamp
-            .is_some_and(|s| s.ctime_ns < written_ns - STAMP_SETTLED_NS);
-        if settled && crate::files::stamp(&self.path) == self.stamp {
+    /// Whether the file still says what it said: its settled stamp unchanged (the file is not
+    /// read), else the same text.
+    pub fn check(&self) -> Unchanged {
+        if self.stamp.is_some() && crate::files::stamp(&self.path) == self.stamp {
             return Unchanged::ByStamp;
         }
         match crate::files::read_file_stamped(&self.path) {
@@ -165,26 +154,22 @@ pub enum Unchanged {
 
 impl Served {
     /// Check every file the record was decided from. When all are unchanged and some only by
-    /// their text, the record takes their new stamps (so the next call need not read them again)
-    /// and says whether it should be written back: only when those stamps have settled, so that a
-    /// file still being edited does not cost a write per call.
-    pub fn files_unchanged(&mut self, now_ns: i128) -> Option<bool> {
+    /// their text but now with a settled stamp (touched, or rewritten identically, a while ago),
+    /// the record takes the new stamps, so the next call need not read them again: the answer
+    /// says whether the record should be written back.
+    pub fn files_unchanged(&mut self) -> Option<bool> {
         let mut refreshed = false;
         for file in &mut self.files {
-            match file.check(self.written_ns) {
+            match file.check() {
                 Unchanged::ByStamp => {}
                 Unchanged::ByText(stamp) => {
-                    let settled = stamp.is_some_and(|s| s.ctime_ns < now_ns - STAMP_SETTLED_NS);
-                    if stamp != file.stamp && settled {
+                    if stamp.is_some() && stamp != file.stamp {
                         file.stamp = stamp;
                         refreshed = true;
                     }
                 }
                 Unchanged::No => return None,
             }
-        }
-        if refreshed {
-            self.written_ns = now_ns;
         }
         Some(refreshed)
     }

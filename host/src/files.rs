@@ -62,11 +62,12 @@ pub fn locate_from_env() -> Locations {
 
 /// The largest profile file credbox reads. A 100,000-profile config is about 23 MB; anything past
 /// this is not a profile file (a log, a disk image) and would only feed the guest's budgets.
-pub const MAX_PROFILE_FILE: u64 = 64 << 20;
+pub const MAX_PROFILE_FILE: u64 = 32 << 20;
 
 /// What a profile file was when it was read: enough to see later, without reading it, that it has
 /// not changed since. The kernel sets `ctime` on every change and no user can set it back, and a
-/// replaced file has a new inode (see `cache::Served` for how a record uses it).
+/// replaced file has a new inode (see `cache::Served` for how a record uses it). Only given for
+/// a file on a local filesystem that had settled before it was read ([`read_file_stamped`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     dev: u64,
@@ -98,12 +99,41 @@ pub fn read_file(path: &str) -> Result<File, Error> {
     read_file_stamped(path).map(|(file, _)| file)
 }
 
-/// Read one profile file, with its [`Stamp`] taken from the open file before reading it: a change
-/// made while it is read changes the stamp, so the stamp never vouches for text it did not see.
+/// How long before it is read a file must have last changed for its stamp to be given. Timestamps
+/// come from a coarse clock (a tick of a few milliseconds on many kernels), so a change made in
+/// the same tick as the last one, just after the read, could keep the ctime; a file that had not
+/// changed for 2 s before the read cannot be changed again within that tick. (git's "racily
+/// clean" files, the same problem.)
+const SETTLED_NS: i128 = 2_000_000_000;
+
+/// Filesystems whose ctime is kept by the local kernel on every change (`statfs` magic numbers:
+/// ext2/3/4, xfs, btrfs, tmpfs, f2fs, overlayfs, zfs). On others (NFS caches attributes; FUSE
+/// reports what its server says) a file is always compared by its text.
+const STAMPED_FILESYSTEMS: [i64; 7] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0x0102_1994,
+    0xF2F5_2010,
+    0x794C_7630,
+    0x2FC1_2FC1,
+];
+
+/// Read one profile file, with its [`Stamp`] taken from the open file before reading it, so a
+/// change made while it is read changes the stamp: the stamp never vouches for text it did not
+/// see. No stamp is given unless the file is on a local filesystem and had settled (its last
+/// change [`SETTLED_NS`] before the read began): then any later change shows in its ctime.
 pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
+    let read_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
     let mut stamp = None;
     let read = std::fs::File::open(Path::new(path)).and_then(|file| {
-        stamp = Some(Stamp::of(&file.metadata()?));
+        // `f_type` is i64 here and narrower on other architectures.
+        #[allow(clippy::unnecessary_cast)]
+        let local =
+            rustix::fs::fstatfs(&file).is_ok_and(|fs| STAMPED_FILESYSTEMS.contains(&(fs.f_type as i64)));
+        stamp = Some(Stamp::of(&file.metadata()?)).filter(|s| local && s.ctime_ns < read_ns - SETTLED_NS);
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PROFILE_FILE + 1), &mut bytes)?;
         Ok(bytes)
@@ -155,4 +185,27 @@ pub fn read_files_stamped(locations: &Locations) -> Result<(Files, [Option<Stamp
     let (config, config_stamp) = read_file_stamped(&locations.config)?;
     let (credentials, credentials_stamp) = read_file_stamped(&locations.credentials)?;
     Ok((Files { config, credentials }, [config_stamp, credentials_stamp]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_settled_file_gets_a_stamp() {
+        // A file changed just now could change again within the same clock tick without its ctime
+        // moving, so its stamp must not vouch for it: it is compared by its text instead.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "[default]\n").unwrap();
+        let path = path.to_str().unwrap();
+        let (file, stamp) = read_file_stamped(path).unwrap();
+        assert_eq!(file.text, "[default]\n");
+        assert_eq!(stamp, None, "a file changed within the last 2 s");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let (_, stamp) = read_file_stamped(path).unwrap();
+        assert_eq!(stamp, super::stamp(path), "a settled file on a local filesystem");
+        let (_, stamp) = read_file_stamped(&dir.path().join("missing").display().to_string()).unwrap();
+        assert_eq!(stamp, None);
+    }
 }

@@ -248,7 +248,7 @@ impl<'a> ServedRecord<'a> {
         if unix_now() >= served.serve_until {
             return None;
         }
-        let Some(refreshed) = served.files_unchanged(now_ns()) else {
+        let Some(refreshed) = served.files_unchanged() else {
             debug!("a profile file changed since the recorded decision; asking the guest");
             return None;
         };
@@ -300,7 +300,6 @@ impl<'a> ServedRecord<'a> {
             account_id: c.account_id.clone(),
             command: command.clone(),
             files,
-            written_ns: now_ns(),
         };
         if let Err(e) = cache.write_served(key, &record) {
             warn!(
@@ -309,13 +308,6 @@ impl<'a> ServedRecord<'a> {
             );
         }
     }
-}
-
-/// Nanoseconds since the epoch, as the served record's `written_ns` counts them.
-fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 pub(crate) fn unix_now() -> i64 {

@@ -119,8 +119,8 @@ impl Limits {
     /// 100,000-profile config). A loop is still stopped; only how soon grows with the input.
     pub fn for_input(self, input: usize) -> Limits {
         Limits {
-            fuel: self.fuel + FUEL_PER_INPUT_BYTE * input as u64,
-            memory_bytes: self.memory_bytes + MEMORY_PER_INPUT_BYTE * input,
+            fuel: self.fuel + (FUEL_PER_INPUT_BYTE * input as u64).min(MAX_INPUT_FUEL),
+            memory_bytes: self.memory_bytes + (MEMORY_PER_INPUT_BYTE * input).min(MAX_INPUT_MEMORY),
         }
     }
 
@@ -143,10 +143,14 @@ fn text_len(files: &Files) -> usize {
     files.config.text.len() + files.credentials.text.len()
 }
 
-/// Instructions granted per byte of profile-file text a call is given (the parser uses about 190).
+/// Instructions granted per byte of profile-file text a call is given (the parser uses about 190),
+/// up to 2^35 more in all: a looping guest given the largest input is stopped within seconds.
 const FUEL_PER_INPUT_BYTE: u64 = 1024;
-/// Memory granted per byte of profile-file text (the parsed profiles take a few times the text).
-const MEMORY_PER_INPUT_BYTE: usize = 16;
+const MAX_INPUT_FUEL: u64 = 1 << 35;
+/// Memory granted per byte of profile-file text (the parsed profiles take a few times the text),
+/// up to 1 GiB in all.
+const MEMORY_PER_INPUT_BYTE: usize = 8;
+const MAX_INPUT_MEMORY: usize = (1 << 30) - (128 << 20);
 
 /// A store's memory cap, which remembers that it was hit so the error can say so.
 pub struct MemoryCap {
@@ -515,7 +519,9 @@ impl Session {
         self.store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
         let state = self.store.data_mut();
         state.spawns_left = MAX_SPAWNS_PER_CALL;
-        state.memory.limit = limits.memory_bytes;
+        // Memory never shrinks: a later call keeps the largest cap granted so far.
+        state.memory.limit = state.memory.limit.max(limits.memory_bytes);
+        state.memory.exceeded = false;
         let result = f(&self.instance, &mut self.store);
         self.instructions.fetch_add(self.fuel_used(), Ordering::Relaxed);
         result.map_err(|e| guest_failure(&self.store, self.budget, e))
