@@ -321,11 +321,7 @@ fn a_served_record_is_only_replayed_for_the_inputs_it_was_decided_with() {
     assert_eq!(runs(), 2);
 
     // The allow-list and pins: checked on every replay.
-    let digest = {
-        use sha2::Digest;
-        let bytes = sha2::Sha256::digest(std::fs::read(&helper).unwrap());
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let digest = sha256_of(&helper);
     let refused = |allow: &str, why: &str| {
         let output = export(&["--allow", allow]);
         let stderr = stderr_of(&output);

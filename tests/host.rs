@@ -101,10 +101,7 @@ fn a_missing_program_is_named() {
 fn the_allow_list_and_pins_are_enforced() {
     let sandbox = Sandbox::new();
     let helper = sandbox.json_helper("pinned.sh", &session_json(1));
-    let digest = {
-        use sha2::Digest;
-        credbox_hex(&sha2::Sha256::digest(std::fs::read(&helper).unwrap()))
-    };
+    let digest = sha256_of(&helper);
     let allow = |value: String| export_with(&sandbox, &helper, &["--no-cache", "--allow", &value]);
 
     let ok = allow(format!("{}={digest}", helper.display()));
@@ -129,10 +126,6 @@ fn the_allow_list_and_pins_are_enforced() {
         "{}",
         stderr_of(&elsewhere)
     );
-}
-
-fn credbox_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

@@ -258,11 +258,7 @@ fn a_pinned_program_swapped_after_hashing_never_runs() {
     let marker = sandbox.path("unpinned-ran");
     let good = sandbox.json_helper("good.sh", &session_json(1));
     let evil = sandbox.helper("evil.sh", &format!("touch {}\n{}", marker.display(), "exit 1"));
-    let pin = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(std::fs::read(&good).unwrap());
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let pin = sha256_of(&good);
     let target = sandbox.path("bin/helper");
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     std::fs::copy(&good, &target).unwrap();
@@ -310,11 +306,7 @@ fn a_pinned_program_swapped_after_hashing_never_runs() {
 fn a_pinned_program_others_can_write_is_refused() {
     let sandbox = Sandbox::new();
     let helper = sandbox.json_helper("bin/helper", &session_json(1));
-    let pin = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(std::fs::read(&helper).unwrap());
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let pin = sha256_of(&helper);
     let run = || {
         sandbox
             .credbox()

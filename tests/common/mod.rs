@@ -85,6 +85,13 @@ impl Sandbox {
     }
 }
 
+/// The SHA-256 of the file at `path`, in hex: what `--allow PATH=SHA256` pins.
+pub fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The binary under test: `CREDBOX_TEST_BINARY` when set, else this build's.
 pub fn credbox_binary() -> PathBuf {
     std::env::var_os("CREDBOX_TEST_BINARY")
