@@ -121,7 +121,7 @@ impl FileSeen {
     pub fn new(file: &crate::runtime::File, stamp: Option<crate::files::Stamp>) -> Self {
         FileSeen {
             path: file.path.clone(),
-            sha256: hex(&Sha256::digest(file.text.as_bytes())),
+            sha256: text_sha256(&file.text),
             stamp,
         }
     }
@@ -133,12 +133,14 @@ impl FileSeen {
             return Unchanged::ByStamp;
         }
         match crate::files::read_file_stamped(&self.path) {
-            Ok((file, stamp)) if hex(&Sha256::digest(file.text.as_bytes())) == self.sha256 => {
-                Unchanged::ByText(stamp)
-            }
+            Ok((file, stamp)) if text_sha256(&file.text) == self.sha256 => Unchanged::ByText(stamp),
             _ => Unchanged::No,
         }
     }
+}
+
+fn text_sha256(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// What [`FileSeen::check`] found.

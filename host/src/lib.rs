@@ -180,10 +180,6 @@ fn fetch_for_profile(
         return Ok(fetched);
     }
     let (files, stamps) = files::read_files_stamped(locations)?;
-    let seen = vec![
-        cache::FileSeen::new(&files.config, stamps[0]),
-        cache::FileSeen::new(&files.credentials, stamps[1]),
-    ];
     let mut session = options.session(runtime)?;
     let source = session
         .resolve(&files, profile)
@@ -206,7 +202,12 @@ fn fetch_for_profile(
             let fetched = fetch_process(&mut session, &settings, options, &Context::Profile(profile))?;
             // A plugin's `is-expired` is asked before each reuse, so its answer is never recorded.
             if settings.plugin.is_none() {
-                served.store(&fetched, seen);
+                served.store(&fetched, || {
+                    vec![
+                        cache::FileSeen::new(&files.config, stamps[0]),
+                        cache::FileSeen::new(&files.credentials, stamps[1]),
+                    ]
+                });
             }
             Ok(fetched)
         }
@@ -279,8 +280,9 @@ impl<'a> ServedRecord<'a> {
         })
     }
 
-    /// Record the guest's decision, made from the profile files as `files` says they were.
-    fn store(&self, fetched: &Fetched, files: Vec<cache::FileSeen>) {
+    /// Record the guest's decision, made from the profile files as `files` says they were (only
+    /// worked out, hashing the files' text, when a record is written).
+    fn store(&self, fetched: &Fetched, files: impl FnOnce() -> Vec<cache::FileSeen>) {
         let (Some((cache, key)), Some(serve_until), Some(command)) =
             (&self.place, fetched.serve_until, &fetched.command)
         else {
@@ -299,7 +301,7 @@ impl<'a> ServedRecord<'a> {
             expiration: c.expiration,
             account_id: c.account_id.clone(),
             command: command.clone(),
-            files,
+            files: files(),
         };
         if let Err(e) = cache.write_served(key, &record) {
             warn!(
@@ -350,7 +352,7 @@ fn fetch_for_command(runtime: &Runtime, argv: &[String], options: &FetchOptions)
     }
     let mut session = options.session(runtime)?;
     let fetched = fetch_process(&mut session, &settings, options, &Context::Command(program))?;
-    served.store(&fetched, Vec::new());
+    served.store(&fetched, Vec::new);
     Ok(fetched)
 }
 
@@ -428,13 +430,7 @@ fn fetch_process(
     log_command(&command);
     // Recursion is refused before any cache read or lock, exactly as a run would refuse it: a
     // nested credbox would otherwise wait for the lock its grandparent holds until the timeout.
-    // A cached answer is only used while the current policy would run the command now.
-    spawn::check_recursion(&settings.profile)
-        .and_then(|()| match &options.cache {
-            Some(_) => spawn::check_admitted(&options.policy, &command),
-            None => Ok(()),
-        })
-        .map_err(|refusal| guest_error(refusal.into()))?;
+    spawn::check_recursion(&settings.profile).map_err(|refusal| guest_error(refusal.into()))?;
     let fresh = if settings.plugin.is_some() {
         Origin::Plugin
     } else {
@@ -464,11 +460,20 @@ fn fetch_process(
         return done(session, credentials, fresh);
     };
     let key = cache::CacheKey::new(&settings.profile, &command, settings.account_id.as_deref());
+    let admitted = std::cell::Cell::new(false);
     // A stored entry the guest adopts, and (for a plugin) the plugin does not call expired.
     let restore = |session: &mut Session| -> Result<Option<Credentials>, Error> {
         let Some(entry) = cache.read(&key) else {
             return Ok(None);
         };
+        // A cached answer is only used while the current policy would run the command now (a
+        // plugin is checked by its loader, before `is-expired` runs). Checked once, and only
+        // where an entry exists, so a miss does not hash a pinned program more than the run does.
+        if !admitted.get() {
+            spawn::check_admitted(&options.policy, &command)
+                .map_err(|refusal| guest_error(refusal.into()))?;
+            admitted.set(true);
+        }
         if !session.restore(provider, &entry).map_err(Error::internal)? {
             return Ok(None);
         }

@@ -162,24 +162,8 @@ pub fn run(
 ) -> Result<SpawnOutput, SpawnError> {
     let chain = check_chain(label)?;
     reap_orphans();
-    let (program, args): (PathBuf, Vec<&str>) = match command {
-        SpawnCommand::Argv(argv) if !argv.is_empty() => (
-            resolve_program(&argv[0])?,
-            argv[1..].iter().map(String::as_str).collect(),
-        ),
-        SpawnCommand::Argv(_) => return Err(SpawnError::Failed("empty command".into())),
-        SpawnCommand::Plugin(_) => {
-            return Err(SpawnError::Failed("a plugin is loaded, not spawned".into()));
-        }
-        SpawnCommand::Shell(text) => {
-            if !policy.allow_shell {
-                return Err(SpawnError::Denied(
-                    "the command needs a shell, and shell commands only run with --allow-shell".into(),
-                ));
-            }
-            (PathBuf::from("/bin/sh"), vec!["-c", text.as_str()])
-        }
-    };
+    refuse_shell(policy, command)?;
+    let (program, args) = program_and_args(command)?;
     // A pinned program is hashed from an open descriptor and run from that same descriptor, so
     // swapping the file between the check and the exec runs nothing unpinned.
     let pinned = match &policy.allow_list {
@@ -208,8 +192,12 @@ pub fn run(
     let deadline = Instant::now() + timeout;
     let group = rustix::process::Pid::from_child(&child);
     // When the helper started (in the kernel's clock ticks): processes that leave its group with
-    // setsid() and are reparented to us are recognised by starting no earlier.
-    let started = process_start(child.id());
+    // setsid() and are reparented to us are recognised by starting no earlier. Only a subreaper
+    // can find them, so only a subreaper reads it.
+    let started = SUBREAPER
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .then(|| process_start(child.id()))
+        .flatten();
     let _running = Running::register(child.id());
 
     let (events, received) = mpsc::channel();
@@ -590,21 +578,38 @@ pub(crate) fn admit_plugin(
 /// it. A cached answer is only served when this holds: caching must never widen what runs.
 /// Plugins are checked as they are loaded ([`admit_plugin`]), since any use of one runs its code.
 pub fn check_admitted(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
+    refuse_shell(policy, command)?;
+    let Some(allowed) = &policy.allow_list else {
+        return Ok(());
+    };
+    if matches!(command, SpawnCommand::Plugin(_)) {
+        return Ok(());
+    }
+    let (program, _) = program_and_args(command)?;
+    admit(&program, allowed).map(drop)
+}
+
+/// A shell command, unless the user allowed shells (`--allow-shell`), is refused.
+fn refuse_shell(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
     if matches!(command, SpawnCommand::Shell(_)) && !policy.allow_shell {
         return Err(SpawnError::Denied(
             "the command needs a shell, and shell commands only run with --allow-shell".into(),
         ));
     }
-    let Some(allowed) = &policy.allow_list else {
-        return Ok(());
-    };
-    let program = match command {
-        SpawnCommand::Shell(_) => PathBuf::from("/bin/sh"),
-        SpawnCommand::Argv(argv) if !argv.is_empty() => resolve_program(&argv[0])?,
-        SpawnCommand::Argv(_) => return Err(SpawnError::Failed("empty command".into())),
-        SpawnCommand::Plugin(_) => return Ok(()),
-    };
-    admit(&program, allowed).map(drop)
+    Ok(())
+}
+
+/// The program to execute (a bare name found on PATH) and its arguments.
+fn program_and_args(command: &SpawnCommand) -> Result<(PathBuf, Vec<&str>), SpawnError> {
+    match command {
+        SpawnCommand::Argv(argv) if !argv.is_empty() => Ok((
+            resolve_program(&argv[0])?,
+            argv[1..].iter().map(String::as_str).collect(),
+        )),
+        SpawnCommand::Argv(_) => Err(SpawnError::Failed("empty command".into())),
+        SpawnCommand::Plugin(_) => Err(SpawnError::Failed("a plugin is loaded, not spawned".into())),
+        SpawnCommand::Shell(text) => Ok((PathBuf::from("/bin/sh"), vec!["-c", text.as_str()])),
+    }
 }
 
 /// A command that executes the already-open `file` (Linux's fexecve, through its `/proc/self/fd`
