@@ -372,15 +372,7 @@ fn a_same_size_edit_of_a_settled_profile_file_is_seen() {
     assert_eq!(config(&first).len(), config(&second).len());
     sandbox.config(&config(&first));
     std::thread::sleep(std::time::Duration::from_millis(2100));
-    let export = || {
-        let output = sandbox
-            .credbox()
-            .args(["export", "-v", "--profile", "p"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr_of(&output));
-        (stdout_of(&output), stderr_of(&output))
-    };
+    let export = || export_verbose(&sandbox, "p");
     assert!(export().0.contains("ASIATESTKEY00001"));
     let (out, log) = export();
     assert!(
@@ -417,15 +409,7 @@ fn a_touched_profile_file_is_read_once_then_trusted_by_its_new_stamp() {
         "[profile p]\ncredential_process = {}\n",
         helper.display()
     ));
-    let export = || {
-        let output = sandbox
-            .credbox()
-            .args(["export", "-v", "--profile", "p"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr_of(&output));
-        stderr_of(&output)
-    };
+    let export = || export_verbose(&sandbox, "p").1;
     export();
     let touch = || {
         let text = std::fs::read(sandbox.config_path()).unwrap();
@@ -443,4 +427,15 @@ fn a_touched_profile_file_is_read_once_then_trusted_by_its_new_stamp() {
         log.contains("the guest's earlier decision") && !log.contains("recording their new stamps"),
         "{log}"
     );
+}
+
+/// `credbox -v export --profile PROFILE`, which must succeed: its stdout and its log.
+fn export_verbose(sandbox: &Sandbox, profile: &str) -> (String, String) {
+    let output = sandbox
+        .credbox()
+        .args(["export", "-v", "--profile", profile])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    (stdout_of(&output), stderr_of(&output))
 }
