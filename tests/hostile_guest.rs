@@ -1,6 +1,7 @@
 //! The hostile-guest suite: a policy component that ignores every rule (tests/components/examples/
 //! hostile_guest.rs) still cannot hang credbox, exhaust its memory, run a program outside the
-//! allow-list, use a shell the user did not allow, or outwait the host's timeout ceiling.
+//! allow-list, use a shell the user did not allow, outwait the host's timeout ceiling, or call
+//! credential plugins the policy would not load.
 
 mod common;
 
@@ -98,7 +99,41 @@ fn a_guest_cannot_run_commands_in_a_loop() {
         "{error}"
     );
     let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
-    assert_eq!(runs, credbox::runtime::MAX_SPAWNS_PER_CALL as usize);
+    assert_eq!(runs, credbox::component::MAX_SPAWNS_PER_CALL as usize);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn a_guest_cannot_call_a_plugin_outside_the_allow_list_or_by_a_relative_path() {
+    let options = FetchOptions {
+        policy: SpawnPolicy {
+            allow_list: Some(vec!["/bin/true".parse().unwrap()]),
+            ..SpawnPolicy::default()
+        },
+        ..FetchOptions::default()
+    };
+    let plugin = component("plugin_expired");
+    let (error, _) = attack(&["plugin-outside", plugin.to_str().unwrap()], &options);
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(error.to_string().contains("is not on the allow-list"), "{error}");
+
+    let (error, _) = attack(&["plugin-relative"], &FetchOptions::default());
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(error.to_string().contains("is not an absolute path"), "{error}");
+}
+
+#[test]
+fn a_guest_cannot_call_plugins_in_a_loop() {
+    let plugin = component("plugin_expired");
+    let (error, took) = attack(
+        &["plugin-loop", plugin.to_str().unwrap()],
+        &FetchOptions::default(),
+    );
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(
+        error.to_string().contains("more than 4 commands in one call"),
+        "{error}"
+    );
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
 

@@ -20,7 +20,7 @@ fn transpile(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
         jco.display()
     );
     let wasm = sandbox.path("credbox.wasm");
-    std::fs::write(&wasm, credbox::runtime::GUEST_WASM).unwrap();
+    std::fs::write(&wasm, credbox::component::GUEST_WASM).unwrap();
     let out = sandbox.path("out");
     let transpiled = Command::new(&jco)
         .arg("transpile")

@@ -196,13 +196,13 @@ fn real_work_uses_a_small_fraction_of_the_guest_instruction_budget() {
         .unwrap()
         .session(credbox::SpawnPolicy::default(), None)
         .unwrap();
-    let budget = credbox::runtime::Limits::GUEST.fuel;
+    let budget = credbox::component::Limits::GUEST.fuel;
 
-    session.resolve(&files, "p1999").unwrap().unwrap();
+    session.resolve(&files, "p1999").unwrap();
     let resolve = session.fuel_used();
     let padding = "x".repeat(60 * 1024);
     let output = session_json(1).replace("\"Version\"", &format!("\"Padding\": \"{padding}\", \"Version\""));
-    session.validate_output(output.as_bytes(), None).unwrap().unwrap();
+    session.validate_output(output.as_bytes(), None).unwrap();
     let validate = session.fuel_used();
     eprintln!("fuel: resolve in 2,000 profiles {resolve}, validate 60 KiB {validate}, budget {budget}");
     assert!(resolve < budget / 20, "{resolve}");

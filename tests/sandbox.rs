@@ -1,7 +1,8 @@
-//! The sandbox audit (docs/SECURITY.md): the guest component imports only the spawn capability, its types,
-//! and the WASI interfaces Rust's std needs; the host links nothing more.
+//! The sandbox audit (docs/SECURITY.md): the guest component imports only its two capabilities
+//! (spawn and plugins), their types, and the WASI interfaces Rust's std needs; the host links
+//! nothing more.
 
-use credbox::runtime::{GRANTED_WASI, GUEST_WASM, Runtime, component_imports};
+use credbox::component::{GRANTED_WASI, GUEST_WASM, Runtime, component_imports};
 use wasmtime::component::Component;
 
 /// The interface part of an import name, without its version (`wasi:cli/exit@0.2.6` → `wasi:cli/exit`).
@@ -10,7 +11,7 @@ fn unversioned(name: &str) -> &str {
 }
 
 #[test]
-fn the_guest_imports_nothing_beyond_spawn_and_empty_wasi() {
+fn the_guest_imports_nothing_beyond_its_two_capabilities_and_empty_wasi() {
     let runtime = Runtime::new().unwrap();
     let engine = runtime.engine().unwrap();
     let component = Component::new(engine, GUEST_WASM).unwrap();
@@ -18,17 +19,25 @@ fn the_guest_imports_nothing_beyond_spawn_and_empty_wasi() {
     eprintln!("guest imports: {imports:?}");
     let allowed = |name: &str| {
         let name = unversioned(name);
-        name == "credbox:provider/spawn" || name == "credbox:provider/types" || GRANTED_WASI.contains(&name)
+        [
+            "credbox:provider/spawn",
+            "credbox:provider/plugins",
+            "credbox:provider/types",
+        ]
+        .contains(&name)
+            || GRANTED_WASI.contains(&name)
     };
     let forbidden: Vec<&String> = imports.iter().filter(|name| !allowed(name)).collect();
     assert!(
         forbidden.is_empty(),
         "forbidden imports: {forbidden:?} (all: {imports:?})"
     );
-    assert!(
-        imports.iter().any(|i| unversioned(i) == "credbox:provider/spawn"),
-        "{imports:?}"
-    );
+    for capability in ["credbox:provider/spawn", "credbox:provider/plugins"] {
+        assert!(
+            imports.iter().any(|i| unversioned(i) == capability),
+            "{capability} not in {imports:?}"
+        );
+    }
     for never in ["wasi:filesystem", "wasi:sockets", "wasi:http", "wasi:random"] {
         assert!(
             !imports.iter().any(|i| i.starts_with(never)),

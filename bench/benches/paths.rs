@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use credbox::runtime::{File, Files, Options, Source};
+use credbox::component::{File, Files, Options, Source};
 use credbox::{FetchOptions, Provider, Runtime, SpawnPolicy, Target};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -52,13 +52,13 @@ fn guest_calls(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
     let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
     c.bench_function("guest: validate one helper output", |b| {
-        b.iter(|| session.validate_output(OUTPUT, None).unwrap().unwrap())
+        b.iter(|| session.validate_output(OUTPUT, None).unwrap())
     });
     let files = Files {
         config: File { path: "config".into(), text: format!("[profile p]\nregion = eu-west-1\ncredential_process = {}\n", helper()) },
         credentials: File { path: "credentials".into(), text: String::new() },
     };
-    c.bench_function("guest: resolve a profile", |b| b.iter(|| session.resolve(&files, "p").unwrap().unwrap()));
+    c.bench_function("guest: resolve a profile", |b| b.iter(|| session.resolve(&files, "p").unwrap()));
     c.bench_function("instantiate the guest", |b| {
         b.iter(|| runtime.session(SpawnPolicy::default(), None).unwrap())
     });
@@ -71,14 +71,14 @@ fn refresh(c: &mut Criterion) {
         config: File { path: "config".into(), text: format!("[profile p]\ncredential_process = {}\n", helper()) },
         credentials: File { path: "credentials".into(), text: String::new() },
     };
-    let Source::Process(settings) = session.resolve(&files, "p").unwrap().unwrap() else { panic!() };
+    let Source::Process(settings) = session.resolve(&files, "p").unwrap() else { panic!() };
     let options = Options { min_ttl_seconds: 900, timeout_ms: 60_000, allow_shell: false };
     let mut group = c.benchmark_group("refresh");
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("spawn the helper and validate (no cache)", |b| {
         b.iter(|| {
             let provider = session.new_provider(&settings, options).unwrap();
-            session.retrieve(provider).unwrap().unwrap()
+            session.retrieve(provider).unwrap()
         })
     });
     group.finish();

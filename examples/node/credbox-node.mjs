@@ -19,7 +19,7 @@ const out = pathToFileURL(`${outDir}/`);
 const STDOUT_CAP = 64 * 1024;
 const MAX_TIMEOUT_MS = 60_000;
 
-/** A WIT `spawn-error`: jco turns a thrown Error's `payload` into the `err` of the result. */
+/** A WIT `spawn-error` or `call-error`: jco turns a thrown Error's `payload` into the `err` of the result. */
 function spawnError(tag, val) {
   const error = new Error(tag);
   error.payload = { tag, val };
@@ -29,7 +29,7 @@ function spawnError(tag, val) {
 /** credbox:provider/spawn#run — argv only, no shell, bounded time and output. */
 function run({ command, timeoutMs }) {
   if (command.tag !== "argv") {
-    throw spawnError("denied", "this host runs argv commands only; it never starts a shell or loads plugins");
+    throw spawnError("denied", "this host runs argv commands only; it never starts a shell");
   }
   const [program, ...args] = command.val;
   const timeout = Math.min(Number(timeoutMs), MAX_TIMEOUT_MS);
@@ -54,10 +54,16 @@ function run({ command, timeoutMs }) {
   };
 }
 
+/** credbox:provider/plugins — this host loads no credential plugins: every call is `denied`. */
+function noPlugins() {
+  throw spawnError("denied", "this host loads no credential plugins");
+}
+
 // Everything else the component imports is what Rust's std needs; grant it empty: no environment
 // variables, no arguments. (The shim's own environment would hand over process.env.)
 const imports = {
   "credbox:provider/spawn": { run },
+  "credbox:provider/plugins": { retrieve: noPlugins, isExpired: noPlugins },
   "wasi:cli/environment": { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined },
   "wasi:cli/exit": cli.exit,
   "wasi:cli/stdin": cli.stdin,

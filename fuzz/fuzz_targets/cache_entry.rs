@@ -1,9 +1,30 @@
 //! Cache-entry decoding: a corrupt entry is ignored, never a panic; an accepted entry round-trips.
 #![no_main]
 
-use credbox_guest::provider::{Options, Provider};
+use credbox_guest::Credentials;
+use credbox_guest::provider::{
+    Host, Options, PluginCallError, Provider, SpawnError, SpawnOutput, SpawnRequest,
+};
 use credbox_guest::resolve::ProcessSettings;
 use libfuzzer_sys::fuzz_target;
+
+/// A host at a fixed time that runs nothing: restoring never needs to.
+struct Frozen(i64);
+
+impl Host for Frozen {
+    fn spawn(&self, _: SpawnRequest) -> Result<SpawnOutput, SpawnError> {
+        Err(SpawnError::Denied("restoring runs nothing".into()))
+    }
+    fn plugin_retrieve(&self, _: &str) -> Result<Credentials, PluginCallError> {
+        Err(PluginCallError::Denied("restoring runs nothing".into()))
+    }
+    fn plugin_is_expired(&self, _: &str, _: &Credentials) -> Result<bool, PluginCallError> {
+        Err(PluginCallError::Denied("restoring runs nothing".into()))
+    }
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
 
 fn provider() -> Provider {
     let settings = ProcessSettings::command("p", "/h");
@@ -11,12 +32,19 @@ fn provider() -> Provider {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let now = 1_700_000_000;
+    let host = Frozen(1_700_000_000);
     let first = provider();
-    if first.restore(data, now) {
+    if first
+        .restore(data, &host)
+        .expect("a command's entry asks no plugin")
+    {
         let entry = first.cache_entry().expect("a restored entry can be stored again");
         let second = provider();
-        assert!(second.restore(&entry, now));
+        assert!(
+            second
+                .restore(&entry, &host)
+                .expect("a command's entry asks no plugin")
+        );
         assert_eq!(second.cache_entry(), Some(entry));
     }
 });

@@ -7,13 +7,11 @@
 
 use crate::{Error, SyntaxRule};
 
-/// What to run: an argv, or (only when the user allows a shell) the whole value through `sh -c`,
-/// or a credential plugin component (from `credential_plugin`, never from a command line).
+/// What to run: an argv, or (only when the user allows a shell) the whole value through `sh -c`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Argv(Vec<String>),
     Shell(String),
-    Plugin(String),
 }
 
 /// How a character of a word was written.

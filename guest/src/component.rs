@@ -1,19 +1,20 @@
 //! The WebAssembly component: converts between the WIT types and the plain Rust policy.
-//! No logic lives here.
+//! No policy lives here, only conversions.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::profile::{FileKind, Profile, ProfileSet};
 use crate::provider::{self, Host as _};
 use crate::{Command, Credentials, Error, ExitStatus, PluginError, SyntaxRule, edit, resolve};
+use resolve::Helper;
 
 wit_bindgen::generate!({
     path: "../wit",
     world: "credbox",
 });
 
-use credbox::provider::spawn;
 use credbox::provider::types as wit;
+use credbox::provider::{plugins, spawn};
 use exports::credbox::provider::profiles as wit_profiles;
 use exports::credbox::provider::provider as wit_provider;
 use wit::ProcessSettings;
@@ -21,7 +22,7 @@ use wit::ProcessSettings;
 struct Component;
 export!(Component);
 
-/// The host as the policy sees it: the spawn import and the (WASI) wall clock.
+/// The host as the policy sees it: the spawn and plugins imports and the (WASI) wall clock.
 struct ComponentHost;
 
 impl provider::Host for ComponentHost {
@@ -41,8 +42,21 @@ impl provider::Host for ComponentHost {
             Err(spawn::SpawnError::Failed(why)) => Err(provider::SpawnError::Failed(why)),
             Err(spawn::SpawnError::TimedOut(ms)) => Err(provider::SpawnError::TimedOut(ms)),
             Err(spawn::SpawnError::OutputTooLarge(n)) => Err(provider::SpawnError::OutputTooLarge(n)),
-            Err(spawn::SpawnError::Plugin(e)) => Err(provider::SpawnError::Plugin(plugin_error_from_wit(e))),
         }
+    }
+
+    fn plugin_retrieve(&self, path: &str) -> Result<Credentials, provider::PluginCallError> {
+        plugins::retrieve(path)
+            .map(credentials_from_wit)
+            .map_err(call_error_from_wit)
+    }
+
+    fn plugin_is_expired(
+        &self,
+        path: &str,
+        credentials: &Credentials,
+    ) -> Result<bool, provider::PluginCallError> {
+        plugins::is_expired(path, &credentials_to_wit(credentials.clone())).map_err(call_error_from_wit)
     }
 
     fn now(&self) -> i64 {
@@ -57,7 +71,15 @@ fn command_to_wit(command: Command) -> spawn::Command {
     match command {
         Command::Argv(argv) => spawn::Command::Argv(argv),
         Command::Shell(text) => spawn::Command::Shell(text),
-        Command::Plugin(path) => spawn::Command::Plugin(path),
+    }
+}
+
+fn call_error_from_wit(e: plugins::CallError) -> provider::PluginCallError {
+    match e {
+        plugins::CallError::Denied(why) => provider::PluginCallError::Denied(why),
+        plugins::CallError::Failed(why) => provider::PluginCallError::Failed(why),
+        plugins::CallError::TooLarge(n) => provider::PluginCallError::TooLarge(n),
+        plugins::CallError::Plugin(e) => provider::PluginCallError::Plugin(plugin_error_from_wit(e)),
     }
 }
 
@@ -89,6 +111,16 @@ fn exit_from_wit(status: wit::ExitStatus) -> ExitStatus {
     match status {
         wit::ExitStatus::Code(c) => ExitStatus::Code(c),
         wit::ExitStatus::Signal(s) => ExitStatus::Signal(s),
+    }
+}
+
+fn credentials_from_wit(c: wit::Credentials) -> Credentials {
+    Credentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        expiration: c.expiration,
+        account_id: c.account_id,
     }
 }
 
@@ -152,23 +184,27 @@ fn error_to_wit(error: Error) -> wit::Error {
 fn settings_from_wit(s: ProcessSettings) -> resolve::ProcessSettings {
     resolve::ProcessSettings {
         profile: s.profile,
-        command_line: s.command_line,
+        helper: match s.helper {
+            wit::Helper::CommandLine(line) => Helper::CommandLine(line),
+            wit::Helper::Plugin(path) => Helper::Plugin(path),
+        },
         account_id: s.account_id,
         origin: s.origin.map(|o| (o.file, o.line.unwrap_or(0))),
-        plugin: s.plugin,
     }
 }
 
 fn settings_to_wit(s: resolve::ProcessSettings) -> ProcessSettings {
     ProcessSettings {
         profile: s.profile,
-        command_line: s.command_line,
+        helper: match s.helper {
+            Helper::CommandLine(line) => wit::Helper::CommandLine(line),
+            Helper::Plugin(path) => wit::Helper::Plugin(path),
+        },
         account_id: s.account_id,
         origin: s.origin.map(|(file, line)| wit::Location {
             file,
             line: Some(line),
         }),
-        plugin: s.plugin,
     }
 }
 
@@ -340,16 +376,12 @@ impl wit_provider::GuestCredentialProvider for CredentialProvider {
         self.0.serve_until()
     }
 
-    fn is_expired(&self) -> bool {
-        self.0.is_expired(ComponentHost.now())
-    }
-
     fn invalidate(&self) {
         self.0.invalidate()
     }
 
-    fn restore(&self, entry: Vec<u8>) -> bool {
-        self.0.restore(&entry, ComponentHost.now())
+    fn restore(&self, entry: Vec<u8>) -> Result<bool, wit::Error> {
+        self.0.restore(&entry, &ComponentHost).map_err(error_to_wit)
     }
 
     fn cache_entry(&self) -> Option<Vec<u8>> {

@@ -16,7 +16,7 @@ pub mod resolve;
 mod component;
 
 pub use command::{Command, parse_command};
-pub use output::validate_output;
+pub use output::{validate_credentials, validate_output};
 
 /// AWS credentials. `Debug` never shows the secret key or the session token.
 #[derive(Clone, PartialEq, Eq)]

@@ -145,6 +145,54 @@ pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Res
     })
 }
 
+/// Check credentials a credential plugin returned, with the rules a helper's output follows: the
+/// keys are required and in the credential alphabet, an empty token or account means none, the
+/// account is digits, and expired credentials are an error. `account_id` is the profile's fallback.
+pub fn validate_credentials(
+    credentials: Credentials,
+    account_id: Option<&str>,
+    now: i64,
+) -> Result<Credentials, Error> {
+    let required = |field: &str, value: String| {
+        if value.is_empty() {
+            return Err(Error::MissingField(field.into()));
+        }
+        in_alphabet(field, value)
+    };
+    let access_key_id = required("AccessKeyId", credentials.access_key_id)?;
+    let secret_access_key = required("SecretAccessKey", credentials.secret_access_key)?;
+    let session_token = credentials
+        .session_token
+        .filter(|t| !t.is_empty())
+        .map(|t| in_alphabet("SessionToken", t))
+        .transpose()?;
+    let account_id = match credentials.account_id.filter(|a| !a.is_empty()) {
+        Some(id) => Some(account_digits(id)?),
+        None => account_id.map(String::from),
+    };
+    // The same range an RFC 3339 `Expiration` can name, so that every host can print it.
+    if let Some(expiration) = credentials.expiration
+        && jiff::Timestamp::from_second(expiration).is_err()
+    {
+        return Err(Error::InvalidField {
+            field: "Expiration".into(),
+            reason: "is outside the years -9999 to 9999".into(),
+        });
+    }
+    if let Some(expiration) = credentials.expiration
+        && expiration <= now
+    {
+        return Err(Error::Expired(expiration));
+    }
+    Ok(Credentials {
+        access_key_id,
+        secret_access_key,
+        session_token,
+        expiration: credentials.expiration,
+        account_id,
+    })
+}
+
 fn check_version(version: Option<&Value>) -> Result<(), Error> {
     match version {
         Some(Value::Number(n)) if n.as_f64() == Some(1.0) => Ok(()),

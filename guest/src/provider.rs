@@ -4,8 +4,11 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
-use crate::resolve::ProcessSettings;
-use crate::{Command, Credentials, Error, ExitStatus, PluginError, parse_command, validate_output};
+use crate::resolve::{Helper, ProcessSettings};
+use crate::{
+    Command, Credentials, Error, ExitStatus, PluginError, parse_command, validate_credentials,
+    validate_output,
+};
 
 /// The user's options (mirrors the WIT `options`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,12 +50,46 @@ pub enum SpawnError {
     Failed(String),
     TimedOut(u64),
     OutputTooLarge(u64),
+}
+
+/// Why a plugin call gave no answer (mirrors the WIT `plugins.call-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginCallError {
+    Denied(String),
+    Failed(String),
+    TooLarge(u64),
     Plugin(PluginError),
 }
 
-/// The provider's view of the outside world: the host's spawn capability and the clock.
+impl From<SpawnError> for Error {
+    fn from(e: SpawnError) -> Self {
+        match e {
+            SpawnError::Denied(why) => Error::SpawnDenied(why),
+            SpawnError::Failed(why) => Error::SpawnFailed(why),
+            SpawnError::TimedOut(ms) => Error::TimedOut(ms),
+            SpawnError::OutputTooLarge(limit) => Error::OutputTooLarge(limit),
+        }
+    }
+}
+
+impl From<PluginCallError> for Error {
+    fn from(e: PluginCallError) -> Self {
+        match e {
+            PluginCallError::Denied(why) => Error::SpawnDenied(why),
+            PluginCallError::Failed(why) => Error::SpawnFailed(why),
+            PluginCallError::TooLarge(limit) => Error::OutputTooLarge(limit),
+            PluginCallError::Plugin(e) => Error::Plugin(e),
+        }
+    }
+}
+
+/// The provider's view of the outside world: the host's two capabilities and the clock.
 pub trait Host {
     fn spawn(&self, request: SpawnRequest) -> Result<SpawnOutput, SpawnError>;
+    /// The `retrieve` of the credential plugin at `path`.
+    fn plugin_retrieve(&self, path: &str) -> Result<Credentials, PluginCallError>;
+    /// The `is-expired` of the credential plugin at `path`.
+    fn plugin_is_expired(&self, path: &str, credentials: &Credentials) -> Result<bool, PluginCallError>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
 }
@@ -62,6 +99,9 @@ pub trait Host {
 struct Fetched {
     credentials: Credentials,
     fetched_at: i64,
+    /// A plugin's `is-expired` was just asked about them (by `restore`): the next reuse need not
+    /// ask again.
+    vetted: bool,
 }
 
 impl Fetched {
@@ -84,7 +124,8 @@ struct CacheEntry {
     credbox_cache: u32,
     profile: String,
     command_line: String,
-    /// The plugin's path for `credential_plugin` profiles (absent in entries for processes).
+    /// The plugin's path for `credential_plugin` profiles (absent in entries for processes, whose
+    /// `command_line` is then empty: the on-disk format of credbox 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plugin: Option<String>,
     fetched_at: i64,
@@ -113,74 +154,101 @@ impl Provider {
         }
     }
 
-    /// The cached credentials if they are outside the refresh window, else fresh ones.
+    /// The cached credentials if they may be reused, else fresh ones.
     pub fn retrieve(&self, host: &impl Host) -> Result<Credentials, Error> {
-        if let Some(fetched) = self.current.borrow().as_ref()
-            && host.now() < fetched.serve_until(self.options.min_ttl_seconds)
-        {
-            return Ok(fetched.credentials.clone());
+        if let Some(credentials) = self.reusable(host)? {
+            return Ok(credentials);
         }
-        let command = match &self.settings.plugin {
-            Some(path) => Command::Plugin(path.clone()),
-            None => parse_command(&self.settings.command_line, self.options.allow_shell)?,
+        let account_id = self.settings.account_id.as_deref();
+        let (credentials, now) = match &self.settings.helper {
+            Helper::CommandLine(command_line) => {
+                let output = host.spawn(SpawnRequest {
+                    command: parse_command(command_line, self.options.allow_shell)?,
+                    timeout_ms: self.options.timeout_ms,
+                    label: self.settings.profile.clone(),
+                })?;
+                if output.status != ExitStatus::Code(0) {
+                    return Err(Error::NonzeroExit {
+                        status: output.status,
+                        stderr_tail: output.stderr_tail,
+                    });
+                }
+                let now = host.now();
+                (validate_output(&output.stdout, account_id, now)?, now)
+            }
+            Helper::Plugin(path) => {
+                let returned = host.plugin_retrieve(path)?;
+                let now = host.now();
+                (validate_credentials(returned, account_id, now)?, now)
+            }
         };
-        let output = host
-            .spawn(SpawnRequest {
-                command,
-                timeout_ms: self.options.timeout_ms,
-                label: self.settings.profile.clone(),
-            })
-            .map_err(|e| match e {
-                SpawnError::Denied(why) => Error::SpawnDenied(why),
-                SpawnError::Failed(why) => Error::SpawnFailed(why),
-                SpawnError::TimedOut(ms) => Error::TimedOut(ms),
-                SpawnError::OutputTooLarge(limit) => Error::OutputTooLarge(limit),
-                SpawnError::Plugin(e) => Error::Plugin(e),
-            })?;
-        if output.status != ExitStatus::Code(0) {
-            return Err(Error::NonzeroExit {
-                status: output.status,
-                stderr_tail: output.stderr_tail,
-            });
-        }
-        let now = host.now();
-        let credentials = validate_output(&output.stdout, self.settings.account_id.as_deref(), now)?;
         *self.current.borrow_mut() = Some(Fetched {
             credentials: credentials.clone(),
             fetched_at: now,
+            vetted: false,
         });
         Ok(credentials)
     }
 
-    /// Until when the current credentials may be served without asking again.
+    /// The current credentials, when they are outside the refresh window and (for a plugin) the
+    /// plugin does not call them expired; asking the plugin once per reuse, as plugincreds does.
+    fn reusable(&self, host: &impl Host) -> Result<Option<Credentials>, Error> {
+        let mut current = self.current.borrow_mut();
+        let Some(fetched) = current.as_mut() else {
+            return Ok(None);
+        };
+        if host.now() >= fetched.serve_until(self.options.min_ttl_seconds) {
+            return Ok(None);
+        }
+        if let Helper::Plugin(path) = &self.settings.helper
+            && !std::mem::take(&mut fetched.vetted)
+            && host.plugin_is_expired(path, &fetched.credentials)?
+        {
+            *current = None;
+            return Ok(None);
+        }
+        Ok(Some(fetched.credentials.clone()))
+    }
+
+    /// Until when the current credentials may be served without asking again: never for a
+    /// plugin's, whose `is-expired` is asked before every reuse.
     pub fn serve_until(&self) -> Option<i64> {
+        if matches!(self.settings.helper, Helper::Plugin(_)) {
+            return None;
+        }
         self.current
             .borrow()
             .as_ref()
             .map(|f| f.serve_until(self.options.min_ttl_seconds))
     }
 
-    pub fn is_expired(&self, now: i64) -> bool {
-        self.serve_until().is_none_or(|until| now >= until)
-    }
-
     pub fn invalidate(&self) {
         self.current.borrow_mut().take();
     }
 
-    /// Adopt a stored entry if it is ours, well-formed and still outside the refresh window.
-    pub fn restore(&self, entry: &[u8], now: i64) -> bool {
+    /// The command line and plugin path as the cache entry records them.
+    fn entry_helper(&self) -> (&str, Option<&str>) {
+        match &self.settings.helper {
+            Helper::CommandLine(command_line) => (command_line, None),
+            Helper::Plugin(path) => ("", Some(path)),
+        }
+    }
+
+    /// Adopt a stored entry if it is ours, well-formed, still outside the refresh window and (for
+    /// a plugin) not expired in the plugin's own judgement.
+    pub fn restore(&self, entry: &[u8], host: &impl Host) -> Result<bool, Error> {
         let Ok(entry) = serde_json::from_slice::<CacheEntry>(entry) else {
-            return false;
+            return Ok(false);
         };
+        let (command_line, plugin) = self.entry_helper();
         if entry.credbox_cache != CACHE_FORMAT
             || entry.profile != self.settings.profile
-            || entry.command_line != self.settings.command_line
-            || entry.plugin != self.settings.plugin
+            || entry.command_line != command_line
+            || entry.plugin.as_deref() != plugin
             || entry.access_key_id.is_empty()
             || entry.secret_access_key.is_empty()
         {
-            return false;
+            return Ok(false);
         }
         let fetched = Fetched {
             credentials: Credentials {
@@ -191,12 +259,18 @@ impl Provider {
                 account_id: entry.account_id,
             },
             fetched_at: entry.fetched_at,
+            vetted: plugin.is_some(),
         };
-        if now >= fetched.serve_until(self.options.min_ttl_seconds) {
-            return false;
+        if host.now() >= fetched.serve_until(self.options.min_ttl_seconds) {
+            return Ok(false);
+        }
+        if let Some(path) = plugin
+            && host.plugin_is_expired(path, &fetched.credentials)?
+        {
+            return Ok(false);
         }
         *self.current.borrow_mut() = Some(fetched);
-        true
+        Ok(true)
     }
 
     /// The entry to store for the current credentials; `None` for long-term ones, which never go
@@ -206,12 +280,14 @@ impl Provider {
         let Fetched {
             credentials,
             fetched_at,
+            ..
         } = current.as_ref()?;
+        let (command_line, plugin) = self.entry_helper();
         let entry = CacheEntry {
             credbox_cache: CACHE_FORMAT,
             profile: self.settings.profile.clone(),
-            command_line: self.settings.command_line.clone(),
-            plugin: self.settings.plugin.clone(),
+            command_line: command_line.to_string(),
+            plugin: plugin.map(String::from),
             fetched_at: *fetched_at,
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
@@ -228,11 +304,14 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    /// A host with a clock the test moves and a helper whose output the test sets.
+    /// A host with a clock the test moves, a helper whose output the test sets, and a plugin that
+    /// calls its credentials expired when the test says so.
     struct TestHost {
         now: Cell<i64>,
         lifetime: Cell<Option<i64>>,
         runs: Cell<u32>,
+        plugin_says_expired: Cell<bool>,
+        expiry_asks: Cell<u32>,
     }
 
     impl TestHost {
@@ -241,7 +320,15 @@ mod tests {
                 now: Cell::new(1_000_000),
                 lifetime: Cell::new(lifetime),
                 runs: Cell::new(0),
+                plugin_says_expired: Cell::new(false),
+                expiry_asks: Cell::new(0),
             }
+        }
+
+        /// The same host, `seconds` later.
+        fn at(&self, seconds: i64) -> &Self {
+            self.now.set(self.now.get() + seconds);
+            self
         }
     }
 
@@ -263,6 +350,21 @@ mod tests {
                 stdout: json.into_bytes(),
                 stderr_tail: String::new(),
             })
+        }
+        fn plugin_retrieve(&self, path: &str) -> Result<Credentials, PluginCallError> {
+            assert_eq!(path, "/p.wasm");
+            self.runs.set(self.runs.get() + 1);
+            Ok(Credentials {
+                access_key_id: format!("AK{}", self.runs.get()),
+                secret_access_key: "S".into(),
+                session_token: None,
+                expiration: self.lifetime.get().map(|l| self.now.get() + l),
+                account_id: None,
+            })
+        }
+        fn plugin_is_expired(&self, _: &str, _: &Credentials) -> Result<bool, PluginCallError> {
+            self.expiry_asks.set(self.expiry_asks.get() + 1);
+            Ok(self.plugin_says_expired.get())
         }
         fn now(&self) -> i64 {
             self.now.get()
@@ -319,15 +421,56 @@ mod tests {
         let entry = p.cache_entry().unwrap();
 
         let other = provider();
-        assert!(other.restore(&entry, host.now.get() + 60));
+        assert!(other.restore(&entry, host.at(60)).unwrap());
         assert_eq!(other.retrieve(&host).unwrap().access_key_id, "AK1");
+        assert!(!provider().restore(b"{not json", &host).unwrap());
+        let settings = ProcessSettings::command("p", "/h2");
+        let elsewhere = Provider::new(settings, Options::default());
         assert!(
-            !provider().restore(&entry, host.now.get() + 45 * 60),
+            !elsewhere.restore(&entry, &host).unwrap(),
+            "another command's entry"
+        );
+        let plugin = Provider::new(plugin_settings(), Options::default());
+        assert!(
+            !plugin.restore(&entry, &host).unwrap(),
+            "a command's entry, for a plugin"
+        );
+        assert!(
+            !provider().restore(&entry, host.at(45 * 60)).unwrap(),
             "inside the window"
         );
-        assert!(!provider().restore(b"{not json", host.now.get()));
+    }
 
-        let settings = ProcessSettings::command("p", "/h2");
-        assert!(!Provider::new(settings, Options::default()).restore(&entry, host.now.get()));
+    fn plugin_settings() -> ProcessSettings {
+        ProcessSettings::new("p", Helper::Plugin("/p.wasm".into()))
+    }
+
+    #[test]
+    fn a_plugin_is_asked_before_every_reuse_and_restore_counts_as_the_ask() {
+        let host = TestHost::new(Some(3600));
+        let p = Provider::new(plugin_settings(), Options::default());
+        assert_eq!(p.retrieve(&host).unwrap().access_key_id, "AK1");
+        assert_eq!(host.expiry_asks.get(), 0, "fresh credentials need no ask");
+        assert_eq!(
+            p.serve_until(),
+            None,
+            "hosts must not serve a plugin's credentials on their own"
+        );
+        assert_eq!(p.retrieve(host.at(60)).unwrap().access_key_id, "AK1");
+        assert_eq!(host.expiry_asks.get(), 1);
+
+        // Another process adopts the entry: restore asks, and the retrieve right after does not.
+        let entry = p.cache_entry().unwrap();
+        let other = Provider::new(plugin_settings(), Options::default());
+        assert!(other.restore(&entry, &host).unwrap());
+        assert_eq!(other.retrieve(&host).unwrap().access_key_id, "AK1");
+        assert_eq!(host.expiry_asks.get(), 2);
+
+        // The plugin calls them expired: restore refuses the entry, retrieve fetches anew.
+        host.plugin_says_expired.set(true);
+        let third = Provider::new(plugin_settings(), Options::default());
+        assert!(!third.restore(&entry, &host).unwrap());
+        assert_eq!(p.retrieve(&host).unwrap().access_key_id, "AK2");
+        assert_eq!(host.runs.get(), 2);
     }
 }

@@ -10,27 +10,38 @@ pub struct FileText<'a> {
     pub text: &'a str,
 }
 
-/// The settings of a profile's `credential_process`.
+/// What fetches a profile's credentials (mirrors the WIT `helper`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Helper {
+    /// A `credential_process` value, as written.
+    CommandLine(String),
+    /// A `credential_plugin` component's absolute path.
+    Plugin(String),
+}
+
+/// The settings of a profile's helper (mirrors the WIT `process-settings`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessSettings {
     pub profile: String,
-    pub command_line: String,
+    pub helper: Helper,
     pub account_id: Option<String>,
     /// The file and line defining `credential_process` (or `credential_plugin`), for messages.
     pub origin: Option<(String, u32)>,
-    /// The `credential_plugin` path; then `command_line` is empty.
-    pub plugin: Option<String>,
 }
 
 impl ProcessSettings {
     /// Settings for running `command_line` under `profile`'s name, with nothing else known.
     pub fn command(profile: &str, command_line: &str) -> Self {
+        Self::new(profile, Helper::CommandLine(command_line.to_string()))
+    }
+
+    /// Settings for `helper` under `profile`'s name, with nothing else known.
+    pub fn new(profile: &str, helper: Helper) -> Self {
         ProcessSettings {
             profile: profile.to_string(),
-            command_line: command_line.to_string(),
+            helper,
             account_id: None,
             origin: None,
-            plugin: None,
         }
     }
 }
@@ -137,10 +148,9 @@ fn resolve_profile(
     if let Some(value) = process {
         return Ok(Source::Process(ProcessSettings {
             profile: name.to_string(),
-            command_line: value.value.clone(),
+            helper: Helper::CommandLine(value.value.clone()),
             account_id,
             origin: Some((path_of(value.file).to_string(), value.line)),
-            plugin: None,
         }));
     }
     if let Some(value) = plugin {
@@ -156,10 +166,9 @@ fn resolve_profile(
         }
         return Ok(Source::Process(ProcessSettings {
             profile: name.to_string(),
-            command_line: String::new(),
+            helper: Helper::Plugin(path.to_string()),
             account_id,
             origin: Some((path_of(value.file).to_string(), value.line)),
-            plugin: Some(path.to_string()),
         }));
     }
     // Half a key pair is a typo worth naming exactly.
@@ -243,10 +252,9 @@ mod tests {
             source,
             Source::Process(ProcessSettings {
                 profile: "default".into(),
-                command_line: "/h a".into(),
+                helper: Helper::CommandLine("/h a".into()),
                 account_id: Some("9".into()),
                 origin: Some(("/c".into(), 2)),
-                plugin: None,
             })
         );
     }
@@ -257,8 +265,7 @@ mod tests {
         let Source::Process(settings) = source else {
             panic!()
         };
-        assert_eq!(settings.plugin.as_deref(), Some("/opt/p.wasm"));
-        assert_eq!(settings.command_line, "");
+        assert_eq!(settings.helper, Helper::Plugin("/opt/p.wasm".into()));
 
         let both = "[profile p]\ncredential_process = /h\ncredential_plugin = /opt/p.wasm\n";
         let Err(Error::Config { message, line, .. }) = run(both, "", "p") else {

@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 use credbox_guest::edit::{EditError, file_for_key, set_property};
 use credbox_guest::output::FIELDS;
 use credbox_guest::profile::{FileKind, ProfileSet};
-use credbox_guest::provider::{Host, Options, Provider, SpawnError, SpawnOutput, SpawnRequest};
+use credbox_guest::provider::{
+    Host, Options, PluginCallError, Provider, SpawnError, SpawnOutput, SpawnRequest,
+};
 use credbox_guest::resolve::ProcessSettings;
-use credbox_guest::{Error, ExitStatus, validate_output};
+use credbox_guest::{Credentials, Error, ExitStatus, validate_output};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -453,7 +455,7 @@ proptest! {
         let entry = first.cache_entry().expect("temporary credentials are stored");
 
         let second = Provider::new(settings, Options::default());
-        prop_assert!(second.restore(&entry, NOW + 1));
+        prop_assert!(second.restore(&entry, &host).unwrap());
         prop_assert_eq!(second.retrieve(&host).unwrap(), fetched);
         prop_assert_eq!(host.runs.get(), 1, "restored, not fetched again");
     }
@@ -473,6 +475,14 @@ impl Host for OneShot {
             stdout: self.stdout.clone(),
             stderr_tail: String::new(),
         })
+    }
+
+    fn plugin_retrieve(&self, _: &str) -> Result<Credentials, PluginCallError> {
+        unreachable!("no plugin in these properties")
+    }
+
+    fn plugin_is_expired(&self, _: &str, _: &Credentials) -> Result<bool, PluginCallError> {
+        unreachable!("no plugin in these properties")
     }
 
     fn now(&self) -> i64 {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use credbox::runtime::{File, Files};
+use credbox::component::{File, Files};
 use credbox::{FetchOptions, Runtime, SpawnPolicy};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -39,10 +39,10 @@ fn main() {
         instantiate.push(t.elapsed());
 
         let t = Instant::now();
-        let source = session.resolve(&files, "perf").unwrap().unwrap();
+        let source = session.resolve(&files, "perf").unwrap();
         resolve.push(t.elapsed());
 
-        let credbox::runtime::Source::Process(settings) = source else {
+        let credbox::component::Source::Process(settings) = source else {
             panic!("not a process profile")
         };
         let t = Instant::now();
@@ -50,14 +50,14 @@ fn main() {
         let provider = session
             .new_provider(
                 &settings,
-                credbox::runtime::Options {
+                credbox::component::Options {
                     min_ttl_seconds: 900,
                     timeout_ms: 60_000,
                     allow_shell: false,
                 },
             )
             .unwrap();
-        session.retrieve(provider).unwrap().unwrap();
+        session.retrieve(provider).unwrap();
         fetch.push(t.elapsed());
         drop(options);
     }

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::SpawnPolicy;
+use crate::component::{CallError, GuestError, ProfileProperties, Property, Runtime, wit};
+use crate::error::Context;
 use crate::error::Error;
 use crate::files::{self, Locations};
-use crate::runtime::{GuestError, ProfileProperties, Property, Runtime, wit};
 use crate::spawn::{self, SpawnCommand};
-use crate::{Context, SpawnPolicy};
 
 /// How bad a finding is. `check` exits 1 when any finding is an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -70,13 +71,11 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
             profile: profile.to_string(),
             properties: session
                 .properties(&files, profile)
-                .map_err(Error::internal)?
-                .map_err(|e| Error::from_guest(e, &Context::Profile(profile), None))?,
+                .map_err(|e| Error::from_call(e, &Context::Profile(profile), None))?,
         }],
         None => session
             .every_profile(&files)
-            .map_err(Error::internal)?
-            .map_err(|e| Error::from_guest(e, &Context::Profile("(all)"), None))?,
+            .map_err(|e| Error::from_call(e, &Context::Profile("(all)"), None))?,
     };
     // Each file that holds a secret, with the first place one is (for the finding's location).
     let mut holding_secrets: Vec<(String, String)> = Vec::new();
@@ -115,12 +114,11 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
             ));
             continue;
         }
-        let strict = session
-            .parse_command(&process.value, false)
-            .map_err(Error::internal)?;
+        let strict = session.parse_command(&process.value, false);
         let command = match strict {
             Ok(command) => command,
-            Err(GuestError::CommandSyntax(e))
+            Err(CallError::Failed(e)) => return Err(Error::internal(e)),
+            Err(CallError::Policy(GuestError::CommandSyntax(e)))
                 if matches!(
                     e.rule,
                     wit::SyntaxRule::ShellOperator
@@ -139,7 +137,7 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
                 ));
                 continue;
             }
-            Err(e) => {
+            Err(CallError::Policy(e)) => {
                 let error = Error::from_guest(e, &Context::Profile(&name), Some(&process.location));
                 findings.push(finding(
                     Severity::Error,

@@ -44,15 +44,29 @@ impl CacheKey {
     /// SHA-256 over the profile name, the command exactly as it will run, and the settings that
     /// change what is returned, so that editing the command invalidates the entry.
     pub fn new(profile: &str, command: &SpawnCommand, account_id: Option<&str>) -> Self {
-        let mut fields: Vec<&[u8]> = vec![b"credbox-cache-key-v1", profile.as_bytes()];
         match command {
             SpawnCommand::Argv(argv) => {
-                fields.push(b"argv");
-                fields.extend(argv.iter().map(|a| a.as_bytes()));
+                let words = argv.iter().map(|a| a.as_bytes());
+                Self::from_fields(profile, std::iter::once(&b"argv"[..]).chain(words), account_id)
             }
-            SpawnCommand::Shell(text) => fields.extend([&b"shell"[..], text.as_bytes()]),
-            SpawnCommand::Plugin(path) => fields.extend([&b"plugin"[..], path.as_bytes()]),
+            SpawnCommand::Shell(text) => {
+                Self::from_fields(profile, [&b"shell"[..], text.as_bytes()], account_id)
+            }
         }
+    }
+
+    /// The same for a credential plugin at `path`.
+    pub fn for_plugin(profile: &str, path: &str, account_id: Option<&str>) -> Self {
+        Self::from_fields(profile, [&b"plugin"[..], path.as_bytes()], account_id)
+    }
+
+    fn from_fields<'a>(
+        profile: &'a str,
+        helper: impl IntoIterator<Item = &'a [u8]>,
+        account_id: Option<&'a str>,
+    ) -> Self {
+        let mut fields: Vec<&[u8]> = vec![b"credbox-cache-key-v1", profile.as_bytes()];
+        fields.extend(helper);
         fields.push(account_id.unwrap_or("").as_bytes());
         CacheKey {
             stem: format!("{}-{}", profile_prefix(profile), hash_fields(&fields)),
@@ -89,16 +103,9 @@ impl ServeKey {
 pub struct Served {
     /// Until when (seconds since the epoch) the guest said these may be served.
     pub serve_until: i64,
-    /// The credentials' fields, as in [`crate::Credentials`].
-    pub access_key_id: String,
-    /// The secret access key (this record is written 0600 and never logged).
-    pub secret_access_key: String,
-    /// The session token, for temporary credentials.
-    pub session_token: Option<String>,
-    /// When the credentials expire (seconds since the epoch).
-    pub expiration: Option<i64>,
-    /// The account they belong to, when known.
-    pub account_id: Option<String>,
+    /// The credentials (this record is written 0600 and never logged).
+    #[serde(flatten)]
+    pub credentials: crate::Credentials,
     /// The command that produced them: a record is only served while the policy admits it.
     pub command: SpawnCommand,
     /// The profile files the guest decided from, as they were; none for a command.
@@ -118,7 +125,7 @@ pub struct FileSeen {
 
 impl FileSeen {
     /// What `file` (read with `stamp`) says.
-    pub fn new(file: &crate::runtime::File, stamp: Option<crate::files::Stamp>) -> Self {
+    pub fn new(file: &crate::component::File, stamp: Option<crate::files::Stamp>) -> Self {
         FileSeen {
             path: file.path.clone(),
             sha256: text_sha256(&file.text),

@@ -4,13 +4,14 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::SpawnPolicy;
+use crate::component::{CallError, GuestError, Property, Runtime};
+use crate::error::Context;
 use crate::error::{Error, ErrorKind};
 use crate::files::{self, Locations};
-use crate::runtime::{GuestError, Property, Runtime};
-use crate::{Context, SpawnPolicy};
 
-fn guest_error(profile: &str) -> impl Fn(GuestError) -> Error + '_ {
-    move |e| Error::from_guest(e, &Context::Profile(profile), None)
+fn call_error(profile: &str) -> impl Fn(CallError) -> Error + '_ {
+    move |e| Error::from_call(e, &Context::Profile(profile), None)
 }
 
 /// Every property of `profile` (none if the profile does not exist).
@@ -19,11 +20,11 @@ pub fn properties(runtime: &Runtime, locations: &Locations, profile: &str) -> Re
     let mut session = runtime
         .session(SpawnPolicy::default(), None)
         .map_err(Error::internal)?;
-    match session.properties(&files, profile).map_err(Error::internal)? {
+    match session.properties(&files, profile) {
         Ok(properties) => Ok(properties),
         // A missing profile (an error without a location) is just an empty one here.
-        Err(GuestError::Config(e)) if e.location.is_none() => Ok(Vec::new()),
-        Err(e) => Err(guest_error(profile)(e)),
+        Err(CallError::Policy(GuestError::Config(e))) if e.location.is_none() => Ok(Vec::new()),
+        Err(e) => Err(call_error(profile)(e)),
     }
 }
 
@@ -54,8 +55,7 @@ pub fn set(
         .map_err(Error::internal)?;
     let file = session
         .set_property(&files, profile, key, value)
-        .map_err(Error::internal)?
-        .map_err(guest_error(profile))?;
+        .map_err(call_error(profile))?;
     let path = PathBuf::from(&file.path);
     let secret = SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key));
     let access = if secret { Access::OwnerOnly } else { Access::Keep };

@@ -13,7 +13,7 @@ pub fn engine_config() -> wasmtime::Config {
     // once per process, so copying the data segments is cheaper.
     config.memory_init_cow(false);
     // Every call into a component gets an instruction budget, so a guest or plugin that loops is
-    // stopped (see `runtime::Limits`).
+    // stopped (see `component::sandbox::Limits`).
     config.consume_fuel(true);
     config
 }

@@ -1,8 +1,16 @@
 //! credbox's errors: one line each, naming the profile and the file or field, saying how to fix it.
 //! Nothing here ever holds a helper's stdout, a secret key or a session token.
 
-use crate::Context;
-use crate::runtime::{GuestError, wit};
+use crate::component::{CallError, GuestError, wit};
+
+/// What an error is about, for its message.
+pub(crate) enum Context<'a> {
+    Profile(&'a str),
+    /// A profile whose credentials come from a `credential_plugin`.
+    PluginProfile(&'a str),
+    Command(&'a str),
+    Plugin(&'a str),
+}
 
 /// The class of a failure; each maps to a documented exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +105,15 @@ impl Error {
             Context::Plugin(path) => format!("plugin {path}: {detail}"),
         };
         Error { kind, message }
+    }
+
+    /// Render a failed guest call: the guest's answer about a profile or a profile-less command,
+    /// or (a trap, a limit) a failure of credbox itself.
+    pub(crate) fn from_call(error: CallError, context: &Context, origin: Option<&wit::Location>) -> Self {
+        match error {
+            CallError::Policy(e) => Self::from_guest(e, context, origin),
+            CallError::Failed(e) => Self::internal(e),
+        }
     }
 
     /// An unexpected failure in credbox itself.

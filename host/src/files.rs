@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::component::{File, Files};
 use crate::error::{Error, ErrorKind};
-use crate::runtime::{File, Files};
 
 /// Which path conventions to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -309,7 +309,7 @@ fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let properties = credbox::configure::properties(&runtime, &locations, &profile)?;
     let property = |key: &str| properties.iter().find(|p| p.name == key);
-    let place = |p: &credbox::runtime::Property| match p.location.line {
+    let place = |p: &credbox::component::Property| match p.location.line {
         Some(line) => format!("{}:{line}", p.location.file),
         None => p.location.file.clone(),
     };
@@ -337,7 +337,7 @@ fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
             credbox::Origin::StaticKeys => {
                 let key = property("aws_access_key_id");
                 let kind = match key.map(|p| p.kind) {
-                    Some(credbox::runtime::FileKind::Credentials) => "shared-credentials-file",
+                    Some(credbox::component::FileKind::Credentials) => "shared-credentials-file",
                     _ => "config-file",
                 };
                 (kind, key.map(place).unwrap_or_default())

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
-use crate::{Credentials, Error, FetchOptions, Runtime, fetch_for_command, fetch_for_profile, files};
+use crate::fetch::{fetch_for_command, fetch_for_profile};
+use crate::{Credentials, Error, FetchOptions, Runtime, files};
 
 /// What a [`Provider`] gets credentials for.
 #[derive(Clone, Debug)]

@@ -161,7 +161,7 @@ impl Source {
         if let Some(credentials) = self.provider.cached() {
             return Ok(credentials);
         }
-        let now = crate::unix_now();
+        let now = crate::fetch::unix_now();
         if now >= self.retry_at.load(Ordering::Acquire) {
             match self.provider.retrieve() {
                 Ok(credentials) => {
@@ -585,7 +585,7 @@ fn answer(method: &str, path: &str, shared: &Shared, keep_alive: bool) -> Vec<u8
 fn container_document(credentials: &Credentials) -> serde_json::Value {
     let expiration = credentials
         .expiration
-        .unwrap_or_else(|| crate::unix_now() + LONG_TERM_REASK_SECONDS);
+        .unwrap_or_else(|| crate::fetch::unix_now() + LONG_TERM_REASK_SECONDS);
     let mut document = serde_json::json!({
         "AccessKeyId": credentials.access_key_id,
         "SecretAccessKey": credentials.secret_access_key(),

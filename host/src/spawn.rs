@@ -116,8 +116,6 @@ pub enum SpawnCommand {
     Argv(Vec<String>),
     /// Text for `/bin/sh -c` (only with shell mode).
     Shell(String),
-    /// A credential plugin's absolute path: loaded by the runtime, never spawned.
-    Plugin(String),
 }
 
 /// How a helper ended.
@@ -582,9 +580,6 @@ pub fn check_admitted(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<()
     let Some(allowed) = &policy.allow_list else {
         return Ok(());
     };
-    if matches!(command, SpawnCommand::Plugin(_)) {
-        return Ok(());
-    }
     let (program, _) = program_and_args(command)?;
     admit(&program, allowed).map(drop)
 }
@@ -607,7 +602,6 @@ fn program_and_args(command: &SpawnCommand) -> Result<(PathBuf, Vec<&str>), Spaw
             argv[1..].iter().map(String::as_str).collect(),
         )),
         SpawnCommand::Argv(_) => Err(SpawnError::Failed("empty command".into())),
-        SpawnCommand::Plugin(_) => Err(SpawnError::Failed("a plugin is loaded, not spawned".into())),
         SpawnCommand::Shell(text) => Ok((PathBuf::from("/bin/sh"), vec!["-c", text.as_str()])),
     }
 }
@@ -642,7 +636,7 @@ pub fn check_recursion(label: &str) -> Result<(), SpawnError> {
     check_chain(label).map(drop)
 }
 
-impl From<SpawnError> for crate::runtime::GuestError {
+impl From<SpawnError> for crate::component::GuestError {
     fn from(error: SpawnError) -> Self {
         match error {
             SpawnError::Denied(why) => Self::SpawnDenied(why),

@@ -58,12 +58,9 @@ impl GuestCredentialProvider for Reading {
     fn serve_until(&self) -> Option<i64> {
         None
     }
-    fn is_expired(&self) -> bool {
-        true
-    }
     fn invalidate(&self) {}
-    fn restore(&self, _: Vec<u8>) -> bool {
-        false
+    fn restore(&self, _: Vec<u8>) -> Result<bool, Error> {
+        Ok(false)
     }
     fn cache_entry(&self) -> Option<Vec<u8>> {
         None

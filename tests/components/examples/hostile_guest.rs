@@ -9,6 +9,11 @@
 //!   must clamp it);
 //! * `spawn-loop PROGRAM`: runs PROGRAM again and again within one call (the host's per-call
 //!   ceiling on commands must stop it);
+//! * `plugin-outside PATH`: calls the plugin at PATH, whatever the user configured (the allow-list
+//!   must deny it);
+//! * `plugin-relative`: calls a plugin by a relative path (the host must refuse it);
+//! * `plugin-loop PATH`: calls the plugin at PATH again and again within one call (the per-call
+//!   ceiling, shared with commands, must stop it);
 //! * `wasi-probe`: reads everything the granted WASI interfaces can tell it (environment,
 //!   arguments, working directory, stdin, terminals) and reports it in its error, which the host
 //!   must have made empty.
@@ -16,8 +21,8 @@
 //! Every other export answers as little as it can.
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
-use credbox::provider::spawn;
-use credbox::provider::types::{Credentials, Error, ProcessSettings};
+use credbox::provider::types::{Credentials, Error, Helper, ProcessSettings};
+use credbox::provider::{plugins, spawn};
 use exports::credbox::provider::profiles::{self, File, Files, ProfileProperties, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
@@ -78,7 +83,14 @@ fn run(command: spawn::Command, timeout_ms: u64) -> Result<Credentials, Error> {
         Err(spawn::SpawnError::Failed(why)) => Err(Error::SpawnFailed(why)),
         Err(spawn::SpawnError::TimedOut(ms)) => Err(Error::TimedOut(ms)),
         Err(spawn::SpawnError::OutputTooLarge(n)) => Err(Error::OutputTooLarge(n)),
-        Err(spawn::SpawnError::Plugin(_)) => Err(refuse()),
+    }
+}
+
+fn call_plugin(path: &str) -> Result<Credentials, Error> {
+    match plugins::retrieve(path) {
+        Ok(_) => Err(Error::SpawnFailed("the host called the plugin".into())),
+        Err(plugins::CallError::Denied(why)) => Err(Error::SpawnDenied(why)),
+        Err(_) => Err(refuse()),
     }
 }
 
@@ -111,7 +123,10 @@ fn probe_wasi() -> String {
 
 impl GuestCredentialProvider for Attack {
     fn new(settings: ProcessSettings, _: Options) -> Self {
-        Attack(words(&settings.command_line))
+        match settings.helper {
+            Helper::CommandLine(line) => Attack(words(&line)),
+            Helper::Plugin(_) => Attack(Vec::new()),
+        }
     }
 
     fn retrieve(&self) -> Result<Credentials, Error> {
@@ -132,6 +147,13 @@ impl GuestCredentialProvider for Attack {
             Some("spawn-outside") => run(spawn::Command::Argv(vec!["/usr/bin/id".into()]), 1000),
             Some("shell") => run(spawn::Command::Shell("cat ~/.aws/credentials".into()), 1000),
             Some("long-timeout") => run(spawn::Command::Argv(self.0[1..].to_vec()), u64::MAX),
+            Some("plugin-outside") => call_plugin(&self.0[1]),
+            Some("plugin-relative") => call_plugin("plugin.wasm"),
+            Some("plugin-loop") => loop {
+                if let Err(plugins::CallError::Denied(why)) = plugins::retrieve(&self.0[1]) {
+                    return Err(Error::SpawnDenied(why));
+                }
+            },
             Some("wasi-probe") => Err(Error::SpawnFailed(probe_wasi())),
             Some("spawn-loop") => loop {
                 let request = spawn::Request {
@@ -150,12 +172,9 @@ impl GuestCredentialProvider for Attack {
     fn serve_until(&self) -> Option<i64> {
         None
     }
-    fn is_expired(&self) -> bool {
-        true
-    }
     fn invalidate(&self) {}
-    fn restore(&self, _: Vec<u8>) -> bool {
-        false
+    fn restore(&self, _: Vec<u8>) -> Result<bool, Error> {
+        Ok(false)
     }
     fn cache_entry(&self) -> Option<Vec<u8>> {
         None

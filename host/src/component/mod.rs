@@ -1,0 +1,19 @@
+//! The guest component and the capabilities the host grants it, cut along `wit/credbox.wit`:
+//! [`bindings`] (the generated types), [`sandbox`] (what any component is granted and its limits),
+//! one module per imported interface (`spawn`, [`plugins`]), and [`runtime`] (engine, store,
+//! typed calls into the guest).
+
+mod artifacts;
+mod bindings;
+pub mod plugins;
+pub mod runtime;
+pub mod sandbox;
+mod spawn;
+
+pub use bindings::wit;
+pub(crate) use bindings::{wit_profiles, wit_provider};
+pub use runtime::{CallError, GUEST_SHA256, GUEST_WASM, HostState, ProviderHandle, Runtime, Session, Source};
+pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports};
+pub use wit::{Error as GuestError, Helper, ProcessSettings};
+pub use wit_profiles::{File, FileKind, Files, ProfileProperties, Property};
+pub use wit_provider::Options;

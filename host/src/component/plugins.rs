@@ -1,0 +1,364 @@
+//! The `plugins` import: credential plugins (docs/PLUGINS.md), the Go SDK's plugincreds, as
+//! WebAssembly components granted nothing.
+//!
+//! A plugin exports `credbox:provider/plugin` (world `credential-plugin` in `wit/credbox.wit`). It
+//! runs in a store of its own on the runtime's engine, linked with only the empty WASI interfaces
+//! Rust's std needs, with an instruction budget (fuel) and a memory cap, so a plugin that loops or
+//! allocates without end is stopped, not waited on. The allow-list and its pins are checked on the
+//! very bytes that are compiled; compiled plugins are kept by [`super::artifacts`].
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use tracing::info;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::wit::{self, PluginError};
+use super::bindings::{CredentialPlugin, CredentialPluginPre, wit_plugins};
+use super::runtime::HostState;
+use super::sandbox::{self, HasResourceTable, Limits, MemoryCap};
+use crate::spawn::{self, Allowed};
+
+/// The interface a plugin must export.
+pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.2.0";
+/// The functions it must export in that interface, with their WIT types for messages.
+const PLUGIN_FUNCTIONS: [(&str, &str); 2] = [
+    ("retrieve", "func() -> result<credentials, string>"),
+    ("is-expired", "func(credentials: credentials) -> bool"),
+];
+/// The largest plugin file credbox reads.
+pub(super) const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+use wit_plugins::CallError;
+
+impl wit_plugins::Host for HostState {
+    fn retrieve(&mut self, path: String) -> wasmtime::Result<Result<wit::Credentials, CallError>> {
+        Ok(self.take_call().map_err(CallError::Denied).and_then(|()| {
+            let credentials = self.plugins.retrieve(absolute(&path)?)?;
+            // The ceiling a helper's stdout has: a plugin is trusted no more than a helper.
+            if byte_len(&credentials) > spawn::STDOUT_CAP {
+                return Err(CallError::TooLarge(spawn::STDOUT_CAP as u64));
+            }
+            Ok(credentials)
+        }))
+    }
+
+    fn is_expired(
+        &mut self,
+        path: String,
+        credentials: wit::Credentials,
+    ) -> wasmtime::Result<Result<bool, CallError>> {
+        Ok(self.take_call().map_err(CallError::Denied).and_then(|()| {
+            let expired = self.plugins.is_expired(absolute(&path)?, &credentials)?;
+            if expired {
+                info!("the plugin says its cached credentials have expired");
+            }
+            Ok(expired)
+        }))
+    }
+}
+
+/// A plugin path must not depend on the working directory.
+fn absolute(path: &str) -> Result<&Path, CallError> {
+    let path = Path::new(path);
+    if !path.is_absolute() {
+        return Err(CallError::Denied(format!(
+            "plugin `{}` is not an absolute path",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// The bytes of every field, as a helper would have printed them.
+fn byte_len(c: &wit::Credentials) -> usize {
+    let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    c.access_key_id.len()
+        + c.secret_access_key.len()
+        + optional(&c.session_token)
+        + optional(&c.account_id)
+        + 8
+}
+
+impl From<spawn::SpawnError> for CallError {
+    fn from(error: spawn::SpawnError) -> Self {
+        match error {
+            spawn::SpawnError::Denied(why) => CallError::Denied(why),
+            spawn::SpawnError::Failed(why) => CallError::Failed(why),
+            // Admission runs nothing, so it cannot time out or overflow; named for completeness.
+            spawn::SpawnError::TimedOut(_) | spawn::SpawnError::OutputTooLarge(_) => {
+                CallError::Failed("the plugin could not be checked against the allow-list".into())
+            }
+        }
+    }
+}
+
+impl From<PluginError> for CallError {
+    fn from(error: PluginError) -> Self {
+        CallError::Plugin(error)
+    }
+}
+
+/// Loads plugins on the runtime's engine, with an optional directory of compiled artifacts.
+#[derive(Clone)]
+pub struct PluginLoader {
+    engine: Engine,
+    artifacts: Option<PathBuf>,
+    limits: Limits,
+    allow_list: Option<Vec<Allowed>>,
+}
+
+/// A plugin's store state: WASI granted empty, and the memory cap.
+struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HasResourceTable for PluginState {
+    fn resource_table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl wit::Host for PluginState {}
+
+/// A loaded plugin, instantiated in its own bounded store.
+struct Instance {
+    store: Store<PluginState>,
+    plugin: CredentialPlugin,
+    limits: Limits,
+}
+
+impl PluginLoader {
+    /// `artifacts`: the cache directory whose `plugins` subdirectory keeps compiled plugins; `None`
+    /// compiles every time.
+    /// `allow_list`: when set, only plugins it admits (and whose bytes match their pin) load.
+    pub fn new(
+        engine: Engine,
+        artifacts: Option<PathBuf>,
+        limits: Limits,
+        allow_list: Option<Vec<Allowed>>,
+    ) -> Self {
+        PluginLoader {
+            engine,
+            artifacts,
+            limits,
+            allow_list,
+        }
+    }
+
+    /// Load the plugin at `path` and call its `retrieve`.
+    pub fn retrieve(&self, path: &Path) -> Result<wit::Credentials, CallError> {
+        let mut instance = self.instantiate(path)?;
+        let result = instance
+            .plugin
+            .credbox_provider_plugin()
+            .call_retrieve(&mut instance.store);
+        instance
+            .outcome(result)?
+            .map_err(|message| PluginError::RetrieveFailed(one_line(&message)).into())
+    }
+
+    /// Ask the plugin at `path` whether `credentials` must no longer be used.
+    pub fn is_expired(&self, path: &Path, credentials: &wit::Credentials) -> Result<bool, CallError> {
+        let mut instance = self.instantiate(path)?;
+        let result = instance
+            .plugin
+            .credbox_provider_plugin()
+            .call_is_expired(&mut instance.store, credentials);
+        Ok(instance.outcome(result)?)
+    }
+
+    fn instantiate(&self, path: &Path) -> Result<Instance, CallError> {
+        let component = self.load(path)?;
+        check_imports(&self.engine, &component)?;
+        check_exports(&self.engine, &component)?;
+        let linker = plugin_linker(&self.engine).map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
+        let pre = CredentialPluginPre::new(pre).map_err(|e| PluginError::WrongType(root_cause(&e)))?;
+        let state = PluginState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            memory: MemoryCap::new(self.limits.memory_bytes),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| PluginError::NotLoadable(e.to_string()))?;
+        let plugin = pre.instantiate(&mut store);
+        let mut instance = match plugin {
+            Ok(plugin) => Instance {
+                store,
+                plugin,
+                limits: self.limits,
+            },
+            // Instantiation typechecks the exports: an error that is not a trap is a type mismatch.
+            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().memory.exceeded() => {
+                return Err(PluginError::WrongType(root_cause(&e)).into());
+            }
+            Err(e) => {
+                return Err(classify_trap(&e, store.data().memory.exceeded(), &self.limits).into());
+            }
+        };
+        instance.refuel();
+        Ok(instance)
+    }
+
+    /// The plugin's component. The file is read once; the allow-list's pin is checked on those
+    /// bytes, and those bytes are what is compiled (or what names the artifact), so swapping the
+    /// file midway loads nothing unchecked.
+    fn load(&self, path: &Path) -> Result<Component, CallError> {
+        let unreadable = |e: std::io::Error| PluginError::NotLoadable(format!("cannot read it: {e}"));
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .and_then(|file| file.take(MAX_PLUGIN_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > MAX_PLUGIN_BYTES {
+            return Err(PluginError::NotLoadable(format!(
+                "it is larger than {MAX_PLUGIN_BYTES} bytes, the most a plugin may be"
+            ))
+            .into());
+        }
+        spawn::admit_plugin(self.allow_list.as_deref(), path, &bytes)?;
+        Ok(super::artifacts::compile(
+            &self.engine,
+            self.artifacts.as_deref(),
+            &bytes,
+        )?)
+    }
+}
+
+impl Instance {
+    fn refuel(&mut self) {
+        let _ = self.store.set_fuel(self.limits.fuel);
+    }
+
+    /// A call's result, with traps, fuel and memory exhaustion told apart.
+    fn outcome<T>(&self, result: wasmtime::Result<T>) -> Result<T, PluginError> {
+        result.map_err(|e| classify_trap(&e, self.store.data().memory.exceeded(), &self.limits))
+    }
+}
+
+fn classify_trap(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> PluginError {
+    if memory_exceeded {
+        PluginError::OutOfMemory(limits.memory_bytes as u64)
+    } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+        PluginError::OutOfFuel(limits.fuel)
+    } else {
+        PluginError::Trapped(root_cause(error))
+    }
+}
+
+/// Name every import a plugin is not granted (anything but the package's types and the empty WASI
+/// of Rust's std), rather than leaving the linker to report the first one vaguely.
+fn check_imports(engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let granted = |name: &str| {
+        let interface = name.split('@').next().unwrap_or(name);
+        interface == "credbox:provider/types" || sandbox::GRANTED_WASI.contains(&interface)
+    };
+    let forbidden: Vec<String> = sandbox::component_imports(engine, component)
+        .into_iter()
+        .filter(|name| !granted(name))
+        .collect();
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    Err(PluginError::NotLoadable(format!(
+        "it imports {}, which credbox does not grant a plugin (only the clock and the empty WASI of Rust's std)",
+        forbidden.join(", ")
+    )))
+}
+
+/// The missing-export and wrong-type errors of plugincreds, told apart before wasmtime's own
+/// (less specific) typecheck.
+fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let Some(export) = ty.get_export(engine, PLUGIN_INTERFACE) else {
+        let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+        let found = if exports.is_empty() {
+            "it exports nothing".to_string()
+        } else {
+            format!("it exports {}", exports.join(", "))
+        };
+        return Err(PluginError::MissingExport(format!(
+            "{PLUGIN_INTERFACE} ({found}); build it for the `credential-plugin` world"
+        )));
+    };
+    let ComponentItem::ComponentInstance(instance) = export.ty else {
+        return Err(PluginError::WrongType(format!(
+            "{PLUGIN_INTERFACE} is not an interface instance"
+        )));
+    };
+    for (function, signature) in PLUGIN_FUNCTIONS {
+        let wrong_type =
+            || PluginError::WrongType(format!("{PLUGIN_INTERFACE}#{function} must be `{signature}`"));
+        match instance.get_export(engine, function).map(|export| export.ty) {
+            None => {
+                return Err(PluginError::MissingExport(format!(
+                    "{PLUGIN_INTERFACE}#{function}"
+                )));
+            }
+            Some(ComponentItem::ComponentFunc(func)) if !has_shape(function, &func) => {
+                return Err(wrong_type());
+            }
+            Some(ComponentItem::ComponentFunc(_)) => {}
+            Some(_) => return Err(wrong_type()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a function has the plugin function's outline (parameter and result kinds), so that the
+/// message can name the function; field-level mismatches are left to wasmtime's full typecheck.
+fn has_shape(function: &str, func: &wasmtime::component::types::ComponentFunc) -> bool {
+    use wasmtime::component::types::Type;
+    let params: Vec<Type> = func.params().map(|(_, ty)| ty).collect();
+    let results: Vec<Type> = func.results().collect();
+    match function {
+        "retrieve" => params.is_empty() && matches!(results.as_slice(), [Type::Result(_)]),
+        _ => matches!(params.as_slice(), [Type::Record(_)]) && matches!(results.as_slice(), [Type::Bool]),
+    }
+}
+
+/// A plugin gets the types of the package and the empty WASI of Rust's std: no spawn, nothing else.
+fn plugin_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut PluginState| s)?;
+    sandbox::link_empty_wasi(&mut linker)?;
+    Ok(linker)
+}
+
+/// The innermost message of an error chain, on one line.
+pub(super) fn root_cause(error: &wasmtime::Error) -> String {
+    one_line(&error.root_cause().to_string())
+}
+
+/// A plugin's message on one line, shortened.
+fn one_line(message: &str) -> String {
+    let line: String = message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    line
+}

@@ -1,0 +1,432 @@
+//! Loading and calling the guest component.
+//!
+//! The guest is precompiled at build time and embedded; start-up deserializes it (no JIT). The
+//! linker is strict: it links the two capabilities and only the WASI interfaces Rust's std needs,
+//! each granted nothing, so a guest that imports anything else fails to instantiate. Every call
+//! into the guest has an instruction budget (fuel) and its memory a cap ([`Limits`]), so a guest
+//! that loops or allocates without end fails with a clear error instead of hanging credbox.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_spawn};
+use super::plugins::PluginLoader;
+use super::sandbox::{self, Clock, ClockAdapter, HasResourceTable, Limits, MAX_SPAWNS_PER_CALL, MemoryCap};
+use super::{File, Files, GuestError, Options, ProcessSettings, ProfileProperties, Property};
+use crate::Credentials;
+use crate::engine_config::engine_config;
+use crate::spawn::{SpawnCommand, SpawnPolicy};
+
+/// The guest component, built from `guest/` by the build script.
+pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
+/// The guest precompiled for this host by the same wasmtime and configuration.
+static GUEST_PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.cwasm"));
+/// The SHA-256 of [`GUEST_WASM`] (hex): which policy build made a decision the host recorded.
+pub const GUEST_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/guest.sha256"));
+
+/// How a profile supplies credentials.
+pub enum Source {
+    /// Static keys in the profile (the helper is not run).
+    StaticKeys(Credentials),
+    /// A helper to run.
+    Process(ProcessSettings),
+}
+
+/// The guest, loaded on first use (so that a path that never enters the guest, like a served
+/// cache record, pays nothing for it) and then instantiated cheaply many times. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct Runtime {
+    loaded: Arc<OnceLock<Loaded>>,
+    /// Instructions (fuel) used by every call into the guest through this runtime, for measuring
+    /// how work grows with the input.
+    instructions: Arc<AtomicU64>,
+}
+
+struct Loaded {
+    engine: Engine,
+    pre: CredboxPre<HostState>,
+}
+
+/// Per-instance host state: WASI granted empty, the spawn policy, the plugin loader, the limits.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) policy: SpawnPolicy,
+    memory: MemoryCap,
+    pub(super) plugins: PluginLoader,
+    /// How many more commands and plugin calls the current guest call may make.
+    calls_left: u32,
+}
+
+impl HostState {
+    /// Count one command or plugin call against [`MAX_SPAWNS_PER_CALL`]; the refusal says why.
+    pub(super) fn take_call(&mut self) -> Result<(), String> {
+        if self.calls_left == 0 {
+            return Err(format!(
+                "the policy asked to run more than {MAX_SPAWNS_PER_CALL} commands in one call (a plugin call counts as one)"
+            ));
+        }
+        self.calls_left -= 1;
+        Ok(())
+    }
+}
+
+impl HasResourceTable for HostState {
+    fn resource_table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit::Host for HostState {}
+
+/// Link the two capabilities and the WASI interfaces in [`sandbox::GRANTED_WASI`], nothing else.
+fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wit_spawn::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
+    wit_plugins::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
+    wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
+    sandbox::link_empty_wasi(&mut linker)?;
+    Ok(linker)
+}
+
+impl Runtime {
+    /// The embedded guest, loaded when first needed: the precompiled artifact when this CPU accepts
+    /// it, else the embedded `.wasm` compiled (slower start-up, same behaviour).
+    pub fn new() -> Result<Self> {
+        Ok(Runtime::default())
+    }
+
+    fn load_embedded() -> Result<Loaded> {
+        let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
+        // SAFETY: the bytes are this build's own output of `Engine::precompile_component`, made by
+        // the build script with the same wasmtime and `engine_config()`; wasmtime checks the
+        // version and configuration before using them.
+        let component = match unsafe { Component::deserialize(&engine, GUEST_PRECOMPILED) } {
+            Ok(component) => component,
+            Err(_) => Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
+        };
+        Self::link(engine, &component)
+    }
+
+    fn loaded(&self) -> Result<&Loaded> {
+        if let Some(loaded) = self.loaded.get() {
+            return Ok(loaded);
+        }
+        let loaded = Self::load_embedded()?;
+        Ok(self.loaded.get_or_init(|| loaded))
+    }
+
+    /// A runtime for any component of the credbox world, through the strict linker.
+    pub fn from_component(engine: Engine, component: &Component) -> Result<Self> {
+        let loaded = Self::link(engine, component)?;
+        Ok(Runtime {
+            loaded: Arc::new(OnceLock::from(loaded)),
+            instructions: Arc::default(),
+        })
+    }
+
+    fn link(engine: Engine, component: &Component) -> Result<Loaded> {
+        let linker = strict_linker(&engine)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the guest component imports something credbox does not grant")?;
+        let pre = CredboxPre::new(pre).map_err(anyhow::Error::from)?;
+        Ok(Loaded { engine, pre })
+    }
+
+    /// The engine (loading the guest if it is not loaded yet).
+    pub fn engine(&self) -> Result<&Engine> {
+        Ok(&self.loaded()?.engine)
+    }
+
+    /// A fresh guest instance with its own memory, running helpers under `policy`. With `clock`,
+    /// the guest sees that time instead of the system's.
+    pub fn session(&self, policy: SpawnPolicy, clock: Option<Arc<dyn Clock>>) -> Result<Session> {
+        let mut wasi = WasiCtx::builder();
+        if let Some(clock) = clock {
+            wasi.wall_clock(ClockAdapter(clock));
+        }
+        let loaded = self.loaded()?;
+        let plugins = PluginLoader::new(
+            loaded.engine.clone(),
+            policy.plugin_artifacts.clone(),
+            Limits::PLUGIN,
+            policy.allow_list.clone(),
+        );
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            policy,
+            memory: MemoryCap::new(Limits::GUEST.memory_bytes),
+            plugins,
+            calls_left: MAX_SPAWNS_PER_CALL,
+        };
+        let mut store = Store::new(&loaded.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store.set_fuel(Limits::GUEST.fuel).map_err(anyhow::Error::from)?;
+        let instance = match loaded.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(e) => return Err(guest_failure(&store, Limits::GUEST.fuel, e)),
+        };
+        Ok(Session {
+            store,
+            instance,
+            instructions: self.instructions.clone(),
+            budget: Limits::GUEST.fuel,
+        })
+    }
+
+    /// The instructions (wasmtime fuel) all calls into the guest through this runtime have used.
+    pub fn instructions_used(&self) -> u64 {
+        self.instructions.load(Ordering::Relaxed)
+    }
+}
+
+/// One guest instance. Calls into it are serialized by `&mut self`.
+pub struct Session {
+    store: Store<HostState>,
+    instance: Credbox,
+    instructions: Arc<AtomicU64>,
+    /// The instruction budget of the last call.
+    budget: u64,
+}
+
+/// A `credential-provider` resource living in a [`Session`].
+#[derive(Clone, Copy)]
+pub struct ProviderHandle(ResourceAny);
+
+/// Why a call into the guest gave no answer: the policy's typed error, or the call itself failed
+/// (a trap, a limit, a bug in the guest). One type, so that callers need one `?`.
+#[derive(Debug)]
+pub enum CallError {
+    /// The guest's answer: the profile, the helper or its output is at fault.
+    Policy(GuestError),
+    /// The call failed: the guest trapped or ran past its limits (the message says which).
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CallError {
+    fn from(error: anyhow::Error) -> Self {
+        CallError::Failed(error)
+    }
+}
+
+impl From<GuestError> for CallError {
+    fn from(error: GuestError) -> Self {
+        CallError::Policy(error)
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The guest's errors never hold a secret (the WIT says so, and tests check it).
+            CallError::Policy(e) => write!(f, "the policy refused: {e:?}"),
+            CallError::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Why a call into the guest failed: its limits, or a trap (a bug in the guest).
+fn guest_failure(store: &Store<HostState>, budget: u64, e: wasmtime::Error) -> anyhow::Error {
+    let why = if store.data().memory.exceeded() {
+        format!(
+            "the guest component tried to use more than {} MiB of memory and was stopped",
+            store.data().memory.limit() >> 20
+        )
+    } else if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+        format!("the guest component ran past its budget of {budget} instructions (a loop?) and was stopped")
+    } else {
+        "the credbox guest component failed".to_string()
+    };
+    anyhow::Error::from(e).context(why)
+}
+
+/// How much profile-file text `files` holds.
+fn text_len(files: &Files) -> usize {
+    files.config.text.len() + files.credentials.text.len()
+}
+
+impl Session {
+    /// Refill the limits before a call given `input` bytes of profile-file text (they grow with
+    /// it: [`Limits::for_input`]), and turn a failed call into an error that says which limit was
+    /// hit.
+    fn call<T>(
+        &mut self,
+        input: usize,
+        f: impl FnOnce(&Credbox, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        let limits = Limits::GUEST.for_input(input);
+        self.budget = limits.fuel;
+        self.store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
+        let state = self.store.data_mut();
+        state.calls_left = MAX_SPAWNS_PER_CALL;
+        state.memory.rearm(limits.memory_bytes);
+        let result = f(&self.instance, &mut self.store);
+        self.instructions.fetch_add(self.fuel_used(), Ordering::Relaxed);
+        result.map_err(|e| guest_failure(&self.store, self.budget, e))
+    }
+
+    /// [`Session::call`] for an export that answers with the policy's `result`.
+    fn ask<T>(
+        &mut self,
+        input: usize,
+        f: impl FnOnce(&Credbox, &mut Store<HostState>) -> wasmtime::Result<Result<T, GuestError>>,
+    ) -> Result<T, CallError> {
+        Ok(self.call(input, f)??)
+    }
+
+    /// The instructions (wasmtime fuel) the last call into the guest used, out of its budget.
+    pub fn fuel_used(&self) -> u64 {
+        self.budget - self.store.get_fuel().unwrap_or(0)
+    }
+
+    /// `profiles.resolve`: how `profile` supplies credentials.
+    pub fn resolve(&mut self, files: &Files, profile: &str) -> Result<Source, CallError> {
+        let source = self.ask(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_resolve(s, files, profile)
+        })?;
+        Ok(match source {
+            wit_profiles::Source::StaticKeys(c) => Source::StaticKeys(c.into()),
+            wit_profiles::Source::Process(settings) => Source::Process(settings),
+        })
+    }
+
+    /// `profiles.profile-names`: every profile the files define.
+    pub fn profile_names(&mut self, files: &Files) -> Result<Vec<String>, CallError> {
+        self.ask(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_profile_names(s, files)
+        })
+    }
+
+    /// `profiles.every-profile`: every profile with its properties, from one parse.
+    pub fn every_profile(&mut self, files: &Files) -> Result<Vec<ProfileProperties>, CallError> {
+        self.ask(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_every_profile(s, files)
+        })
+    }
+
+    /// `profiles.properties`: a profile's merged properties, with where each is defined.
+    pub fn properties(&mut self, files: &Files, profile: &str) -> Result<Vec<Property>, CallError> {
+        self.ask(text_len(files), |i, s| {
+            i.credbox_provider_profiles().call_properties(s, files, profile)
+        })
+    }
+
+    /// `profiles.set-property`: the one file to write back with `key` set to `value`.
+    pub fn set_property(
+        &mut self,
+        files: &Files,
+        profile: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<File, CallError> {
+        self.ask(text_len(files), |i, s| {
+            i.credbox_provider_profiles()
+                .call_set_property(s, files, profile, key, value)
+        })
+    }
+
+    /// `provider.parse-command`: the command a `credential_process` value runs.
+    pub fn parse_command(
+        &mut self,
+        command_line: &str,
+        allow_shell: bool,
+    ) -> Result<SpawnCommand, CallError> {
+        let command = self.ask(0, |i, s| {
+            i.credbox_provider_provider()
+                .call_parse_command(s, command_line, allow_shell)
+        })?;
+        Ok(command.into())
+    }
+
+    /// `provider.validate-output`: check one helper output.
+    pub fn validate_output(
+        &mut self,
+        stdout: &[u8],
+        account_id: Option<&str>,
+    ) -> Result<Credentials, CallError> {
+        let credentials = self.ask(0, |i, s| {
+            i.credbox_provider_provider()
+                .call_validate_output(s, stdout, account_id)
+        })?;
+        Ok(credentials.into())
+    }
+
+    /// A new `credential-provider` resource for `settings`.
+    pub fn new_provider(
+        &mut self,
+        settings: &ProcessSettings,
+        options: Options,
+    ) -> Result<ProviderHandle, CallError> {
+        Ok(self.call(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_constructor(s, settings, options)
+                .map(ProviderHandle)
+        })?)
+    }
+
+    /// `credential-provider.retrieve`: cached credentials, or fresh ones (running the helper).
+    pub fn retrieve(&mut self, provider: ProviderHandle) -> Result<Credentials, CallError> {
+        let credentials = self.ask(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_retrieve(s, provider.0)
+        })?;
+        Ok(credentials.into())
+    }
+
+    /// `credential-provider.serve-until`.
+    pub fn serve_until(&mut self, provider: ProviderHandle) -> Result<Option<i64>, CallError> {
+        Ok(self.call(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_serve_until(s, provider.0)
+        })?)
+    }
+
+    /// `credential-provider.invalidate`.
+    pub fn invalidate(&mut self, provider: ProviderHandle) -> Result<(), CallError> {
+        Ok(self.call(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_invalidate(s, provider.0)
+        })?)
+    }
+
+    /// `credential-provider.restore`: offer a stored cache entry; whether it was adopted.
+    pub fn restore(&mut self, provider: ProviderHandle, entry: &[u8]) -> Result<bool, CallError> {
+        self.ask(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_restore(s, provider.0, entry)
+        })
+    }
+
+    /// `credential-provider.cache-entry`: what to store for the current credentials.
+    pub fn cache_entry(&mut self, provider: ProviderHandle) -> Result<Option<Vec<u8>>, CallError> {
+        Ok(self.call(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_cache_entry(s, provider.0)
+        })?)
+    }
+}

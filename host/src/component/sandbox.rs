@@ -1,0 +1,201 @@
+//! What a component is granted and how far it may go: the empty WASI grant, the clock, the
+//! instruction and memory limits, and the listing of a component's imports for audits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasData, Linker, ResourceTable};
+use wasmtime_wasi::WasiView;
+
+/// The WASI interfaces Rust's std imports, which the host links and grants nothing through.
+pub const GRANTED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+];
+
+/// The most commands and plugin calls one call into the guest may make. Resolving a profile makes
+/// one; the ceiling stops a hostile or broken guest from running helpers in a loop within its fuel.
+pub const MAX_SPAWNS_PER_CALL: u32 = 4;
+
+/// How much a component may do in one call: instructions (wasmtime fuel) and linear memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The instruction budget of each call (refilled before every call).
+    pub fuel: u64,
+    /// The most linear memory the instance may have.
+    pub memory_bytes: usize,
+}
+
+/// Instructions granted per byte of profile-file text a call is given (the parser uses about 190),
+/// up to 2^35 more in all: a looping guest given the largest input is stopped within seconds.
+const FUEL_PER_INPUT_BYTE: u64 = 1024;
+const MAX_INPUT_FUEL: u64 = 1 << 35;
+/// Memory granted per byte of profile-file text (the parsed profiles take a few times the text),
+/// up to 1 GiB in all.
+const MEMORY_PER_INPUT_BYTE: usize = 8;
+const MAX_INPUT_MEMORY: usize = (1 << 30) - (128 << 20);
+
+impl Limits {
+    /// The limits of a guest call given `input` bytes of profile-file text: the fixed budget, plus
+    /// what the input can legitimately need (walking every profile of a generated config takes
+    /// about 190 instructions per byte; `tests/scale.rs` prints it, and resolves a 23 MB,
+    /// 100,000-profile config). A loop is still stopped; only how soon grows with the input.
+    pub fn for_input(self, input: usize) -> Limits {
+        Limits {
+            fuel: self.fuel + (FUEL_PER_INPUT_BYTE * input as u64).min(MAX_INPUT_FUEL),
+            memory_bytes: self.memory_bytes + (MEMORY_PER_INPUT_BYTE * input).min(MAX_INPUT_MEMORY),
+        }
+    }
+
+    /// The policy guest. Resolving a profile in a 2,000-profile config takes 29 M instructions and
+    /// validating a 60 KiB output 0.5 M (`tests/library.rs` measures both); 2^30 leaves 37 times
+    /// that, and stops a tight loop in about 0.3 s (release build).
+    pub const GUEST: Limits = Limits {
+        fuel: 1 << 30,
+        memory_bytes: 128 << 20,
+    };
+    /// A credential plugin.
+    pub const PLUGIN: Limits = Limits {
+        fuel: 1 << 30,
+        memory_bytes: 64 << 20,
+    };
+}
+
+/// A store's memory cap, which remembers that it was hit so the error can say so.
+pub struct MemoryCap {
+    limit: usize,
+    exceeded: bool,
+}
+
+impl MemoryCap {
+    /// A cap of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        MemoryCap {
+            limit,
+            exceeded: false,
+        }
+    }
+
+    /// Whether the instance tried to grow past the cap.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+
+    /// The cap, in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Before a call: raise the cap to `limit` if that is higher (memory never shrinks, so a later
+    /// call keeps the largest cap granted so far) and forget an earlier hit.
+    pub(crate) fn rearm(&mut self, limit: usize) {
+        self.limit = self.limit.max(limit);
+        self.exceeded = false;
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            // A trap rather than a failed `memory.grow`: Rust's allocator would abort anyway, and
+            // this way the error says why.
+            wasmtime::bail!("memory limit of {} MiB reached", self.limit >> 20);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A wall clock the caller controls, for deterministic expiry (tests, replays).
+pub trait Clock: Send + Sync + 'static {
+    /// Time since the Unix epoch.
+    fn now(&self) -> Duration;
+}
+
+/// A [`Clock`] as WASI's wall clock.
+pub(crate) struct ClockAdapter(pub(crate) Arc<dyn Clock>);
+
+impl wasmtime_wasi::HostWallClock for ClockAdapter {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+}
+
+/// Store states whose resource table the WASI io bindings use.
+pub trait HasResourceTable {
+    /// The store's resource table.
+    fn resource_table(&mut self) -> &mut ResourceTable;
+}
+
+/// Lets the linker hand WASI io bindings the resource table.
+struct HasTable;
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Link exactly the WASI interfaces in [`GRANTED_WASI`]; the store's `WasiCtx` grants them nothing
+/// (no variables, arguments, streams or preopens).
+pub(crate) fn link_empty_wasi<T: WasiView + HasResourceTable + 'static>(
+    l: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, sync::io};
+
+    io::error::add_to_linker::<_, HasTable>(l, T::resource_table)?;
+    io::poll::add_to_linker::<_, HasTable>(l, T::resource_table)?;
+    io::streams::add_to_linker::<_, HasTable>(l, T::resource_table)?;
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, T::clocks)?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, T::cli)?;
+    Ok(())
+}
+
+/// The names of everything a component imports, for the sandbox audit.
+pub fn component_imports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}

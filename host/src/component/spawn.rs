@@ -1,0 +1,54 @@
+//! The `spawn` import: the guest's request, checked by the host's policy and run by
+//! [`crate::spawn`], which owns the process, its ceilings and the allow-list.
+
+use std::time::Duration;
+
+use super::bindings::{wit, wit_spawn};
+use super::runtime::HostState;
+use crate::spawn::{self, SpawnCommand};
+
+impl wit_spawn::Host for HostState {
+    fn run(
+        &mut self,
+        request: wit_spawn::Request,
+    ) -> wasmtime::Result<Result<wit_spawn::Output, wit_spawn::SpawnError>> {
+        if let Err(why) = self.take_call() {
+            return Ok(Err(wit_spawn::SpawnError::Denied(why)));
+        }
+        let command = SpawnCommand::from(request.command);
+        let timeout = Duration::from_millis(request.timeout_ms);
+        Ok(
+            match spawn::run(&self.policy, &command, timeout, &request.label) {
+                Ok(output) => Ok(wit_spawn::Output {
+                    status: match output.status {
+                        spawn::Exit::Code(c) => wit::ExitStatus::Code(c),
+                        spawn::Exit::Signal(s) => wit::ExitStatus::Signal(s),
+                    },
+                    stdout: output.stdout,
+                    stderr_tail: output.stderr_tail,
+                }),
+                Err(e) => Err(e.into()),
+            },
+        )
+    }
+}
+
+impl From<wit_spawn::Command> for SpawnCommand {
+    fn from(command: wit_spawn::Command) -> Self {
+        match command {
+            wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
+            wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
+        }
+    }
+}
+
+impl From<spawn::SpawnError> for wit_spawn::SpawnError {
+    fn from(error: spawn::SpawnError) -> Self {
+        match error {
+            spawn::SpawnError::Denied(why) => Self::Denied(why),
+            spawn::SpawnError::Failed(why) => Self::Failed(why),
+            spawn::SpawnError::TimedOut(ms) => Self::TimedOut(ms),
+            spawn::SpawnError::OutputTooLarge(n) => Self::OutputTooLarge(n),
+        }
+    }
+}

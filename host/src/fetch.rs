@@ -1,0 +1,517 @@
+//! Getting credentials: the options, the three entry points (a profile, a command, a plugin), the
+//! served record that skips the guest, and the fetch path as named steps (parse, served record,
+//! restore, lock, retrieve, store). What any step decides is the guest's; here is only the order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, info, warn};
+
+use crate::Credentials;
+use crate::cache::{self, Cache, CacheKey};
+use crate::component::{
+    self, CallError, Clock, Helper, Options, ProcessSettings, ProviderHandle, Runtime, Session, Source,
+};
+use crate::error::{Context, Error, ErrorKind, format_time};
+use crate::files;
+use crate::spawn::{self, SpawnCommand, SpawnPolicy};
+
+/// How credentials are fetched.
+#[derive(Clone)]
+pub struct FetchOptions {
+    /// Refresh when less than this remains (the window is also at most half the lifetime).
+    pub min_ttl: Duration,
+    /// How long the helper may run.
+    pub timeout: Duration,
+    /// The host's ceilings on running the helper.
+    pub policy: SpawnPolicy,
+    /// The cross-process cache, or `None` to always run the helper.
+    pub cache: Option<Cache>,
+    /// The time the guest sees; `None` for the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            min_ttl: Duration::from_secs(15 * 60),
+            timeout: Duration::from_secs(60),
+            policy: SpawnPolicy::default(),
+            cache: None,
+            clock: None,
+        }
+    }
+}
+
+impl FetchOptions {
+    fn guest_options(&self) -> Options {
+        Options {
+            min_ttl_seconds: self.min_ttl.as_secs(),
+            timeout_ms: self.timeout.as_millis() as u64,
+            allow_shell: self.policy.allow_shell,
+        }
+    }
+
+    pub(crate) fn session(&self, runtime: &Runtime) -> Result<Session, Error> {
+        let mut policy = self.policy.clone();
+        policy.max_timeout = policy.max_timeout.min(self.timeout);
+        runtime
+            .session(policy, self.clock.clone())
+            .map_err(Error::internal)
+    }
+}
+
+/// Where a profile's credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Static keys in a profile file.
+    StaticKeys,
+    /// A helper process, run now.
+    Process,
+    /// A credential plugin, run now.
+    Plugin,
+    /// A helper's earlier output, from the cross-process cache.
+    Cache,
+}
+
+/// Resolve `profile` from the files at `locations` and return its credentials: its static keys,
+/// or what its helper returns (through the cache when one is given).
+pub fn credentials_for_profile(
+    runtime: &Runtime,
+    locations: &files::Locations,
+    profile: &str,
+    options: &FetchOptions,
+) -> Result<(Credentials, Origin), Error> {
+    fetch_for_profile(runtime, locations, profile, options).map(|f| (f.credentials, f.origin))
+}
+
+pub(crate) fn fetch_for_profile(
+    runtime: &Runtime,
+    locations: &files::Locations,
+    profile: &str,
+    options: &FetchOptions,
+) -> Result<Fetched, Error> {
+    // A recorded decision is checked against the files' stamps first: a hit reads neither file.
+    let sources = [locations.config.as_str(), locations.credentials.as_str()];
+    let served = ServedRecord::new(options, &sources, profile);
+    if let Some(fetched) = served.lookup(&options.policy, profile) {
+        return Ok(fetched);
+    }
+    let (files, stamps) = files::read_files_stamped(locations)?;
+    let mut session = options.session(runtime)?;
+    let source = session
+        .resolve(&files, profile)
+        .map_err(|e| Error::from_call(e, &Context::Profile(profile), None))?;
+    let settings = match source {
+        Source::StaticKeys(credentials) => {
+            debug!(profile, "static keys in the profile; no helper runs");
+            return Ok(Fetched {
+                credentials,
+                origin: Origin::StaticKeys,
+                serve_until: Some(i64::MAX),
+                command: None,
+            });
+        }
+        Source::Process(settings) => settings,
+    };
+    if let Some(origin) = &settings.origin {
+        debug!(profile, file = %origin.file, line = origin.line.unwrap_or(0), "helper");
+    }
+    let fetched = fetch_process(&mut session, &settings, options, &Context::Profile(profile))?;
+    served.store(&fetched, || {
+        vec![
+            cache::FileSeen::new(&files.config, stamps[0]),
+            cache::FileSeen::new(&files.credentials, stamps[1]),
+        ]
+    });
+    Ok(fetched)
+}
+
+/// Run `argv` as a credential_process helper (no profile), with the same validation and caching.
+pub fn credentials_for_command(
+    runtime: &Runtime,
+    argv: &[String],
+    options: &FetchOptions,
+) -> Result<(Credentials, Origin), Error> {
+    fetch_for_command(runtime, argv, options).map(|f| (f.credentials, f.origin))
+}
+
+pub(crate) fn fetch_for_command(
+    runtime: &Runtime,
+    argv: &[String],
+    options: &FetchOptions,
+) -> Result<Fetched, Error> {
+    let program = argv.first().map(String::as_str).unwrap_or("");
+    let command_line = shell_join(argv);
+    // The label binds cache entries and the recursion guard to this program.
+    let settings = profileless(
+        format!("run:{program}"),
+        Helper::CommandLine(command_line.clone()),
+    );
+    let served = ServedRecord::new(options, &[&command_line], &settings.profile);
+    if let Some(fetched) = served.lookup(&options.policy, &settings.profile) {
+        return Ok(fetched);
+    }
+    let mut session = options.session(runtime)?;
+    let fetched = fetch_process(&mut session, &settings, options, &Context::Command(program))?;
+    served.store(&fetched, Vec::new);
+    Ok(fetched)
+}
+
+/// Get credentials from the credential plugin component at `path` (no profile), with the same
+/// validation and caching as a helper's.
+pub fn credentials_for_plugin(
+    runtime: &Runtime,
+    path: &std::path::Path,
+    options: &FetchOptions,
+) -> Result<(Credentials, Origin), Error> {
+    let shown = path.display().to_string();
+    let path = std::path::absolute(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("plugin {shown}: cannot make the path absolute: {e}"),
+        )
+    })?;
+    let path = path.to_string_lossy().into_owned();
+    let settings = profileless(format!("plugin:{path}"), Helper::Plugin(path));
+    let mut session = options.session(runtime)?;
+    fetch_process(&mut session, &settings, options, &Context::Plugin(&shown))
+        .map(|f| (f.credentials, f.origin))
+}
+
+/// Settings for a helper given without a profile.
+fn profileless(label: String, helper: Helper) -> ProcessSettings {
+    ProcessSettings {
+        profile: label,
+        helper,
+        account_id: None,
+        origin: None,
+    }
+}
+
+/// Quote words so that the guest's shell-word splitting gives them back unchanged.
+fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The host's record of what the guest decided for exactly these inputs (BEHAVIOUR.md §5 allows serving
+/// a copy until the instant the guest chose): a hit skips loading the guest entirely.
+struct ServedRecord<'a> {
+    place: Option<(&'a Cache, cache::ServeKey)>,
+}
+
+impl<'a> ServedRecord<'a> {
+    /// The record for `label`'s decision over `sources` (profile-file paths, or a command line).
+    fn new(options: &'a FetchOptions, sources: &[&str], label: &str) -> Self {
+        // With a substituted clock the guest's time is not the system's: always ask the guest.
+        let place = options
+            .cache
+            .as_ref()
+            .filter(|_| options.clock.is_none())
+            .map(|cache| {
+                let key = cache::ServeKey::new(
+                    component::GUEST_SHA256,
+                    sources,
+                    label,
+                    options.min_ttl.as_secs(),
+                    options.policy.allow_shell,
+                );
+                (cache, key)
+            });
+        ServedRecord { place }
+    }
+
+    /// The recorded answer, if it may still be served and the current policy would still run the
+    /// command that produced it (caching never widens what runs); else the guest decides again.
+    fn lookup(&self, policy: &SpawnPolicy, label: &str) -> Option<Fetched> {
+        let (cache, key) = self.place.as_ref()?;
+        let mut served = cache.read_served(key)?;
+        if unix_now() >= served.serve_until {
+            return None;
+        }
+        let Some(refreshed) = served.files_unchanged() else {
+            debug!("a profile file changed since the recorded decision; asking the guest");
+            return None;
+        };
+        if let Err(refusal) =
+            spawn::check_admitted(policy, &served.command).and_then(|()| spawn::check_recursion(label))
+        {
+            debug!("not serving the recorded answer: {refusal:?}");
+            return None;
+        }
+        if refreshed {
+            debug!("the profile files were touched but say the same; recording their new stamps");
+            if let Err(e) = cache.write_served(key, &served) {
+                debug!("could not refresh the record's file stamps: {e}");
+            }
+        }
+        info!(serve_until = %format_time(served.serve_until), "cache hit (the guest's earlier decision)");
+        Some(Fetched {
+            credentials: served.credentials,
+            origin: Origin::Cache,
+            serve_until: Some(served.serve_until),
+            command: Some(served.command),
+        })
+    }
+
+    /// Record the guest's decision, made from the profile files as `files` says they were (only
+    /// worked out, hashing the files' text, when a record is written).
+    fn store(&self, fetched: &Fetched, files: impl FnOnce() -> Vec<cache::FileSeen>) {
+        let (Some((cache, key)), Some(serve_until), Some(command)) =
+            (&self.place, fetched.serve_until, &fetched.command)
+        else {
+            return;
+        };
+        // Long-term credentials (served forever) never go to disk.
+        if serve_until == i64::MAX || fetched.credentials.expiration.is_none() {
+            return;
+        }
+        let record = cache::Served {
+            serve_until,
+            credentials: fetched.credentials.clone(),
+            command: command.clone(),
+            files: files(),
+        };
+        if let Err(e) = cache.write_served(key, &record) {
+            warn!(
+                "could not write the cache record in {}: {e}",
+                cache.dir().display()
+            );
+        }
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What the fetch path got, until when the guest said it may be served, and the command that
+/// produced it (none for static keys and plugins, which are never recorded).
+pub(crate) struct Fetched {
+    pub(crate) credentials: Credentials,
+    pub(crate) origin: Origin,
+    pub(crate) serve_until: Option<i64>,
+    command: Option<SpawnCommand>,
+}
+
+/// What a helper runs, as the host keys the cache and checks its policy.
+enum Runs {
+    Command(SpawnCommand),
+    Plugin(String),
+}
+
+/// One helper's credentials being fetched: the guest's provider for it, and what the host needs
+/// around it (the error context, the cache key, the policy check).
+struct Fetch<'a> {
+    session: &'a mut Session,
+    provider: ProviderHandle,
+    settings: &'a ProcessSettings,
+    options: &'a FetchOptions,
+    context: &'a Context<'a>,
+    runs: Runs,
+    /// Whether the policy was found to admit the command (checked once, where an entry exists).
+    admitted: bool,
+}
+
+fn fetch_process(
+    session: &mut Session,
+    settings: &ProcessSettings,
+    options: &FetchOptions,
+    context: &Context,
+) -> Result<Fetched, Error> {
+    let plugin_context;
+    let context = match (context, &settings.helper) {
+        (Context::Profile(profile), Helper::Plugin(_)) => {
+            plugin_context = Context::PluginProfile(profile);
+            &plugin_context
+        }
+        _ => context,
+    };
+    let mut fetch = Fetch::start(session, settings, options, context)?;
+    let Some(cache) = &options.cache else {
+        debug!("cache disabled; running the helper");
+        return fetch.fresh();
+    };
+    let key = fetch.cache_key();
+    // Fast path: a good entry needs no lock.
+    if let Some(credentials) = fetch.restore(cache, &key)? {
+        return fetch.served(credentials, "cache hit");
+    }
+    let _lock = cache.lock(&key).map_err(|e| {
+        Error::internal(anyhow::anyhow!(
+            "locking the cache entry in {}: {e}",
+            cache.dir().display()
+        ))
+    })?;
+    // Whoever held the lock before us may have just refreshed the entry.
+    if let Some(credentials) = fetch.restore(cache, &key)? {
+        return fetch.served(credentials, "cache hit after waiting for another credbox");
+    }
+    info!("cache miss; running the helper");
+    let fetched = fetch.fresh()?;
+    fetch.store(cache, &key)?;
+    Ok(fetched)
+}
+
+impl<'a> Fetch<'a> {
+    /// Parse first: syntax errors are reported before any cache or lock is touched, and the exact
+    /// command keys the cache. Recursion is refused before any cache read or lock, exactly as a run
+    /// would refuse it: a nested credbox would otherwise wait for the lock its grandparent holds.
+    fn start(
+        session: &'a mut Session,
+        settings: &'a ProcessSettings,
+        options: &'a FetchOptions,
+        context: &'a Context<'a>,
+    ) -> Result<Self, Error> {
+        let error = |e: CallError| Error::from_call(e, context, settings.origin.as_ref());
+        let runs = match &settings.helper {
+            Helper::CommandLine(line) => Runs::Command(
+                session
+                    .parse_command(line, options.policy.allow_shell)
+                    .map_err(error)?,
+            ),
+            Helper::Plugin(path) => Runs::Plugin(path.clone()),
+        };
+        log_runs(&runs);
+        spawn::check_recursion(&settings.profile)
+            .map_err(|refusal| error(CallError::Policy(refusal.into())))?;
+        let provider = session
+            .new_provider(settings, options.guest_options())
+            .map_err(error)?;
+        Ok(Fetch {
+            session,
+            provider,
+            settings,
+            options,
+            context,
+            runs,
+            admitted: false,
+        })
+    }
+
+    fn error(&self, e: CallError) -> Error {
+        Error::from_call(e, self.context, self.settings.origin.as_ref())
+    }
+
+    fn cache_key(&self) -> CacheKey {
+        let (profile, account) = (&self.settings.profile, self.settings.account_id.as_deref());
+        match &self.runs {
+            Runs::Command(command) => CacheKey::new(profile, command, account),
+            Runs::Plugin(path) => CacheKey::for_plugin(profile, path, account),
+        }
+    }
+
+    /// A stored entry the guest adopts. A cached answer is only used while the current policy
+    /// would run the command now (a plugin is checked by its loader when the guest asks it about
+    /// the entry). Checked once, and only where an entry exists, so a miss does not hash a pinned
+    /// program more than the run does.
+    fn restore(&mut self, cache: &Cache, key: &CacheKey) -> Result<Option<Credentials>, Error> {
+        let Some(entry) = cache.read(key) else {
+            return Ok(None);
+        };
+        if let (Runs::Command(command), false) = (&self.runs, self.admitted) {
+            spawn::check_admitted(&self.options.policy, command)
+                .map_err(|refusal| self.error(CallError::Policy(refusal.into())))?;
+            self.admitted = true;
+        }
+        let adopted = self
+            .session
+            .restore(self.provider, &entry)
+            .map_err(|e| self.error(e))?;
+        if !adopted {
+            return Ok(None);
+        }
+        self.retrieve().map(Some)
+    }
+
+    fn retrieve(&mut self) -> Result<Credentials, Error> {
+        self.session.retrieve(self.provider).map_err(|e| self.error(e))
+    }
+
+    /// Credentials from the helper itself.
+    fn fresh(&mut self) -> Result<Fetched, Error> {
+        let credentials = self.retrieve()?;
+        let origin = match self.runs {
+            Runs::Command(_) => Origin::Process,
+            Runs::Plugin(_) => Origin::Plugin,
+        };
+        self.done(credentials, origin)
+    }
+
+    /// Credentials restored from the cache.
+    fn served(&mut self, credentials: Credentials, what: &str) -> Result<Fetched, Error> {
+        let fetched = self.done(credentials, Origin::Cache)?;
+        log_serving(fetched.serve_until, what);
+        Ok(fetched)
+    }
+
+    fn done(&mut self, credentials: Credentials, origin: Origin) -> Result<Fetched, Error> {
+        let serve_until = self
+            .session
+            .serve_until(self.provider)
+            .map_err(|e| self.error(e))?;
+        Ok(Fetched {
+            credentials,
+            origin,
+            serve_until,
+            command: match &self.runs {
+                Runs::Command(command) => Some(command.clone()),
+                Runs::Plugin(_) => None,
+            },
+        })
+    }
+
+    /// Store what the guest says to store for the credentials just fetched (nothing for long-term
+    /// keys, which never go to disk: then any old entry goes too).
+    fn store(&mut self, cache: &Cache, key: &CacheKey) -> Result<(), Error> {
+        match self
+            .session
+            .cache_entry(self.provider)
+            .map_err(|e| self.error(e))?
+        {
+            Some(entry) => match cache.write(key, &entry) {
+                Ok(()) => {
+                    let until = self
+                        .session
+                        .serve_until(self.provider)
+                        .map_err(|e| self.error(e))?;
+                    log_serving(until, "cached");
+                }
+                Err(e) => warn!(
+                    "could not write the cache entry in {}: {e}",
+                    cache.dir().display()
+                ),
+            },
+            None => {
+                debug!("long-term credentials are never written to disk");
+                cache.remove(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Log what runs with its arguments redacted: they may name accounts or carry tokens.
+fn log_runs(runs: &Runs) {
+    match runs {
+        Runs::Command(SpawnCommand::Argv(argv)) => {
+            debug!(program = %argv[0], arguments = argv.len() - 1, "helper command (arguments redacted)")
+        }
+        Runs::Command(SpawnCommand::Shell(_)) => {
+            debug!("helper command runs through /bin/sh -c (text redacted)")
+        }
+        Runs::Plugin(path) => debug!(plugin = %path, "credential plugin"),
+    }
+}
+
+fn log_serving(until: Option<i64>, what: &str) {
+    match until {
+        Some(i64::MAX) | None => info!("{what}"),
+        Some(until) => info!(serve_until = %format_time(until), "{what}"),
+    }
+}
