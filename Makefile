@@ -45,6 +45,7 @@ test: setup plugins clients
 
 lint: setup
 	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	python3 .ci/module-cycles.py host/src
 
 fmt:
 	$(CARGO) fmt --all

@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::component::wit;
-
 /// AWS credentials. `Debug` shows the access key id masked and never the secret or the token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
@@ -68,16 +66,4 @@ pub fn mask(access_key_id: &str) -> String {
     let chars: Vec<char> = access_key_id.chars().collect();
     let shown: String = chars[chars.len().saturating_sub(4)..].iter().collect();
     format!("{}{shown}", "*".repeat(16))
-}
-
-impl From<wit::Credentials> for Credentials {
-    fn from(c: wit::Credentials) -> Self {
-        Credentials::new(
-            c.access_key_id,
-            c.secret_access_key,
-            c.session_token,
-            c.expiration,
-            c.account_id,
-        )
-    }
 }

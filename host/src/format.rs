@@ -4,7 +4,7 @@ use crate::error::format_time;
 use crate::{Credentials, Error, ErrorKind};
 
 /// An output format, named as the AWS CLI names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// credential_process JSON.
     Process,
@@ -18,6 +18,30 @@ pub enum Format {
     WindowsCmd,
     /// `set -gx AWS_ACCESS_KEY_ID "..."` lines.
     Fish,
+}
+
+impl Format {
+    /// Every format with its name, as `--format` takes it.
+    pub const NAMES: [(&'static str, Format); 6] = [
+        ("process", Format::Process),
+        ("env", Format::Env),
+        ("env-no-export", Format::EnvNoExport),
+        ("powershell", Format::Powershell),
+        ("windows-cmd", Format::WindowsCmd),
+        ("fish", Format::Fish),
+    ];
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Format::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, format)| *format)
+            .ok_or_else(|| format!("unknown format `{name}`"))
+    }
 }
 
 /// Render credentials in `format`, newline-terminated.

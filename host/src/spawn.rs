@@ -636,17 +636,6 @@ pub fn check_recursion(label: &str) -> Result<(), SpawnError> {
     check_chain(label).map(drop)
 }
 
-impl From<SpawnError> for crate::component::GuestError {
-    fn from(error: SpawnError) -> Self {
-        match error {
-            SpawnError::Denied(why) => Self::SpawnDenied(why),
-            SpawnError::Failed(why) => Self::SpawnFailed(why),
-            SpawnError::TimedOut(ms) => Self::TimedOut(ms),
-            SpawnError::OutputTooLarge(n) => Self::OutputTooLarge(n),
-        }
-    }
-}
-
 /// Check the recursion guard and return the chain to pass on, with `label` appended.
 fn check_chain(label: &str) -> Result<String, SpawnError> {
     let current = std::env::var(CHAIN_VAR).unwrap_or_default();

@@ -12,12 +12,12 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::bindings::wit::PluginError;
-use super::plugins::root_cause;
+use super::sandbox::{MAX_PLUGIN_BYTES, root_cause};
 use crate::Cache;
 use crate::spawn::hex;
 
 /// The largest compiled artifact credbox reads back (native code is a few times the wasm).
-const MAX_ARTIFACT_BYTES: u64 = 4 * super::plugins::MAX_PLUGIN_BYTES;
+const MAX_ARTIFACT_BYTES: u64 = 4 * MAX_PLUGIN_BYTES;
 
 /// The component in `bytes` (a plugin file's contents, already admitted by the policy): from the
 /// artifacts under `cache_dir` when they hold its compilation, else compiled now (and kept there

@@ -17,10 +17,13 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use wasmtime::component::HasData;
+
 use super::bindings::wit::{self, PluginError};
 use super::bindings::{CredentialPlugin, CredentialPluginPre, wit_plugins};
-use super::runtime::HostState;
-use super::sandbox::{self, HasResourceTable, Limits, MemoryCap};
+use super::sandbox::{
+    self, CallBudget, HasResourceTable, Limits, MAX_PLUGIN_BYTES, MemoryCap, one_line, root_cause,
+};
 use crate::spawn::{self, Allowed};
 
 /// The interface a plugin must export.
@@ -30,15 +33,26 @@ const PLUGIN_FUNCTIONS: [(&str, &str); 2] = [
     ("retrieve", "func() -> result<credentials, string>"),
     ("is-expired", "func(credentials: credentials) -> bool"),
 ];
-/// The largest plugin file credbox reads.
-pub(super) const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
 use wit_plugins::CallError;
 
-impl wit_plugins::Host for HostState {
+/// What the `plugins` import sees of the store: the loader, and the call budget it shares with
+/// `spawn`.
+pub(crate) struct PluginsView<'a> {
+    pub(crate) loader: &'a PluginLoader,
+    pub(crate) calls: &'a mut CallBudget,
+}
+
+/// Links the `plugins` import to a [`PluginsView`] of the store.
+pub(crate) struct Plugins;
+impl HasData for Plugins {
+    type Data<'a> = PluginsView<'a>;
+}
+
+impl wit_plugins::Host for PluginsView<'_> {
     fn retrieve(&mut self, path: String) -> wasmtime::Result<Result<wit::Credentials, CallError>> {
-        Ok(self.take_call().map_err(CallError::Denied).and_then(|()| {
-            let credentials = self.plugins.retrieve(absolute(&path)?)?;
+        Ok(self.calls.take().map_err(CallError::Denied).and_then(|()| {
+            let credentials = self.loader.retrieve(absolute(&path)?)?;
             // The ceiling a helper's stdout has: a plugin is trusted no more than a helper.
             if byte_len(&credentials) > spawn::STDOUT_CAP {
                 return Err(CallError::TooLarge(spawn::STDOUT_CAP as u64));
@@ -52,8 +66,8 @@ impl wit_plugins::Host for HostState {
         path: String,
         credentials: wit::Credentials,
     ) -> wasmtime::Result<Result<bool, CallError>> {
-        Ok(self.take_call().map_err(CallError::Denied).and_then(|()| {
-            let expired = self.plugins.is_expired(absolute(&path)?, &credentials)?;
+        Ok(self.calls.take().map_err(CallError::Denied).and_then(|()| {
+            let expired = self.loader.is_expired(absolute(&path)?, &credentials)?;
             if expired {
                 info!("the plugin says its cached credentials have expired");
             }
@@ -343,22 +357,4 @@ fn plugin_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     wit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut PluginState| s)?;
     sandbox::link_empty_wasi(&mut linker)?;
     Ok(linker)
-}
-
-/// The innermost message of an error chain, on one line.
-pub(super) fn root_cause(error: &wasmtime::Error) -> String {
-    one_line(&error.root_cause().to_string())
-}
-
-/// A plugin's message on one line, shortened.
-fn one_line(message: &str) -> String {
-    let line: String = message
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
-    line
 }

@@ -14,10 +14,13 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::bindings::wit::{Error as GuestError, ProcessSettings};
+use super::bindings::wit_profiles::{File, Files, ProfileProperties, Property};
+use super::bindings::wit_provider::Options;
 use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_spawn};
-use super::plugins::PluginLoader;
-use super::sandbox::{self, Clock, ClockAdapter, HasResourceTable, Limits, MAX_SPAWNS_PER_CALL, MemoryCap};
-use super::{File, Files, GuestError, Options, ProcessSettings, ProfileProperties, Property};
+use super::plugins::{self, PluginLoader, PluginsView};
+use super::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
+use super::spawn::{self, SpawnView};
 use crate::Credentials;
 use crate::engine_config::engine_config;
 use crate::spawn::{SpawnCommand, SpawnPolicy};
@@ -53,27 +56,15 @@ struct Loaded {
 }
 
 /// Per-instance host state: WASI granted empty, the spawn policy, the plugin loader, the limits.
+/// Each import sees only its part, through a view (`SpawnView`, `PluginsView`).
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(super) policy: SpawnPolicy,
+    policy: SpawnPolicy,
     memory: MemoryCap,
-    pub(super) plugins: PluginLoader,
+    plugins: PluginLoader,
     /// How many more commands and plugin calls the current guest call may make.
-    calls_left: u32,
-}
-
-impl HostState {
-    /// Count one command or plugin call against [`MAX_SPAWNS_PER_CALL`]; the refusal says why.
-    pub(super) fn take_call(&mut self) -> Result<(), String> {
-        if self.calls_left == 0 {
-            return Err(format!(
-                "the policy asked to run more than {MAX_SPAWNS_PER_CALL} commands in one call (a plugin call counts as one)"
-            ));
-        }
-        self.calls_left -= 1;
-        Ok(())
-    }
+    calls: CallBudget,
 }
 
 impl HasResourceTable for HostState {
@@ -96,8 +87,14 @@ impl wit::Host for HostState {}
 /// Link the two capabilities and the WASI interfaces in [`sandbox::GRANTED_WASI`], nothing else.
 fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    wit_spawn::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
-    wit_plugins::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
+    wit_spawn::add_to_linker::<_, spawn::Spawn>(&mut linker, |s: &mut HostState| SpawnView {
+        policy: &s.policy,
+        calls: &mut s.calls,
+    })?;
+    wit_plugins::add_to_linker::<_, plugins::Plugins>(&mut linker, |s: &mut HostState| PluginsView {
+        loader: &s.plugins,
+        calls: &mut s.calls,
+    })?;
     wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
     sandbox::link_empty_wasi(&mut linker)?;
     Ok(linker)
@@ -174,7 +171,7 @@ impl Runtime {
             policy,
             memory: MemoryCap::new(Limits::GUEST.memory_bytes),
             plugins,
-            calls_left: MAX_SPAWNS_PER_CALL,
+            calls: CallBudget::full(),
         };
         let mut store = Store::new(&loaded.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -277,7 +274,7 @@ impl Session {
         self.budget = limits.fuel;
         self.store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
         let state = self.store.data_mut();
-        state.calls_left = MAX_SPAWNS_PER_CALL;
+        state.calls = CallBudget::full();
         state.memory.rearm(limits.memory_bytes);
         let result = f(&self.instance, &mut self.store);
         self.instructions.fetch_add(self.fuel_used(), Ordering::Relaxed);
@@ -428,5 +425,18 @@ impl Session {
                 .credential_provider()
                 .call_cache_entry(s, provider.0)
         })?)
+    }
+}
+
+/// The generated type (whose `Debug` shows the secret) becomes the host's at the boundary.
+impl From<wit::Credentials> for Credentials {
+    fn from(c: wit::Credentials) -> Self {
+        Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
+            c.expiration,
+            c.account_id,
+        )
     }
 }

@@ -31,6 +31,30 @@ pub const GRANTED_WASI: &[&str] = &[
 /// one; the ceiling stops a hostile or broken guest from running helpers in a loop within its fuel.
 pub const MAX_SPAWNS_PER_CALL: u32 = 4;
 
+/// What is left of [`MAX_SPAWNS_PER_CALL`] in the current guest call, shared by both imports.
+pub(crate) struct CallBudget(u32);
+
+impl CallBudget {
+    /// A full budget, for the start of a call.
+    pub(crate) fn full() -> Self {
+        CallBudget(MAX_SPAWNS_PER_CALL)
+    }
+
+    /// Count one command or plugin call; the refusal says why.
+    pub(crate) fn take(&mut self) -> Result<(), String> {
+        if self.0 == 0 {
+            return Err(format!(
+                "the policy asked to run more than {MAX_SPAWNS_PER_CALL} commands in one call (a plugin call counts as one)"
+            ));
+        }
+        self.0 -= 1;
+        Ok(())
+    }
+}
+
+/// The largest plugin file credbox reads.
+pub(crate) const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
 /// How much a component may do in one call: instructions (wasmtime fuel) and linear memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -198,4 +222,22 @@ pub fn component_imports(engine: &Engine, component: &Component) -> Vec<String> 
         .imports(engine)
         .map(|(name, _)| name.to_string())
         .collect()
+}
+
+/// The innermost message of an error chain, on one line.
+pub(crate) fn root_cause(error: &wasmtime::Error) -> String {
+    one_line(&error.root_cause().to_string())
+}
+
+/// A plugin's message on one line, shortened.
+pub(crate) fn one_line(message: &str) -> String {
+    let line: String = message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    line
 }

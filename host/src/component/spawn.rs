@@ -3,33 +3,46 @@
 
 use std::time::Duration;
 
-use super::bindings::{wit, wit_spawn};
-use super::runtime::HostState;
-use crate::spawn::{self, SpawnCommand};
+use wasmtime::component::HasData;
 
-impl wit_spawn::Host for HostState {
+use super::bindings::{wit, wit_spawn};
+use super::sandbox::CallBudget;
+use crate::spawn::{self, SpawnCommand, SpawnPolicy};
+
+/// What the `spawn` import sees of the store: the policy, and the call budget it shares with
+/// `plugins`.
+pub(crate) struct SpawnView<'a> {
+    pub(crate) policy: &'a SpawnPolicy,
+    pub(crate) calls: &'a mut CallBudget,
+}
+
+/// Links the `spawn` import to a [`SpawnView`] of the store.
+pub(crate) struct Spawn;
+impl HasData for Spawn {
+    type Data<'a> = SpawnView<'a>;
+}
+
+impl wit_spawn::Host for SpawnView<'_> {
     fn run(
         &mut self,
         request: wit_spawn::Request,
     ) -> wasmtime::Result<Result<wit_spawn::Output, wit_spawn::SpawnError>> {
-        if let Err(why) = self.take_call() {
+        if let Err(why) = self.calls.take() {
             return Ok(Err(wit_spawn::SpawnError::Denied(why)));
         }
         let command = SpawnCommand::from(request.command);
         let timeout = Duration::from_millis(request.timeout_ms);
-        Ok(
-            match spawn::run(&self.policy, &command, timeout, &request.label) {
-                Ok(output) => Ok(wit_spawn::Output {
-                    status: match output.status {
-                        spawn::Exit::Code(c) => wit::ExitStatus::Code(c),
-                        spawn::Exit::Signal(s) => wit::ExitStatus::Signal(s),
-                    },
-                    stdout: output.stdout,
-                    stderr_tail: output.stderr_tail,
-                }),
-                Err(e) => Err(e.into()),
-            },
-        )
+        Ok(match spawn::run(self.policy, &command, timeout, &request.label) {
+            Ok(output) => Ok(wit_spawn::Output {
+                status: match output.status {
+                    spawn::Exit::Code(c) => wit::ExitStatus::Code(c),
+                    spawn::Exit::Signal(s) => wit::ExitStatus::Signal(s),
+                },
+                stdout: output.stdout,
+                stderr_tail: output.stderr_tail,
+            }),
+            Err(e) => Err(e.into()),
+        })
     }
 }
 
@@ -47,6 +60,18 @@ impl From<spawn::SpawnError> for wit_spawn::SpawnError {
         match error {
             spawn::SpawnError::Denied(why) => Self::Denied(why),
             spawn::SpawnError::Failed(why) => Self::Failed(why),
+            spawn::SpawnError::TimedOut(ms) => Self::TimedOut(ms),
+            spawn::SpawnError::OutputTooLarge(n) => Self::OutputTooLarge(n),
+        }
+    }
+}
+
+/// A refusal of the host's policy, as the guest would have reported it.
+impl From<spawn::SpawnError> for wit::Error {
+    fn from(error: spawn::SpawnError) -> Self {
+        match error {
+            spawn::SpawnError::Denied(why) => Self::SpawnDenied(why),
+            spawn::SpawnError::Failed(why) => Self::SpawnFailed(why),
             spawn::SpawnError::TimedOut(ms) => Self::TimedOut(ms),
             spawn::SpawnError::OutputTooLarge(n) => Self::OutputTooLarge(n),
         }

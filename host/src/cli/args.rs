@@ -1,0 +1,231 @@
+//! The command line's arguments: what each mode takes, with its help text.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Parser, Subcommand};
+use credbox::format::Format;
+use credbox::spawn::Allowed;
+use credbox::{Cache, Error, ErrorKind, FetchOptions, SpawnPolicy, StdinMode};
+
+#[derive(Parser)]
+#[command(
+    name = "credbox",
+    version,
+    about = "Run AWS credential_process helpers in a sandbox: bounded, validated and cached"
+)]
+pub struct Cli {
+    /// Log decisions (cache hits and misses, refresh windows, the command with its arguments
+    /// redacted) to stderr. Secrets are never logged.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Subcommand)]
+pub enum Commands {
+    /// Print the credentials of a profile (its static keys, or what its credential_process prints).
+    Export {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Get the credentials from this credential plugin component (a `.wasm` file built for
+        /// the credential-plugin world) instead of a profile.
+        #[arg(long, value_name = "PATH.wasm", conflicts_with = "profile")]
+        plugin: Option<std::path::PathBuf>,
+        /// Output format, as `aws configure export-credentials` names them.
+        #[arg(long, default_value = "process", value_parser = format_parser())]
+        format: Format,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run a helper directly (no profile) with the same validation and caching, and print its
+    /// credentials as credential_process JSON: `credential_process = credbox run -- /opt/helper`.
+    Run {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The helper and its arguments.
+        #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]...")]
+        argv: Vec<String>,
+    },
+    /// Run a command with the profile's credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION (stale ones removed). Its exit code is ours.
+    /// With --server, it gets a private credentials endpoint instead, refreshed for as long as it
+    /// runs.
+    Exec {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Serve the credentials on a loopback endpoint for the command's lifetime and pass
+        /// AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN instead of
+        /// keys, so that a long-running command never holds expired credentials.
+        #[arg(long)]
+        server: bool,
+        #[command(flatten)]
+        run: RunArgs,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND [ARGS]...")]
+        command: Vec<OsString>,
+    },
+    /// Serve a profile's credentials on loopback in the container credentials format, refreshed
+    /// before they expire; prints the two variables that point an SDK at it. Runs until killed.
+    Serve {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The address to listen on (port 0: any free port). Loopback only, unless
+        /// --insecure-listen.
+        #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Allow a --listen address that is not loopback.
+        #[arg(long)]
+        insecure_listen: bool,
+        /// Read the token clients must send from this file (first line) instead of generating a
+        /// random 256-bit one.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Show where a profile's credentials come from, like `aws configure list` (keys masked).
+    List {
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long)]
+        profile: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Read or change profile settings, like `aws configure get` / `set`.
+    Configure {
+        #[command(subcommand)]
+        action: ConfigureAction,
+    },
+    /// Audit profiles: shadowed helpers, syntax problems, missing or unsafe programs, writable
+    /// files, shell use, recursion. Exits 1 if any finding is an error.
+    Check {
+        /// Audit only this profile (default: every profile).
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
+    /// Manage the cross-process credential cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CacheAction {
+    /// Delete cached credentials: all of them, or one profile's.
+    Clear {
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigureAction {
+    /// Print KEY's value in the profile (exit 1 if it is not set).
+    Get {
+        key: String,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Set KEY to VALUE in the profile. Credential keys go to the credentials file, others to the
+    /// config file; every other line is kept as it was, and the file is replaced atomically.
+    Set {
+        key: String,
+        value: String,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+}
+
+/// How helpers run.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Kill the helper (and everything it started) after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    timeout: f64,
+    /// Refresh credentials when less than this many seconds of validity remain.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    min_ttl: u64,
+    /// Always run the helper; neither read nor write the cross-process cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// The helper's stdin: the terminal (`inherit`, so MFA prompts work) or `null`.
+    #[arg(long, value_enum, default_value = "inherit")]
+    stdin: StdinArg,
+    /// Only run these programs (absolute paths), optionally pinned: PATH=SHA256. Repeatable.
+    #[arg(long, value_name = "PATH[=SHA256]")]
+    allow: Vec<Allowed>,
+    /// Let credential_process values that use shell syntax run through /bin/sh -c.
+    #[arg(long)]
+    allow_shell: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum StdinArg {
+    Inherit,
+    Null,
+}
+
+impl RunArgs {
+    pub fn options(&self) -> Result<FetchOptions, Error> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e9) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "--timeout must be a positive number of seconds",
+            ));
+        }
+        let timeout = Duration::from_secs_f64(self.timeout);
+        let cache = if self.no_cache { None } else { open_cache() };
+        // Compiled plugins are not credentials: they are kept even with --no-cache (in the
+        // cache directory's `plugins`, reached only through the verified cache directory).
+        let plugin_artifacts = credbox::cache::default_dir();
+        Ok(FetchOptions {
+            min_ttl: Duration::from_secs(self.min_ttl),
+            timeout,
+            policy: SpawnPolicy {
+                max_timeout: timeout,
+                stdin: match self.stdin {
+                    StdinArg::Inherit => StdinMode::Inherit,
+                    StdinArg::Null => StdinMode::Null,
+                },
+                allow_shell: self.allow_shell,
+                allow_list: (!self.allow.is_empty()).then(|| self.allow.clone()),
+                forward_stderr: true,
+                plugin_artifacts,
+            },
+            cache,
+            clock: None,
+        })
+    }
+}
+
+/// `--format`: the library's format names, offered as clap's possible values.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    let names = Format::NAMES.map(|(name, _)| name);
+    clap::builder::PossibleValuesParser::new(names).map(|name| name.parse().expect("a listed name"))
+}
+
+/// The cache, or none (with a warning) when it cannot be used: caching is never fatal.
+fn open_cache() -> Option<Cache> {
+    let Some(dir) = credbox::cache::default_dir() else {
+        eprintln!("credbox: warning: no cache directory (set CREDBOX_CACHE_DIR or HOME); not caching");
+        return None;
+    };
+    Cache::open(&dir)
+        .map_err(|why| eprintln!("credbox: warning: {why}; not caching"))
+        .ok()
+}

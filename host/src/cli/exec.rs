@@ -1,0 +1,148 @@
+//! `credbox exec`: run a command with a profile's credentials, as variables or (with `--server`)
+//! through a private credentials endpoint that outlives every request the command makes.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use credbox::{Credentials, Error, ErrorKind};
+
+/// The variables an SDK's credential chain reads that `exec` removes from the command's
+/// environment (docs/ENDPOINT.md lists why each): the keys it replaces, and every other source
+/// that a chain would prefer to the endpoint or combine with it. botocore and the JS SDK prefer
+/// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` to the full URI and read a token file before the
+/// token variable, so leaving either would send credbox's token elsewhere or bring another token
+/// to credbox; web identity variables come before the container provider in every chain.
+const CREDENTIAL_VARS: [&str; 13] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCOUNT_ID",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+];
+
+/// Run `command` with the endpoint's two variables (and no static keys) until it exits; its exit
+/// status becomes ours (128 + N for a signal, as shells report it).
+pub fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]) -> Result<ExitCode, Error> {
+    let mut child = without_credentials(command);
+    for (name, value) in endpoint.environment() {
+        child.env(name, value);
+    }
+    signals::install();
+    let child = child.spawn().map_err(|e| could_not_run(command, &e))?;
+    let code = signals::wait_forwarding_term(child);
+    endpoint.shutdown();
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// `exec --server` must outlive its command, which needs the endpoint until its last request.
+mod signals {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static TERM_RECEIVED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn ignore(_: libc::c_int) {}
+
+    extern "C" fn note_term(_: libc::c_int) {
+        TERM_RECEIVED.store(true, Ordering::SeqCst);
+    }
+
+    /// Ctrl-C and Ctrl-\ reach the whole foreground process group, the command included: credbox
+    /// lets the command decide and keeps serving. SIGTERM is passed on to the command. These are
+    /// handlers, not SIG_IGN, because exec resets handlers: the command gets the defaults.
+    pub fn install() {
+        for (signal, handler, flags) in [
+            (
+                libc::SIGINT,
+                ignore as extern "C" fn(libc::c_int),
+                libc::SA_RESTART,
+            ),
+            (libc::SIGQUIT, ignore, libc::SA_RESTART),
+            // No SA_RESTART: waitpid must return EINTR so that the signal is forwarded at once.
+            (libc::SIGTERM, note_term, 0),
+        ] {
+            // SAFETY: sigaction with a zeroed struct, an empty mask and a handler that only does
+            // async-signal-safe work (nothing, or an atomic store).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = handler as libc::sighandler_t;
+                action.sa_flags = flags;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    }
+
+    /// Wait for `child`, passing SIGTERM on to it; its exit code, or 128 + the signal that ended it.
+    pub fn wait_forwarding_term(child: std::process::Child) -> i32 {
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on our own child, which nothing else reaps.
+            let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if reaped == pid {
+                break;
+            }
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return 1;
+            }
+            if TERM_RECEIVED.swap(false, Ordering::SeqCst) {
+                // SAFETY: kill(2) on our own, not yet reaped, child.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else if libc::WIFSIGNALED(status) {
+            128 + libc::WTERMSIG(status)
+        } else {
+            1
+        }
+    }
+}
+
+/// Replace this process with `command`, credentials in its environment. Returns only on failure.
+pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
+    use std::os::unix::process::CommandExt;
+    let mut child = without_credentials(command);
+    child
+        .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key());
+    if let Some(token) = credentials.session_token() {
+        child.env("AWS_SESSION_TOKEN", token);
+    }
+    if let Some(expiration) = credentials.expiration {
+        child.env(
+            "AWS_CREDENTIAL_EXPIRATION",
+            credbox::error::format_time(expiration),
+        );
+    }
+    if let Some(account) = &credentials.account_id {
+        child.env("AWS_ACCOUNT_ID", account);
+    }
+    could_not_run(command, &child.exec())
+}
+
+/// `command` with every credential variable of ours removed from its environment.
+fn without_credentials(command: &[OsString]) -> std::process::Command {
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    for var in CREDENTIAL_VARS {
+        child.env_remove(var);
+    }
+    child
+}
+
+fn could_not_run(command: &[OsString], error: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::SpawnFailed,
+        format!("could not run {}: {error}", command[0].to_string_lossy()),
+    )
+}

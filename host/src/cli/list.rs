@@ -1,0 +1,115 @@
+//! `credbox list`: where a profile's credentials come from, like `aws configure list`.
+
+use credbox::{Error, Runtime, files};
+
+use super::args::RunArgs;
+
+/// How the profile was chosen, as `aws configure list` shows it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Chosen {
+    /// `--profile`.
+    Manual,
+    /// `AWS_PROFILE` or `AWS_DEFAULT_PROFILE`.
+    Environment,
+    /// Neither: the `default` profile.
+    NotSet,
+}
+
+impl Chosen {
+    /// The "Type" and "Location" columns.
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Chosen::Manual => ("manual", "--profile"),
+            Chosen::Environment => ("env", "AWS_PROFILE"),
+            Chosen::NotSet => ("None", "None"),
+        }
+    }
+}
+
+/// The profile to use and how it was chosen.
+fn choose_profile(profile: Option<String>, locations: &files::Locations) -> (String, Chosen) {
+    match profile {
+        Some(profile) => (profile, Chosen::Manual),
+        None if std::env::var_os("AWS_PROFILE").is_some()
+            || std::env::var_os("AWS_DEFAULT_PROFILE").is_some() =>
+        {
+            (locations.profile.clone(), Chosen::Environment)
+        }
+        None => (locations.profile.clone(), Chosen::NotSet),
+    }
+}
+
+/// Print the profile, the keys (masked) and the region, each with where it comes from.
+pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
+    let locations = files::locate_from_env();
+    let (profile, chosen) = choose_profile(profile, &locations);
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let row = |name: &str, value: &str, kind: &str, location: &str| {
+        println!("{name:>10} {value:>24} {kind:>16}    {location}")
+    };
+    row("Name", "Value", "Type", "Location");
+    row("----", "-----", "----", "--------");
+    let shown_profile = match chosen {
+        Chosen::NotSet => "<not set>",
+        _ => profile.as_str(),
+    };
+    let (how, profile_location) = chosen.columns();
+    row("profile", shown_profile, how, profile_location);
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let properties = credbox::configure::properties(&runtime, &locations, &profile)?;
+    let property = |key: &str| properties.iter().find(|p| p.name == key);
+    let place = |p: &credbox::component::Property| match p.location.line {
+        Some(line) => format!("{}:{line}", p.location.file),
+        None => p.location.file.clone(),
+    };
+    if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        row("access_key", &credbox::mask(&key), "env", "");
+        row("secret_key", &credbox::mask(&secret), "env", "");
+    } else if properties.is_empty() {
+        row("access_key", "<not set>", "None", "None");
+        row("secret_key", "<not set>", "None", "None");
+    } else {
+        let (credentials, origin) =
+            credbox::credentials_for_profile(&runtime, &locations, &profile, &run.options()?)?;
+        let (kind, location) = match origin {
+            credbox::Origin::StaticKeys => {
+                let key = property("aws_access_key_id");
+                let kind = match key.map(|p| p.kind) {
+                    Some(credbox::component::FileKind::Credentials) => "shared-credentials-file",
+                    _ => "config-file",
+                };
+                (kind, key.map(place).unwrap_or_default())
+            }
+            credbox::Origin::Process | credbox::Origin::Cache | credbox::Origin::Plugin => {
+                match property("credential_plugin") {
+                    Some(plugin) => ("custom-plugin", place(plugin)),
+                    None => (
+                        "custom-process",
+                        property("credential_process").map(place).unwrap_or_default(),
+                    ),
+                }
+            }
+        };
+        row(
+            "access_key",
+            &credbox::mask(&credentials.access_key_id),
+            kind,
+            &location,
+        );
+        row(
+            "secret_key",
+            &credbox::mask(credentials.secret_access_key()),
+            kind,
+            &location,
+        );
+    }
+    match (
+        env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
+        property("region"),
+    ) {
+        (Some(region), _) => row("region", &region, "env", "AWS_REGION"),
+        (None, Some(region)) => row("region", &region.value, "config-file", &place(region)),
+        (None, None) => row("region", "<not set>", "None", "None"),
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! The `credbox` command line: one function per mode. Each returns the exit code it decides, or an
+//! error whose kind decides it (`main` prints it); nothing here exits the process.
+
+mod args;
+mod check;
+mod exec;
+mod list;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use args::{CacheAction, ConfigureAction, RunArgs};
+pub use args::{Cli, Commands};
+use credbox::format::{Format, render};
+use credbox::{Cache, Credentials, Error, ErrorKind, Runtime, files};
+
+/// Before anything holds a secret: no core dump and no ptrace attach by other processes of the
+/// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected).
+pub fn harden_process() {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == -1 {
+        eprintln!(
+            "credbox: warning: could not disable core dumps: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// The credentials of `profile` (or the one the environment selects).
+pub(crate) fn profile_credentials(profile: Option<String>, run: &RunArgs) -> Result<Credentials, Error> {
+    let options = run.options()?;
+    let locations = files::locate_from_env();
+    let profile = profile.unwrap_or_else(|| locations.profile.clone());
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    Ok(credbox::credentials_for_profile(&runtime, &locations, &profile, &options)?.0)
+}
+
+/// `configure get` / `set`.
+fn configure(action: ConfigureAction) -> Result<ExitCode, Error> {
+    let locations = files::locate_from_env();
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    match action {
+        ConfigureAction::Get { key, profile } => {
+            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            match credbox::configure::get(&runtime, &locations, &profile, &key)? {
+                Some(value) => {
+                    println!("{value}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                // Like `aws configure get`: nothing printed, exit 1.
+                None => Ok(ExitCode::from(1)),
+            }
+        }
+        ConfigureAction::Set { key, value, profile } => {
+            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            let path = credbox::configure::set(&runtime, &locations, &profile, &key, &value)?;
+            tracing::info!(file = %path.display(), "updated");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A credentials endpoint for `profile`, after a first successful fetch.
+pub(crate) fn start_endpoint(
+    profile: Option<String>,
+    listen: std::net::SocketAddr,
+    token_file: Option<&std::path::Path>,
+    insecure_listen: bool,
+    run: &RunArgs,
+) -> Result<credbox::serve::Endpoint, Error> {
+    let options = run.options()?;
+    let locations = files::locate_from_env();
+    let name = profile.unwrap_or_else(|| locations.profile.clone());
+    let token = match token_file {
+        Some(path) => credbox::serve::Token::from_file(path)?,
+        None => credbox::serve::Token::random()?,
+    };
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let target = credbox::Target::Profile { locations, name };
+    let provider = credbox::Provider::new(runtime, target, options);
+    if insecure_listen {
+        credbox::serve::Endpoint::start_on_any_address(provider, listen, token)
+    } else {
+        credbox::serve::Endpoint::start(provider, listen, token)
+    }
+}
+
+/// Run one mode to the end: the exit code it decides, or the error that decides it.
+pub fn run(command: Commands) -> Result<ExitCode, Error> {
+    match command {
+        Commands::Export {
+            profile,
+            plugin: Some(plugin),
+            format,
+            run,
+        } => {
+            debug_assert!(profile.is_none(), "clap: --plugin conflicts with --profile");
+            let options = run.options()?;
+            let runtime = Runtime::new().map_err(Error::internal)?;
+            let (credentials, _) = credbox::credentials_for_plugin(&runtime, &plugin, &options)?;
+            print!("{}", render(&credentials, format)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Export {
+            profile,
+            plugin: None,
+            format,
+            run,
+        } => {
+            print!("{}", render(&profile_credentials(profile, &run)?, format)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Run { run, argv } => {
+            let options = run.options()?;
+            let runtime = Runtime::new().map_err(Error::internal)?;
+            let (credentials, _) = credbox::credentials_for_command(&runtime, &argv, &options)?;
+            print!("{}", render(&credentials, Format::Process)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Exec {
+            profile,
+            server: false,
+            run,
+            command,
+        } => {
+            let credentials = profile_credentials(profile, &run)?;
+            Err(exec::exec_with(&credentials, &command))
+        }
+        Commands::Exec {
+            profile,
+            server: true,
+            run,
+            command,
+        } => {
+            let endpoint = start_endpoint(profile, "127.0.0.1:0".parse().expect("valid"), None, false, &run)?;
+            exec::exec_with_server(endpoint, &command)
+        }
+        Commands::Serve {
+            profile,
+            listen,
+            insecure_listen,
+            token_file,
+            run,
+        } => {
+            // Endpoint::start refuses a non-loopback address before running any helper.
+            let endpoint = start_endpoint(profile, listen, token_file.as_deref(), insecure_listen, &run)?;
+            let mut stdout = std::io::stdout().lock();
+            for (name, value) in endpoint.environment() {
+                let _ = writeln!(stdout, "export {name}={value}");
+            }
+            let _ = stdout.flush();
+            drop(stdout);
+            eprintln!(
+                "credbox: serving credentials on http://{}/creds until stopped (Ctrl-C)",
+                endpoint.address()
+            );
+            endpoint.wait();
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::List { profile, run } => list::list(profile, &run).map(|()| ExitCode::SUCCESS),
+        Commands::Configure { action } => configure(action),
+        Commands::Check { profile, format } => check::check(profile, format),
+        Commands::Cache {
+            action: CacheAction::Clear { profile },
+        } => {
+            let dir = credbox::cache::default_dir().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Usage,
+                    "no cache directory: set CREDBOX_CACHE_DIR or HOME",
+                )
+            })?;
+            if !dir.exists() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let cache = Cache::open(&dir).map_err(|why| Error::new(ErrorKind::Usage, why))?;
+            let removed = cache
+                .clear(profile.as_deref())
+                .map_err(|e| Error::internal(anyhow::anyhow!("clearing {}: {e}", dir.display())))?;
+            eprintln!(
+                "credbox: removed {removed} cached credential(s) from {}",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
