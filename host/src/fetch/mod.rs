@@ -8,9 +8,13 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use crate::Credentials;
+mod served;
+
+use served::ServedRecord;
+
 use crate::cache::{self, Cache, CacheKey};
 use crate::component::{
-    self, CallError, Clock, Helper, Options, ProcessSettings, ProviderHandle, Runtime, Session, Source,
+    CallError, Clock, Helper, Options, ProcessSettings, ProviderHandle, Runtime, Session, Source,
 };
 use crate::error::{Context, Error, ErrorKind, format_time};
 use crate::files;
@@ -197,93 +201,7 @@ fn shell_join(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// The host's record of what the guest decided for exactly these inputs (BEHAVIOUR.md §5 allows serving
-/// a copy until the instant the guest chose): a hit skips loading the guest entirely.
-struct ServedRecord<'a> {
-    place: Option<(&'a Cache, cache::ServeKey)>,
-}
-
-impl<'a> ServedRecord<'a> {
-    /// The record for `label`'s decision over `sources` (profile-file paths, or a command line).
-    fn new(options: &'a FetchOptions, sources: &[&str], label: &str) -> Self {
-        // With a substituted clock the guest's time is not the system's: always ask the guest.
-        let place = options
-            .cache
-            .as_ref()
-            .filter(|_| options.clock.is_none())
-            .map(|cache| {
-                let key = cache::ServeKey::new(
-                    component::GUEST_SHA256,
-                    sources,
-                    label,
-                    options.min_ttl.as_secs(),
-                    options.policy.allow_shell,
-                );
-                (cache, key)
-            });
-        ServedRecord { place }
-    }
-
-    /// The recorded answer, if it may still be served and the current policy would still run the
-    /// command that produced it (caching never widens what runs); else the guest decides again.
-    fn lookup(&self, policy: &SpawnPolicy, label: &str) -> Option<Fetched> {
-        let (cache, key) = self.place.as_ref()?;
-        let mut served = cache.read_served(key)?;
-        if unix_now() >= served.serve_until {
-            return None;
-        }
-        let Some(refreshed) = served.files_unchanged() else {
-            debug!("a profile file changed since the recorded decision; asking the guest");
-            return None;
-        };
-        if let Err(refusal) =
-            spawn::check_admitted(policy, &served.command).and_then(|()| spawn::check_recursion(label))
-        {
-            debug!("not serving the recorded answer: {refusal:?}");
-            return None;
-        }
-        if refreshed {
-            debug!("the profile files were touched but say the same; recording their new stamps");
-            if let Err(e) = cache.write_served(key, &served) {
-                debug!("could not refresh the record's file stamps: {e}");
-            }
-        }
-        info!(serve_until = %format_time(served.serve_until), "cache hit (the guest's earlier decision)");
-        Some(Fetched {
-            credentials: served.credentials,
-            origin: Origin::Cache,
-            serve_until: Some(served.serve_until),
-            command: Some(served.command),
-        })
-    }
-
-    /// Record the guest's decision, made from the profile files as `files` says they were (only
-    /// worked out, hashing the files' text, when a record is written).
-    fn store(&self, fetched: &Fetched, files: impl FnOnce() -> Vec<cache::FileSeen>) {
-        let (Some((cache, key)), Some(serve_until), Some(command)) =
-            (&self.place, fetched.serve_until, &fetched.command)
-        else {
-            return;
-        };
-        // Long-term credentials (served forever) never go to disk.
-        if serve_until == i64::MAX || fetched.credentials.expiration.is_none() {
-            return;
-        }
-        let record = cache::Served {
-            serve_until,
-            credentials: fetched.credentials.clone(),
-            command: command.clone(),
-            files: files(),
-        };
-        if let Err(e) = cache.write_served(key, &record) {
-            warn!(
-                "could not write the cache record in {}: {e}",
-                cache.dir().display()
-            );
-        }
-    }
-}
-
+/// Seconds since the Unix epoch, by the system clock.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
