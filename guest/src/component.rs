@@ -3,9 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::profile::{FileKind, Profile, ProfileSet};
+use crate::profile::{FileKind, Profile};
 use crate::provider::{self, Host as _};
-use crate::{Command, Credentials, Error, ExitStatus, PluginError, SyntaxRule, edit, resolve};
+use crate::{Command, Credentials, Error, ExitStatus, PluginError, SyntaxRule, edit, report, resolve};
 use resolve::Helper;
 
 wit_bindgen::generate!({
@@ -196,14 +196,46 @@ fn settings_from_wit(s: ProcessSettings) -> resolve::ProcessSettings {
 fn settings_to_wit(s: resolve::ProcessSettings) -> ProcessSettings {
     ProcessSettings {
         profile: s.profile,
-        helper: match s.helper {
-            Helper::CommandLine(line) => wit::Helper::CommandLine(line),
-            Helper::Plugin(path) => wit::Helper::Plugin(path),
-        },
+        helper: helper_to_wit(s.helper),
         account_id: s.account_id,
         origin: s.origin.map(|(file, line)| wit::Location {
             file,
             line: Some(line),
+        }),
+    }
+}
+
+fn file_text(file: &wit_profiles::File) -> resolve::FileText<'_> {
+    resolve::FileText {
+        path: &file.path,
+        text: &file.text,
+    }
+}
+
+fn place_to_wit((file, line): report::Place) -> wit::Location {
+    wit::Location {
+        file,
+        line: Some(line),
+    }
+}
+
+fn helper_to_wit(helper: Helper) -> wit::Helper {
+    match helper {
+        Helper::CommandLine(line) => wit::Helper::CommandLine(line),
+        Helper::Plugin(path) => wit::Helper::Plugin(path),
+    }
+}
+
+fn profile_report_to_wit(report: report::ProfileReport) -> wit_profiles::ProfileReport {
+    wit_profiles::ProfileReport {
+        profile: report.profile,
+        static_keys: report.static_keys.map(place_to_wit),
+        helper: report.helper.map(|h| wit_profiles::HelperReport {
+            location: place_to_wit(h.place),
+            helper: h.helper.map(helper_to_wit).map_err(error_to_wit),
+            shadowed: h.shadowed,
+            command: h.command.map(|c| c.map(command_to_wit).map_err(error_to_wit)),
+            needs_shell: h.needs_shell,
         }),
     }
 }
@@ -213,24 +245,6 @@ fn file_kind_to_wit(kind: FileKind) -> wit_profiles::FileKind {
         FileKind::Config => wit_profiles::FileKind::Config,
         FileKind::Credentials => wit_profiles::FileKind::Credentials,
     }
-}
-
-/// Parse both files, reporting a syntax error with its file and line.
-fn parse_files(files: &wit_profiles::Files, profile: Option<&str>) -> Result<ProfileSet, wit::Error> {
-    ProfileSet::parse(&files.config.text, &files.credentials.text).map_err(|(kind, e)| {
-        let file = match kind {
-            FileKind::Config => &files.config.path,
-            FileKind::Credentials => &files.credentials.path,
-        };
-        wit::Error::Config(wit::ConfigError {
-            profile: profile.map(String::from),
-            location: Some(wit::Location {
-                file: file.clone(),
-                line: Some(e.line),
-            }),
-            message: e.message,
-        })
-    })
 }
 
 /// A profile's properties in their WIT form, locations naming the files as the host did.
@@ -253,38 +267,33 @@ fn wit_properties(files: &wit_profiles::Files, properties: Profile) -> Vec<wit_p
 }
 
 impl wit_profiles::Guest for Component {
-    fn profile_names(files: wit_profiles::Files) -> Result<Vec<String>, wit::Error> {
-        Ok(parse_files(&files, None)?.profiles.into_keys().collect())
+    fn report(
+        files: wit_profiles::Files,
+        profile: Option<String>,
+    ) -> Result<wit_profiles::ProfilesReport, wit::Error> {
+        let report = report::report(
+            file_text(&files.config),
+            file_text(&files.credentials),
+            profile.as_deref(),
+        )
+        .map_err(error_to_wit)?;
+        Ok(wit_profiles::ProfilesReport {
+            profiles: report.profiles.into_iter().map(profile_report_to_wit).collect(),
+            secrets: report.secrets.into_iter().map(place_to_wit).collect(),
+        })
     }
 
     fn properties(
         files: wit_profiles::Files,
         profile: String,
-    ) -> Result<Vec<wit_profiles::Property>, wit::Error> {
-        let mut set = parse_files(&files, Some(&profile))?;
-        let Some(properties) = set.profiles.remove(&profile) else {
-            return Err(wit::Error::Config(wit::ConfigError {
-                profile: Some(profile),
-                location: None,
-                message: format!(
-                    "profile not found in {} or {}",
-                    files.config.path, files.credentials.path
-                ),
-            }));
-        };
-        Ok(wit_properties(&files, properties))
-    }
-
-    fn every_profile(files: wit_profiles::Files) -> Result<Vec<wit_profiles::ProfileProperties>, wit::Error> {
-        let set = parse_files(&files, None)?;
+    ) -> Result<Option<Vec<wit_profiles::Property>>, wit::Error> {
+        let config = file_text(&files.config);
+        let credentials = file_text(&files.credentials);
+        let mut set = resolve::parse(&config, &credentials, Some(&profile)).map_err(error_to_wit)?;
         Ok(set
             .profiles
-            .into_iter()
-            .map(|(profile, properties)| wit_profiles::ProfileProperties {
-                profile,
-                properties: wit_properties(&files, properties),
-            })
-            .collect())
+            .remove(&profile)
+            .map(|properties| wit_properties(&files, properties)))
     }
 
     fn set_property(
@@ -321,14 +330,7 @@ impl wit_profiles::Guest for Component {
     }
 
     fn resolve(files: wit_profiles::Files, profile: String) -> Result<wit_profiles::Source, wit::Error> {
-        let config = resolve::FileText {
-            path: &files.config.path,
-            text: &files.config.text,
-        };
-        let credentials = resolve::FileText {
-            path: &files.credentials.path,
-            text: &files.credentials.text,
-        };
+        let (config, credentials) = (file_text(&files.config), file_text(&files.credentials));
         match resolve::resolve(config, credentials, &profile).map_err(error_to_wit)? {
             resolve::Source::StaticKeys(c) => Ok(wit_profiles::Source::StaticKeys(credentials_to_wit(c))),
             resolve::Source::Process(s) => Ok(wit_profiles::Source::Process(settings_to_wit(s))),

@@ -10,6 +10,7 @@ pub mod edit;
 pub mod output;
 pub mod profile;
 pub mod provider;
+pub mod report;
 pub mod resolve;
 
 #[cfg(target_family = "wasm")]

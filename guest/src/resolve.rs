@@ -1,6 +1,6 @@
 //! Choosing how a profile supplies credentials (BEHAVIOUR.md §1).
 
-use crate::profile::{FileKind, Profile, ProfileSet};
+use crate::profile::{FileKind, Profile, ProfileSet, Value};
 use crate::{Credentials, Error};
 
 /// A profile file's path (for messages) and text.
@@ -75,32 +75,99 @@ fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: S
 
 /// Resolve `name` from the two files: static keys win over `credential_process`.
 pub fn resolve(config: FileText, credentials: FileText, name: &str) -> Result<Source, Error> {
-    let set = ProfileSet::parse(config.text, credentials.text).map_err(|(kind, e)| {
-        let path = if kind == FileKind::Config {
-            config.path
-        } else {
-            credentials.path
-        };
-        config_error(name, Some(path), Some(e.line), e.message)
-    })?;
+    let set = parse(&config, &credentials, Some(name))?;
     let Some(profile) = set.profiles.get(name) else {
-        let known: Vec<&str> = set.profiles.keys().map(String::as_str).collect();
-        let known = if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        };
-        return Err(config_error(
-            name,
-            None,
-            None,
-            format!(
-                "profile not found in {} or {} (profiles defined: {known}); add a [profile {name}] section to the config file, or choose another with --profile",
-                config.path, credentials.path
-            ),
-        ));
+        return Err(not_found(&set, &config, &credentials, name));
     };
     resolve_profile(name, profile, &config, &credentials)
+}
+
+/// Parse both files; a syntax error names the file and line (and the profile being resolved).
+pub fn parse(config: &FileText, credentials: &FileText, profile: Option<&str>) -> Result<ProfileSet, Error> {
+    ProfileSet::parse(config.text, credentials.text).map_err(|(kind, e)| Error::Config {
+        profile: profile.map(String::from),
+        file: Some(path_of(kind, config, credentials).to_string()),
+        line: Some(e.line),
+        message: e.message,
+    })
+}
+
+/// The error for a profile neither file defines, listing those they do.
+pub fn not_found(set: &ProfileSet, config: &FileText, credentials: &FileText, name: &str) -> Error {
+    let known: Vec<&str> = set.profiles.keys().map(String::as_str).collect();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    config_error(
+        name,
+        None,
+        None,
+        format!(
+            "profile not found in {} or {} (profiles defined: {known}); add a [profile {name}] section to the config file, or choose another with --profile",
+            config.path, credentials.path
+        ),
+    )
+}
+
+/// The path of the file of `kind`.
+pub fn path_of<'a>(kind: FileKind, config: &FileText<'a>, credentials: &FileText<'a>) -> &'a str {
+    if kind == FileKind::Config {
+        config.path
+    } else {
+        credentials.path
+    }
+}
+
+/// The static keys of a profile: both halves of the pair, non-empty.
+pub fn static_keys(profile: &Profile) -> Option<(&Value, &Value)> {
+    let non_empty = |key| profile.get(key).filter(|v: &&Value| !v.value.is_empty());
+    Some((
+        non_empty("aws_access_key_id")?,
+        non_empty("aws_secret_access_key")?,
+    ))
+}
+
+/// The helper a profile names, where it is named, and whether it can be used: `None` when the
+/// profile names none; an error when it sets both kinds, or a plugin by a relative path.
+pub fn helper_of(
+    name: &str,
+    profile: &Profile,
+    config: &FileText,
+    credentials: &FileText,
+) -> Option<(Result<Helper, Error>, (String, u32))> {
+    let process = profile.get("credential_process");
+    let plugin = profile.get("credential_plugin");
+    let place = |value: &Value| (path_of(value.file, config, credentials).to_string(), value.line);
+    let error = |value: &Value, message: String| {
+        let (file, line) = place(value);
+        config_error(name, Some(&file), Some(line), message)
+    };
+    Some(match (process, plugin) {
+        (Some(_), Some(value)) => (
+            Err(error(
+                value,
+                "profile sets both credential_process and credential_plugin; keep one of them".into(),
+            )),
+            place(value),
+        ),
+        (Some(value), None) => (Ok(Helper::CommandLine(value.value.clone())), place(value)),
+        (None, Some(value)) => {
+            let path = value.value.trim();
+            // Like a helper's program, the plugin must not depend on the working directory.
+            let helper = if path.starts_with('/') {
+                Ok(Helper::Plugin(path.to_string()))
+            } else {
+                Err(error(
+                    value,
+                    format!("credential_plugin must be an absolute path to a .wasm component, not `{path}`"),
+                ))
+            };
+            (helper, place(value))
+        }
+        (None, None) => return None,
+    })
 }
 
 fn get<'p>(profile: &'p Profile, key: &str) -> Option<&'p str> {
@@ -117,60 +184,24 @@ fn resolve_profile(
     credentials: &FileText,
 ) -> Result<Source, Error> {
     let account_id = get(profile, "aws_account_id").map(String::from);
-    let access_key_id = get(profile, "aws_access_key_id");
-    let secret = get(profile, "aws_secret_access_key");
-    if let (Some(access_key_id), Some(secret)) = (access_key_id, secret) {
+    if let Some((access_key_id, secret)) = static_keys(profile) {
         return Ok(Source::StaticKeys(Credentials {
-            access_key_id: access_key_id.to_string(),
-            secret_access_key: secret.to_string(),
+            access_key_id: access_key_id.value.clone(),
+            secret_access_key: secret.value.clone(),
             session_token: get(profile, "aws_session_token").map(String::from),
             expiration: None,
             account_id,
         }));
     }
-    let path_of = |kind| {
-        if kind == FileKind::Config {
-            config.path
-        } else {
-            credentials.path
-        }
-    };
-    let process = profile.get("credential_process");
-    let plugin = profile.get("credential_plugin");
-    if let (Some(_), Some(value)) = (process, plugin) {
-        return Err(config_error(
-            name,
-            Some(path_of(value.file)),
-            Some(value.line),
-            "profile sets both credential_process and credential_plugin; keep one of them".into(),
-        ));
-    }
-    if let Some(value) = process {
+    if let Some((helper, origin)) = helper_of(name, profile, config, credentials) {
         return Ok(Source::Process(ProcessSettings {
             profile: name.to_string(),
-            helper: Helper::CommandLine(value.value.clone()),
+            helper: helper?,
             account_id,
-            origin: Some((path_of(value.file).to_string(), value.line)),
+            origin: Some(origin),
         }));
     }
-    if let Some(value) = plugin {
-        let path = value.value.trim();
-        // Like a helper's program, the plugin must not depend on the working directory.
-        if !path.starts_with('/') {
-            return Err(config_error(
-                name,
-                Some(path_of(value.file)),
-                Some(value.line),
-                format!("credential_plugin must be an absolute path to a .wasm component, not `{path}`"),
-            ));
-        }
-        return Ok(Source::Process(ProcessSettings {
-            profile: name.to_string(),
-            helper: Helper::Plugin(path.to_string()),
-            account_id,
-            origin: Some((path_of(value.file).to_string(), value.line)),
-        }));
-    }
+    let path_of = |kind| path_of(kind, config, credentials);
     // Half a key pair is a typo worth naming exactly.
     for (present, missing) in [
         ("aws_access_key_id", "aws_secret_access_key"),

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::SpawnPolicy;
-use crate::component::{CallError, GuestError, ProfileProperties, Property, Runtime, wit};
-use crate::error::Context;
-use crate::error::Error;
+use crate::component::{GuestError, Helper, ProfileReport, Runtime, wit};
+use crate::error::{self, Context, Error};
 use crate::files::{self, Locations};
 use crate::spawn::{self, SpawnCommand};
 
@@ -46,13 +45,6 @@ fn finding(severity: Severity, profile: Option<&str>, location: Option<String>, 
     }
 }
 
-fn place(property: &Property) -> String {
-    match property.location.line {
-        Some(line) => format!("{}:{line}", property.location.file),
-        None => property.location.file.clone(),
-    }
-}
-
 /// Audit every profile (or only `only`) defined by the files at `locations`.
 pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Result<Vec<Finding>, Error> {
     let files = files::read_files(locations)?;
@@ -65,101 +57,59 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
     let mut session = runtime
         .session(SpawnPolicy::default(), None)
         .map_err(Error::internal)?;
-    // One guest call for all profiles: asking per profile would parse the files once each.
-    let profiles = match only {
-        Some(profile) => vec![ProfileProperties {
-            profile: profile.to_string(),
-            properties: session
-                .properties(&files, profile)
-                .map_err(|e| Error::from_call(e, &Context::Profile(profile), None))?,
-        }],
-        None => session
-            .every_profile(&files)
-            .map_err(|e| Error::from_call(e, &Context::Profile("(all)"), None))?,
-    };
-    // Each file that holds a secret, with the first place one is (for the finding's location).
-    let mut holding_secrets: Vec<(String, String)> = Vec::new();
-    for ProfileProperties {
+    // One guest call for all profiles: asking per profile would parse the files once each. What
+    // supplies credentials, what is shadowed, what needs a shell: the guest's answers.
+    let report = session
+        .report(&files, only)
+        .map_err(|e| Error::from_call(e, &Context::Profile(only.unwrap_or("(all)")), None))?;
+    for ProfileReport {
         profile: name,
-        properties,
-    } in profiles
+        helper,
+        ..
+    } in &report.profiles
     {
-        for property in &properties {
-            if crate::configure::SECRET_KEYS.contains(&property.name.as_str())
-                && !holding_secrets
-                    .iter()
-                    .any(|(file, _)| *file == property.location.file)
-            {
-                holding_secrets.push((property.location.file.clone(), place(property)));
-            }
-        }
-        let get = |key: &str| properties.iter().find(|p| p.name == key);
-        if let Some(plugin) = get("credential_plugin") {
-            findings.extend(plugin_findings(
-                &name,
-                plugin,
-                get("credential_process").is_some(),
-            ));
-        }
-        let Some(process) = get("credential_process") else {
+        let Some(helper) = helper else {
             continue;
         };
         let profile = Some(name.as_str());
-        if get("aws_access_key_id").is_some() && get("aws_secret_access_key").is_some() {
-            findings.push(finding(
+        let at = Some(helper.location.to_string());
+        let mut add = |severity, message| findings.push(finding(severity, profile, at.clone(), message));
+        if helper.shadowed {
+            add(
                 Severity::Warning,
-                profile,
-                Some(place(process)),
                 "static keys shadow credential_process: the helper never runs; remove one of them".into(),
-            ));
+            );
             continue;
         }
-        let strict = session.parse_command(&process.value, false);
-        let command = match strict {
-            Ok(command) => command,
-            Err(CallError::Failed(e)) => return Err(Error::internal(e)),
-            Err(CallError::Policy(GuestError::CommandSyntax(e)))
-                if matches!(
-                    e.rule,
-                    wit::SyntaxRule::ShellOperator
-                        | wit::SyntaxRule::EnvironmentVariable
-                        | wit::SyntaxRule::Tilde
-                ) =>
-            {
-                findings.push(finding(
+        match (&helper.helper, &helper.command) {
+            (Err(e), _) => add(Severity::Error, error::detail(e.clone())),
+            (Ok(Helper::Plugin(path)), _) => findings.extend(plugin_findings(name, &helper.location, path)),
+            (Ok(Helper::CommandLine(_)), Some(Err(GuestError::CommandSyntax(e)))) if helper.needs_shell => {
+                add(
                     Severity::Error,
-                    profile,
-                    Some(place(process)),
                     format!(
                         "credential_process needs a shell (`{}`): it only runs with --allow-shell, which lets the command do whatever a shell can; prefer a script",
                         e.word
                     ),
-                ));
-                continue;
+                )
             }
-            Err(CallError::Policy(e)) => {
-                let error = Error::from_guest(e, &Context::Profile(&name), Some(&process.location));
-                findings.push(finding(
-                    Severity::Error,
-                    profile,
-                    Some(place(process)),
-                    error.to_string(),
-                ));
-                continue;
+            (Ok(Helper::CommandLine(_)), Some(Err(e))) => add(Severity::Error, error::detail(e.clone())),
+            (Ok(Helper::CommandLine(_)), Some(Ok(command))) => {
+                if let SpawnCommand::Argv(argv) = SpawnCommand::from(command.clone()) {
+                    findings.extend(program_findings(name, &helper.location, &argv));
+                }
             }
-        };
-        let SpawnCommand::Argv(argv) = command else {
-            continue;
-        };
-        findings.extend(program_findings(&name, process, &argv));
+            (Ok(Helper::CommandLine(_)), None) => {}
+        }
     }
-    for (file, location) in holding_secrets {
-        let readable = std::fs::metadata(&file).is_ok_and(|m| m.mode() & 0o044 != 0);
+    for location in &report.secrets {
+        let file = &location.file;
+        let readable = std::fs::metadata(file).is_ok_and(|m| m.mode() & 0o044 != 0);
         if readable {
             findings.push(finding(
                 Severity::Error,
                 None,
-                Some(location),
+                Some(location.to_string()),
                 format!("profile file {file} holds secret keys and can be read by group or others; run chmod 600 {file}"),
             ));
         }
@@ -169,10 +119,10 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
 
 /// Problems with the program a profile runs: missing, not executable, writable by others, or
 /// credbox calling itself for the same profile.
-fn program_findings(profile: &str, process: &Property, argv: &[String]) -> Vec<Finding> {
+fn program_findings(profile: &str, at: &wit::Location, argv: &[String]) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut add =
-        |severity, message| found.push(finding(severity, Some(profile), Some(place(process)), message));
+        |severity, message| found.push(finding(severity, Some(profile), Some(at.to_string()), message));
     let program = match spawn::resolve_program(&argv[0]) {
         Ok(program) => program,
         Err(e) => {
@@ -210,29 +160,19 @@ fn program_findings(profile: &str, process: &Property, argv: &[String]) -> Vec<F
     found
 }
 
-/// Problems with a `credential_plugin`: both sources set, a missing file, or a file (or its
-/// directory) that others could replace with a plugin of their own.
-fn plugin_findings(profile: &str, plugin: &Property, with_process: bool) -> Vec<Finding> {
+/// Problems with a `credential_plugin`: a missing file, or a file (or its directory) that others
+/// could replace with a plugin of their own.
+fn plugin_findings(profile: &str, at: &wit::Location, path: &str) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut add = |message| {
         found.push(finding(
             Severity::Error,
             Some(profile),
-            Some(place(plugin)),
+            Some(at.to_string()),
             message,
         ))
     };
-    if with_process {
-        add("profile sets both credential_process and credential_plugin; keep one of them".into());
-    }
-    let path = Path::new(plugin.value.trim());
-    if !path.is_absolute() {
-        add(format!(
-            "credential_plugin `{}` is not an absolute path",
-            path.display()
-        ));
-        return found;
-    }
+    let path = Path::new(path);
     match std::fs::canonicalize(path) {
         Err(_) => add(format!("plugin `{}` does not exist", path.display())),
         Ok(resolved) => {

@@ -5,7 +5,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::SpawnPolicy;
-use crate::component::{CallError, GuestError, Property, Runtime};
+use crate::component::{CallError, ProfileReport, Property, Runtime};
 use crate::error::Context;
 use crate::error::{Error, ErrorKind};
 use crate::files::{self, Locations};
@@ -20,12 +20,25 @@ pub fn properties(runtime: &Runtime, locations: &Locations, profile: &str) -> Re
     let mut session = runtime
         .session(SpawnPolicy::default(), None)
         .map_err(Error::internal)?;
-    match session.properties(&files, profile) {
-        Ok(properties) => Ok(properties),
-        // A missing profile (an error without a location) is just an empty one here.
-        Err(CallError::Policy(GuestError::Config(e))) if e.location.is_none() => Ok(Vec::new()),
-        Err(e) => Err(call_error(profile)(e)),
-    }
+    let properties = session.properties(&files, profile).map_err(call_error(profile))?;
+    // A profile neither file defines is just an empty one here.
+    Ok(properties.unwrap_or_default())
+}
+
+/// How `profile` supplies credentials, as the policy sees it (none when it supplies none).
+pub fn report(
+    runtime: &Runtime,
+    locations: &Locations,
+    profile: &str,
+) -> Result<Option<ProfileReport>, Error> {
+    let files = files::read_files(locations)?;
+    let mut session = runtime
+        .session(SpawnPolicy::default(), None)
+        .map_err(Error::internal)?;
+    let report = session
+        .report(&files, Some(profile))
+        .map_err(call_error(profile))?;
+    Ok(report.profiles.into_iter().next())
 }
 
 /// The value of `key` in `profile` (credentials file over config file), if set.

@@ -181,6 +181,22 @@ fn json_string(value: &str) -> String {
     out
 }
 
+/// The container credentials document the SDKs read from an endpoint (`credbox serve`). Long-term
+/// credentials have no expiration; clients are told `long_term_expiration` so that they ask again.
+pub fn container_document(credentials: &Credentials, long_term_expiration: i64) -> serde_json::Value {
+    let expiration = credentials.expiration.unwrap_or(long_term_expiration);
+    let mut document = serde_json::json!({
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key(),
+        "Token": credentials.session_token().unwrap_or(""),
+        "Expiration": format_time(expiration),
+    });
+    if let Some(account) = &credentials.account_id {
+        document["AccountId"] = account.clone().into();
+    }
+    document
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

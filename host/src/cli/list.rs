@@ -1,6 +1,7 @@
 //! `credbox list`: where a profile's credentials come from, like `aws configure list`.
 
-use credbox::{Error, Runtime, files};
+use credbox::component::{Helper, Location, ProfileReport};
+use credbox::{Error, Origin, Runtime, files};
 
 use super::args::RunArgs;
 
@@ -58,10 +59,7 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let properties = credbox::configure::properties(&runtime, &locations, &profile)?;
     let property = |key: &str| properties.iter().find(|p| p.name == key);
-    let place = |p: &credbox::component::Property| match p.location.line {
-        Some(line) => format!("{}:{line}", p.location.file),
-        None => p.location.file.clone(),
-    };
+    let place = |p: &credbox::component::Property| p.location.to_string();
     if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         row("access_key", &credbox::mask(&key), "env", "");
         row("secret_key", &credbox::mask(&secret), "env", "");
@@ -69,26 +67,35 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
         row("access_key", "<not set>", "None", "None");
         row("secret_key", "<not set>", "None", "None");
     } else {
+        let report = credbox::configure::report(&runtime, &locations, &profile)?;
         let (credentials, origin) =
             credbox::credentials_for_profile(&runtime, &locations, &profile, &run.options()?)?;
-        let (kind, location) = match origin {
-            credbox::Origin::StaticKeys => {
-                let key = property("aws_access_key_id");
-                let kind = match key.map(|p| p.kind) {
-                    Some(credbox::component::FileKind::Credentials) => "shared-credentials-file",
-                    _ => "config-file",
-                };
-                (kind, key.map(place).unwrap_or_default())
+        // Where the policy says the credentials come from; the kind of file by its path.
+        let file_kind = |at: &Location| {
+            if at.file == locations.credentials {
+                "shared-credentials-file"
+            } else {
+                "config-file"
             }
-            credbox::Origin::Process | credbox::Origin::Cache | credbox::Origin::Plugin => {
-                match property("credential_plugin") {
-                    Some(plugin) => ("custom-plugin", place(plugin)),
-                    None => (
-                        "custom-process",
-                        property("credential_process").map(place).unwrap_or_default(),
-                    ),
-                }
-            }
+        };
+        let (kind, location) = match (origin, report.as_ref()) {
+            (
+                Origin::StaticKeys,
+                Some(ProfileReport {
+                    static_keys: Some(at),
+                    ..
+                }),
+            ) => (file_kind(at), at.to_string()),
+            (
+                _,
+                Some(ProfileReport {
+                    helper: Some(helper), ..
+                }),
+            ) => match helper.helper {
+                Ok(Helper::Plugin(_)) => ("custom-plugin", helper.location.to_string()),
+                _ => ("custom-process", helper.location.to_string()),
+            },
+            _ => ("None", String::new()),
         };
         row(
             "access_key",

@@ -30,3 +30,13 @@ pub(crate) use credbox_world::exports::credbox::provider::profiles as wit_profil
 pub(crate) use credbox_world::exports::credbox::provider::provider as wit_provider;
 pub(crate) use credbox_world::{Credbox, CredboxPre};
 pub(crate) use plugin_world::{CredentialPlugin, CredentialPluginPre};
+
+/// `FILE:LINE`, or `FILE` when the place is the whole file: how every message names a place.
+impl std::fmt::Display for wit::Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file),
+            None => f.write_str(&self.file),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! typed calls into the guest).
 
 mod artifacts;
-mod bindings;
+pub(crate) mod bindings;
 pub mod plugins;
 pub mod runtime;
 pub mod sandbox;
@@ -14,6 +14,6 @@ pub use bindings::wit;
 pub(crate) use bindings::{wit_profiles, wit_provider};
 pub use runtime::{CallError, GUEST_SHA256, GUEST_WASM, HostState, ProviderHandle, Runtime, Session, Source};
 pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports};
-pub use wit::{Error as GuestError, Helper, ProcessSettings};
-pub use wit_profiles::{File, FileKind, Files, ProfileProperties, Property};
+pub use wit::{Error as GuestError, Helper, Location, ProcessSettings};
+pub use wit_profiles::{File, FileKind, Files, HelperReport, ProfileReport, ProfilesReport, Property};
 pub use wit_provider::Options;

@@ -15,7 +15,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::wit::{Error as GuestError, ProcessSettings};
-use super::bindings::wit_profiles::{File, Files, ProfileProperties, Property};
+use super::bindings::wit_profiles::{File, Files, ProfilesReport, Property};
 use super::bindings::wit_provider::Options;
 use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_spawn};
 use super::plugins::{self, PluginLoader, PluginsView};
@@ -306,22 +306,17 @@ impl Session {
         })
     }
 
-    /// `profiles.profile-names`: every profile the files define.
-    pub fn profile_names(&mut self, files: &Files) -> Result<Vec<String>, CallError> {
+    /// `profiles.report`: how every profile (or only `profile`) supplies credentials, and where
+    /// secrets are written, from one parse.
+    pub fn report(&mut self, files: &Files, profile: Option<&str>) -> Result<ProfilesReport, CallError> {
         self.ask(text_len(files), |i, s| {
-            i.credbox_provider_profiles().call_profile_names(s, files)
+            i.credbox_provider_profiles().call_report(s, files, profile)
         })
     }
 
-    /// `profiles.every-profile`: every profile with its properties, from one parse.
-    pub fn every_profile(&mut self, files: &Files) -> Result<Vec<ProfileProperties>, CallError> {
-        self.ask(text_len(files), |i, s| {
-            i.credbox_provider_profiles().call_every_profile(s, files)
-        })
-    }
-
-    /// `profiles.properties`: a profile's merged properties, with where each is defined.
-    pub fn properties(&mut self, files: &Files, profile: &str) -> Result<Vec<Property>, CallError> {
+    /// `profiles.properties`: a profile's merged properties, with where each is defined; none
+    /// when neither file defines the profile.
+    pub fn properties(&mut self, files: &Files, profile: &str) -> Result<Option<Vec<Property>>, CallError> {
         self.ask(text_len(files), |i, s| {
             i.credbox_provider_profiles().call_properties(s, files, profile)
         })

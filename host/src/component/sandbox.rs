@@ -229,15 +229,14 @@ pub(crate) fn root_cause(error: &wasmtime::Error) -> String {
     one_line(&error.root_cause().to_string())
 }
 
-/// A plugin's message on one line, shortened.
-pub(crate) fn one_line(message: &str) -> String {
-    let line: String = message
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
+/// Text from a helper or a plugin as one line of a message: whitespace runs become one space,
+/// control characters go, and more than 300 characters are cut with `…`.
+pub(crate) fn one_line(text: &str) -> String {
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = words.chars().filter(|c| !c.is_control());
+    let mut line: String = chars.by_ref().take(300).collect();
+    if chars.next().is_some() {
+        line.push('…');
+    }
     line
 }

@@ -114,6 +114,7 @@ pub(crate) fn fetch_for_profile(
                 origin: Origin::StaticKeys,
                 serve_until: Some(i64::MAX),
                 command: None,
+                storable: false,
             });
         }
         Source::Process(settings) => settings,
@@ -208,13 +209,15 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// What the fetch path got, until when the guest said it may be served, and the command that
-/// produced it (none for static keys and plugins, which are never recorded).
+/// What the fetch path got, until when the guest said it may be served, the command that
+/// produced it (none for static keys and plugins, which are never recorded), and whether the
+/// guest let them go to disk (it gives no cache entry for long-term keys).
 pub(crate) struct Fetched {
     pub(crate) credentials: Credentials,
     pub(crate) origin: Origin,
     pub(crate) serve_until: Option<i64>,
     command: Option<SpawnCommand>,
+    storable: bool,
 }
 
 /// What a helper runs, as the host keys the cache and checks its policy.
@@ -271,8 +274,8 @@ fn fetch_process(
         return fetch.served(credentials, "cache hit after waiting for another credbox");
     }
     info!("cache miss; running the helper");
-    let fetched = fetch.fresh()?;
-    fetch.store(cache, &key)?;
+    let mut fetched = fetch.fresh()?;
+    fetched.storable = fetch.store(cache, &key)?;
     Ok(fetched)
 }
 
@@ -361,9 +364,10 @@ impl<'a> Fetch<'a> {
         self.done(credentials, origin)
     }
 
-    /// Credentials restored from the cache.
+    /// Credentials restored from the cache (an entry the guest made, so they may go to disk).
     fn served(&mut self, credentials: Credentials, what: &str) -> Result<Fetched, Error> {
-        let fetched = self.done(credentials, Origin::Cache)?;
+        let mut fetched = self.done(credentials, Origin::Cache)?;
+        fetched.storable = true;
         log_serving(fetched.serve_until, what);
         Ok(fetched)
     }
@@ -381,17 +385,19 @@ impl<'a> Fetch<'a> {
                 Runs::Command(command) => Some(command.clone()),
                 Runs::Plugin(_) => None,
             },
+            storable: false,
         })
     }
 
     /// Store what the guest says to store for the credentials just fetched (nothing for long-term
-    /// keys, which never go to disk: then any old entry goes too).
-    fn store(&mut self, cache: &Cache, key: &CacheKey) -> Result<(), Error> {
-        match self
+    /// keys, which never go to disk: then any old entry goes too). Whether it gave an entry.
+    fn store(&mut self, cache: &Cache, key: &CacheKey) -> Result<bool, Error> {
+        let entry = self
             .session
             .cache_entry(self.provider)
-            .map_err(|e| self.error(e))?
-        {
+            .map_err(|e| self.error(e))?;
+        let storable = entry.is_some();
+        match entry {
             Some(entry) => match cache.write(key, &entry) {
                 Ok(()) => {
                     let until = self
@@ -410,7 +416,7 @@ impl<'a> Fetch<'a> {
                 cache.remove(key);
             }
         }
-        Ok(())
+        Ok(storable)
     }
 }
 

@@ -66,6 +66,8 @@ impl<'a> ServedRecord<'a> {
             origin: Origin::Cache,
             serve_until: Some(served.serve_until),
             command: Some(served.command),
+            // Recorded because the guest let them go to disk.
+            storable: true,
         })
     }
 
@@ -77,8 +79,8 @@ impl<'a> ServedRecord<'a> {
         else {
             return;
         };
-        // Long-term credentials (served forever) never go to disk.
-        if serve_until == i64::MAX || fetched.credentials.expiration.is_none() {
+        // What the guest gave no cache entry for (long-term keys) is not recorded either.
+        if !fetched.storable {
             return;
         }
         let record = cache::Served {

@@ -5,7 +5,7 @@ wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::spawn;
 use credbox::provider::types::{Credentials, Error, ProcessSettings};
-use exports::credbox::provider::profiles::{self, File, Files, ProfileProperties, Property, Source};
+use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
 struct Reader;
@@ -18,13 +18,10 @@ fn read_credentials() -> Error {
 }
 
 impl profiles::Guest for Reader {
-    fn profile_names(_: Files) -> Result<Vec<String>, Error> {
+    fn report(_: Files, _: Option<String>) -> Result<ProfilesReport, Error> {
         Err(read_credentials())
     }
-    fn every_profile(_: Files) -> Result<Vec<ProfileProperties>, Error> {
-        Err(read_credentials())
-    }
-    fn properties(_: Files, _: String) -> Result<Vec<Property>, Error> {
+    fn properties(_: Files, _: String) -> Result<Option<Vec<Property>>, Error> {
         Err(read_credentials())
     }
     fn set_property(_: Files, _: String, _: String, _: String) -> Result<File, Error> {

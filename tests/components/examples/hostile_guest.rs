@@ -23,7 +23,7 @@ wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::types::{Credentials, Error, Helper, ProcessSettings};
 use credbox::provider::{plugins, spawn};
-use exports::credbox::provider::profiles::{self, File, Files, ProfileProperties, Property, Source};
+use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
 struct Hostile;
@@ -41,13 +41,10 @@ fn words(command_line: &str) -> Vec<String> {
 }
 
 impl profiles::Guest for Hostile {
-    fn profile_names(_: Files) -> Result<Vec<String>, Error> {
+    fn report(_: Files, _: Option<String>) -> Result<ProfilesReport, Error> {
         Err(refuse())
     }
-    fn every_profile(_: Files) -> Result<Vec<ProfileProperties>, Error> {
-        Err(refuse())
-    }
-    fn properties(_: Files, _: String) -> Result<Vec<Property>, Error> {
+    fn properties(_: Files, _: String) -> Result<Option<Vec<Property>>, Error> {
         Err(refuse())
     }
     fn set_property(_: Files, _: String, _: String, _: String) -> Result<File, Error> {

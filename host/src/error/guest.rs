@@ -1,6 +1,7 @@
-//! credbox's errors: one line each, naming the profile and the file or field, saying how to fix it.
-//! Nothing here ever holds a helper's stdout, a secret key or a session token.
+//! The guest's typed errors as credbox's one-line messages: what each case means for the user and
+//! how to fix it, naming the profile (or command, or plugin) and the place.
 
+use super::{Error, ErrorKind, format_time};
 use crate::component::{CallError, GuestError, wit};
 
 /// What an error is about, for its message.
@@ -12,84 +13,7 @@ pub(crate) enum Context<'a> {
     Plugin(&'a str),
 }
 
-/// The class of a failure; each maps to a documented exit code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The command line is wrong (a bad option value, no cache directory to clear).
-    Usage,
-    /// The profile files or the selected profile are unusable.
-    Config,
-    /// `credential_process` breaks a syntax rule.
-    CommandSyntax,
-    /// Policy refused to run the helper (allow-list, pin, shell, recursion).
-    SpawnDenied,
-    /// The helper could not be started.
-    SpawnFailed,
-    /// The helper ran past the timeout.
-    TimedOut,
-    /// The helper exited unsuccessfully.
-    NonzeroExit,
-    /// The helper wrote more than 64 KiB to stdout.
-    OutputTooLarge,
-    /// The helper's output is not one JSON object.
-    MalformedOutput,
-    /// `Version` is missing or not 1.
-    UnsupportedVersion,
-    /// A required field is missing or empty.
-    MissingField,
-    /// A field is present but unusable.
-    InvalidField,
-    /// The helper returned expired credentials.
-    Expired,
-    /// A credential plugin could not be loaded, failed, or hit its limits.
-    Plugin,
-    /// A bug or an environment problem in credbox itself (I/O, the WebAssembly runtime).
-    Internal,
-}
-
-impl ErrorKind {
-    /// The process exit code for this class (documented in the README).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            ErrorKind::Usage => 2,
-            ErrorKind::Config | ErrorKind::CommandSyntax => 3,
-            ErrorKind::SpawnDenied
-            | ErrorKind::SpawnFailed
-            | ErrorKind::TimedOut
-            | ErrorKind::NonzeroExit
-            | ErrorKind::OutputTooLarge
-            | ErrorKind::Plugin => 4,
-            ErrorKind::MalformedOutput
-            | ErrorKind::UnsupportedVersion
-            | ErrorKind::MissingField
-            | ErrorKind::InvalidField
-            | ErrorKind::Expired => 5,
-            ErrorKind::Internal => 70,
-        }
-    }
-}
-
-/// A failure with its class and a one-line message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-}
-
 impl Error {
-    /// An error of class `kind` with a one-line `message` (which must hold no secret).
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// The class of the failure, which decides the exit code.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
     /// Render a guest error about a profile or a profile-less command.
     pub(crate) fn from_guest(error: GuestError, context: &Context, origin: Option<&wit::Location>) -> Self {
         let source = match context {
@@ -104,7 +28,7 @@ impl Error {
             Context::Command(program) => format!("helper {program}: {detail}"),
             Context::Plugin(path) => format!("plugin {path}: {detail}"),
         };
-        Error { kind, message }
+        Error::new(kind, message)
     }
 
     /// Render a failed guest call: the guest's answer about a profile or a profile-less command,
@@ -115,46 +39,21 @@ impl Error {
             CallError::Failed(e) => Self::internal(e),
         }
     }
-
-    /// An unexpected failure in credbox itself.
-    pub fn internal(error: anyhow::Error) -> Self {
-        Error {
-            kind: ErrorKind::Internal,
-            message: format!("internal error: {error:#}"),
-        }
-    }
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
-fn at(location: &wit::Location) -> String {
-    match location.line {
-        Some(line) => format!("{}:{line}", location.file),
-        None => location.file.clone(),
+/// A guest error as a finding's message: what is wrong and how to fix it, without the profile or
+/// the place (a finding has its own).
+pub(crate) fn detail(error: GuestError) -> String {
+    match error {
+        GuestError::Config(e) => e.message,
+        other => describe(other, None, "helper").1,
     }
 }
 
 /// The last non-empty line of a helper's stderr, shortened, for a one-line message.
 fn last_line(stderr_tail: &str) -> Option<String> {
     let line = stderr_tail.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
-    let mut shown: String = line.chars().filter(|c| !c.is_control()).take(300).collect();
-    if shown.len() < line.len() {
-        shown.push('…');
-    }
-    Some(shown)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC with `Z`, as credbox prints expirations.
-pub fn format_time(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| seconds.to_string())
+    Some(crate::component::sandbox::one_line(line))
 }
 
 const SHAPE: &str = r#"it must print {"Version": 1, "AccessKeyId": ..., "SecretAccessKey": ..., ...}"#;
@@ -165,7 +64,7 @@ fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> 
     match error {
         GuestError::Config(e) => {
             let message = match &e.location {
-                Some(location) => format!("{}: {}", at(location), e.message),
+                Some(location) => format!("{location}: {}", e.message),
                 None => e.message,
             };
             (K::Config, message)
@@ -192,7 +91,7 @@ fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> 
                     "program `{word}` is a relative path, which would depend on the current directory; use an absolute path or a program name found on PATH"
                 ),
             };
-            let place = origin.map(|o| format!(" ({})", at(o))).unwrap_or_default();
+            let place = origin.map(|o| format!(" ({o})")).unwrap_or_default();
             (K::CommandSyntax, format!("credential_process{place} {why}"))
         }
         GuestError::SpawnDenied(why) => (K::SpawnDenied, format!("helper not run: {why}")),

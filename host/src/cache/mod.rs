@@ -15,10 +15,12 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use tracing::warn;
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+mod keys;
+mod served;
 
-use crate::spawn::{SpawnCommand, hex};
+use keys::profile_prefix;
+pub use keys::{CacheKey, ServeKey};
+pub use served::{FileSeen, Served, Unchanged};
 
 /// The cache directory: `$CREDBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/credbox`, else
 /// `~/.cache/credbox`.
@@ -31,172 +33,6 @@ pub fn default_dir() -> Option<PathBuf> {
     var("CREDBOX_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("credbox")))
         .or_else(|| var("HOME").map(|h| h.join(".cache/credbox")))
-}
-
-/// The key of one cached credential source.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CacheKey {
-    /// `<profile hash>-<key hash>`: the prefix lets `cache clear --profile` find a profile's entries.
-    stem: String,
-}
-
-impl CacheKey {
-    /// SHA-256 over the profile name, the command exactly as it will run, and the settings that
-    /// change what is returned, so that editing the command invalidates the entry.
-    pub fn new(profile: &str, command: &SpawnCommand, account_id: Option<&str>) -> Self {
-        match command {
-            SpawnCommand::Argv(argv) => {
-                let words = argv.iter().map(|a| a.as_bytes());
-                Self::from_fields(profile, std::iter::once(&b"argv"[..]).chain(words), account_id)
-            }
-            SpawnCommand::Shell(text) => {
-                Self::from_fields(profile, [&b"shell"[..], text.as_bytes()], account_id)
-            }
-        }
-    }
-
-    /// The same for a credential plugin at `path`.
-    pub fn for_plugin(profile: &str, path: &str, account_id: Option<&str>) -> Self {
-        Self::from_fields(profile, [&b"plugin"[..], path.as_bytes()], account_id)
-    }
-
-    fn from_fields<'a>(
-        profile: &'a str,
-        helper: impl IntoIterator<Item = &'a [u8]>,
-        account_id: Option<&'a str>,
-    ) -> Self {
-        let mut fields: Vec<&[u8]> = vec![b"credbox-cache-key-v1", profile.as_bytes()];
-        fields.extend(helper);
-        fields.push(account_id.unwrap_or("").as_bytes());
-        CacheKey {
-            stem: format!("{}-{}", profile_prefix(profile), hash_fields(&fields)),
-        }
-    }
-}
-
-/// The key of a [`Served`] record: what names the decision (the guest build, where the inputs
-/// come from: both profile files' paths, or a command line; the profile; the options that change
-/// the decision). The record itself holds what the files said ([`FileSeen`]), so any change to
-/// them, an edit to an unrelated profile included, sends the next call back to the guest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServeKey {
-    stem: String,
-}
-
-impl ServeKey {
-    /// The key for a decision of the guest build `guest` (its SHA-256) over these inputs.
-    pub fn new(guest: &str, inputs: &[&str], profile: &str, min_ttl_seconds: u64, allow_shell: bool) -> Self {
-        let min_ttl = min_ttl_seconds.to_le_bytes();
-        let shell = [u8::from(allow_shell)];
-        let mut fields: Vec<&[u8]> = vec![b"credbox-serve-key-v3", guest.as_bytes()];
-        fields.extend(inputs.iter().map(|input| input.as_bytes()));
-        fields.extend([profile.as_bytes(), &min_ttl[..], &shell[..]]);
-        ServeKey {
-            stem: format!("{}-served-{}", profile_prefix(profile), hash_fields(&fields)),
-        }
-    }
-}
-
-/// Credentials the guest returned and the instant it said they may be served until: the host may
-/// hand them out without entering the guest until then (for the same [`ServeKey`]).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Served {
-    /// Until when (seconds since the epoch) the guest said these may be served.
-    pub serve_until: i64,
-    /// The credentials (this record is written 0600 and never logged).
-    #[serde(flatten)]
-    pub credentials: crate::Credentials,
-    /// The command that produced them: a record is only served while the policy admits it.
-    pub command: SpawnCommand,
-    /// The profile files the guest decided from, as they were; none for a command.
-    pub files: Vec<FileSeen>,
-}
-
-/// A profile file as the guest saw it when it decided.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct FileSeen {
-    /// Its path.
-    pub path: String,
-    /// The SHA-256 (hex) of its text (of "" for a missing file).
-    pub sha256: String,
-    /// Its stamp when it was read (`None`: missing, not settled, or not on a local filesystem).
-    pub stamp: Option<crate::files::Stamp>,
-}
-
-impl FileSeen {
-    /// What `file` (read with `stamp`) says.
-    pub fn new(file: &crate::component::File, stamp: Option<crate::files::Stamp>) -> Self {
-        FileSeen {
-            path: file.path.clone(),
-            sha256: text_sha256(&file.text),
-            stamp,
-        }
-    }
-
-    /// Whether the file still says what it said: its settled stamp unchanged (the file is not
-    /// read), else the same text.
-    pub fn check(&self) -> Unchanged {
-        if self.stamp.is_some() && crate::files::stamp(&self.path) == self.stamp {
-            return Unchanged::ByStamp;
-        }
-        match crate::files::read_file_stamped(&self.path) {
-            Ok((file, stamp)) if text_sha256(&file.text) == self.sha256 => Unchanged::ByText(stamp),
-            _ => Unchanged::No,
-        }
-    }
-}
-
-fn text_sha256(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-/// What [`FileSeen::check`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unchanged {
-    /// The stamp matched and had settled: the file was not read.
-    ByStamp,
-    /// The text is the same; the file's stamp as it was read (touched, or rewritten identically).
-    ByText(Option<crate::files::Stamp>),
-    /// The file changed.
-    No,
-}
-
-impl Served {
-    /// Check every file the record was decided from. When all are unchanged and some only by
-    /// their text but now with a settled stamp (touched, or rewritten identically, a while ago),
-    /// the record takes the new stamps, so the next call need not read them again: the answer
-    /// says whether the record should be written back.
-    pub fn files_unchanged(&mut self) -> Option<bool> {
-        let mut refreshed = false;
-        for file in &mut self.files {
-            match file.check() {
-                Unchanged::ByStamp => {}
-                Unchanged::ByText(stamp) => {
-                    if stamp.is_some() && stamp != file.stamp {
-                        file.stamp = stamp;
-                        refreshed = true;
-                    }
-                }
-                Unchanged::No => return None,
-            }
-        }
-        Some(refreshed)
-    }
-}
-
-/// SHA-256 (hex) over length-prefixed fields, so that no two different field lists hash the same
-/// bytes (`["ab", "c"]` vs `["a", "bc"]`).
-fn hash_fields(fields: &[&[u8]]) -> String {
-    let mut hasher = Sha256::new();
-    for field in fields {
-        hasher.update((field.len() as u64).to_le_bytes());
-        hasher.update(field);
-    }
-    hex(&hasher.finalize())
-}
-
-fn profile_prefix(profile: &str) -> String {
-    hex(&Sha256::digest(profile.as_bytes())[..8])
 }
 
 /// A cache directory that is private to this user, held open: every file in it is opened
@@ -564,24 +400,7 @@ fn private_file(stat: &rfs::Stat) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_change_with_every_input() {
-        let argv = |a: &[&str]| SpawnCommand::Argv(a.iter().map(|s| s.to_string()).collect());
-        let base = CacheKey::new("dev", &argv(&["/h", "a"]), None);
-        assert_eq!(base, CacheKey::new("dev", &argv(&["/h", "a"]), None));
-        for other in [
-            CacheKey::new("prod", &argv(&["/h", "a"]), None),
-            CacheKey::new("dev", &argv(&["/h", "b"]), None),
-            CacheKey::new("dev", &argv(&["/h a"]), None),
-            CacheKey::new("dev", &SpawnCommand::Shell("/h a".into()), None),
-            CacheKey::new("dev", &argv(&["/h", "a"]), Some("123")),
-        ] {
-            assert_ne!(base, other);
-        }
-        assert!(base.stem.starts_with(&profile_prefix("dev")));
-    }
-
+    use crate::spawn::SpawnCommand;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn mode(path: &Path) -> u32 {

@@ -1,0 +1,171 @@
+//! What `credbox check` and `credbox list` show, decided here rather than re-derived by the host:
+//! which profiles supply credentials and how, which helper static keys shadow, what a helper's
+//! command line runs (or why it cannot), and where secrets are written.
+
+use crate::Error;
+use crate::command::{Command, parse_command};
+use crate::profile::{Profile, ProfileSet};
+use crate::resolve::{FileText, Helper, helper_of, not_found, parse, path_of, static_keys};
+
+/// A place in a profile file: its path and 1-based line.
+pub type Place = (String, u32);
+
+/// How one profile supplies credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileReport {
+    pub profile: String,
+    /// Where its static keys are (the `aws_access_key_id` line), when it has a pair.
+    pub static_keys: Option<Place>,
+    /// Its helper, when it names one.
+    pub helper: Option<HelperReport>,
+}
+
+/// A helper a profile names, and what the policy makes of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelperReport {
+    /// Where `credential_process` or `credential_plugin` is defined.
+    pub place: Place,
+    /// The helper, or why the profile cannot use it.
+    pub helper: Result<Helper, Error>,
+    /// Static keys in the same profile win: the helper never runs.
+    pub shadowed: bool,
+    /// For a command line: what it runs without a shell, or the syntax error that stops it.
+    pub command: Option<Result<Command, Error>>,
+    /// Whether that syntax error is one a shell would accept: it only runs with shell mode.
+    pub needs_shell: bool,
+}
+
+/// Every profile that supplies credentials (or only `only`), and where secrets are written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub profiles: Vec<ProfileReport>,
+    /// The first place in each file where a secret (a secret key or a session token) is set.
+    pub secrets: Vec<Place>,
+}
+
+/// The keys whose values are secrets.
+pub const SECRET_KEYS: [&str; 3] = ["aws_secret_access_key", "aws_session_token", "aws_security_token"];
+
+/// The report over both files, from one parse. With `only`, a profile neither file defines is an
+/// error, as it is for `resolve`.
+pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Result<Report, Error> {
+    let set: ProfileSet = parse(&config, &credentials, only)?;
+    let chosen: Vec<(&String, &Profile)> = match only {
+        Some(name) => match set.profiles.get_key_value(name) {
+            Some(entry) => vec![entry],
+            None => return Err(not_found(&set, &config, &credentials, name)),
+        },
+        None => set.profiles.iter().collect(),
+    };
+    let mut secrets: Vec<Place> = Vec::new();
+    let mut profiles = Vec::new();
+    for (name, profile) in chosen {
+        for key in SECRET_KEYS {
+            if let Some(value) = profile.get(key) {
+                let file = path_of(value.file, &config, &credentials);
+                if !secrets.iter().any(|(known, _)| known == file) {
+                    secrets.push((file.to_string(), value.line));
+                }
+            }
+        }
+        let keys = static_keys(profile)
+            .map(|(key, _)| (path_of(key.file, &config, &credentials).to_string(), key.line));
+        let helper = helper_of(name, profile, &config, &credentials).map(|(helper, place)| {
+            let command_line = match &helper {
+                Ok(Helper::CommandLine(line)) => Some(line.as_str()),
+                _ => None,
+            };
+            let command = command_line.map(|line| parse_command(line, false));
+            let needs_shell = command.as_ref().is_some_and(Result::is_err)
+                && command_line
+                    .is_some_and(|line| matches!(parse_command(line, true), Ok(Command::Shell(_))));
+            HelperReport {
+                place,
+                helper,
+                shadowed: keys.is_some(),
+                command,
+                needs_shell,
+            }
+        });
+        if keys.is_some() || helper.is_some() {
+            profiles.push(ProfileReport {
+                profile: name.clone(),
+                static_keys: keys,
+                helper,
+            });
+        }
+    }
+    Ok(Report { profiles, secrets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SyntaxRule;
+
+    fn run(config: &str, credentials: &str, only: Option<&str>) -> Result<Report, Error> {
+        let file = |path, text| FileText { path, text };
+        report(file("/c", config), file("/k", credentials), only)
+    }
+
+    #[test]
+    fn shadowing_shell_needs_and_secrets_are_the_policy_s() {
+        let report = run(
+            "[profile keys]\naws_access_key_id = A\naws_secret_access_key = S\ncredential_process = /h\n\
+             [profile shell]\ncredential_process = /h | base64 -d\n\
+             [profile relative]\ncredential_process = ./h\n\
+             [profile region]\nregion = eu-west-1\n",
+            "[k]\naws_access_key_id = A\naws_secret_access_key = S\n",
+            None,
+        )
+        .unwrap();
+        let names: Vec<&str> = report.profiles.iter().map(|p| p.profile.as_str()).collect();
+        assert_eq!(
+            names,
+            ["k", "keys", "relative", "shell"],
+            "a region-only profile supplies nothing"
+        );
+        let helper = |name: &str| {
+            report
+                .profiles
+                .iter()
+                .find(|p| p.profile == name)
+                .unwrap()
+                .helper
+                .clone()
+        };
+        let keys = helper("keys").unwrap();
+        assert!(keys.shadowed);
+        assert_eq!(keys.place, ("/c".to_string(), 4));
+        let shell = helper("shell").unwrap();
+        assert!(shell.needs_shell);
+        assert!(matches!(
+            shell.command,
+            Some(Err(Error::CommandSyntax {
+                rule: SyntaxRule::ShellOperator,
+                ..
+            }))
+        ));
+        let relative = helper("relative").unwrap();
+        assert!(
+            !relative.needs_shell,
+            "no shell makes a relative program absolute"
+        );
+        assert_eq!(report.secrets, [("/k".to_string(), 3), ("/c".to_string(), 3)]);
+    }
+
+    #[test]
+    fn one_profile_or_a_clear_error() {
+        let report = run("[profile p]\ncredential_plugin = p.wasm\n", "", Some("p")).unwrap();
+        let helper = report.profiles[0].helper.clone().unwrap();
+        assert!(
+            matches!(helper.helper, Err(Error::Config { .. })),
+            "a relative plugin path"
+        );
+        assert!(helper.command.is_none());
+        let Err(Error::Config { message, .. }) = run("", "", Some("missing")) else {
+            panic!()
+        };
+        assert!(message.contains("profile not found"), "{message}");
+    }
+}

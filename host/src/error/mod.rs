@@ -1,0 +1,108 @@
+//! credbox's errors: one line each, naming the profile and the file or field, saying how to fix it.
+//! Nothing here ever holds a helper's stdout, a secret key or a session token.
+
+mod guest;
+
+pub(crate) use guest::{Context, detail};
+
+/// The class of a failure; each maps to a documented exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The command line is wrong (a bad option value, no cache directory to clear).
+    Usage,
+    /// The profile files or the selected profile are unusable.
+    Config,
+    /// `credential_process` breaks a syntax rule.
+    CommandSyntax,
+    /// Policy refused to run the helper (allow-list, pin, shell, recursion).
+    SpawnDenied,
+    /// The helper could not be started.
+    SpawnFailed,
+    /// The helper ran past the timeout.
+    TimedOut,
+    /// The helper exited unsuccessfully.
+    NonzeroExit,
+    /// The helper wrote more than 64 KiB to stdout.
+    OutputTooLarge,
+    /// The helper's output is not one JSON object.
+    MalformedOutput,
+    /// `Version` is missing or not 1.
+    UnsupportedVersion,
+    /// A required field is missing or empty.
+    MissingField,
+    /// A field is present but unusable.
+    InvalidField,
+    /// The helper returned expired credentials.
+    Expired,
+    /// A credential plugin could not be loaded, failed, or hit its limits.
+    Plugin,
+    /// A bug or an environment problem in credbox itself (I/O, the WebAssembly runtime).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code for this class (documented in the README).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Usage => 2,
+            ErrorKind::Config | ErrorKind::CommandSyntax => 3,
+            ErrorKind::SpawnDenied
+            | ErrorKind::SpawnFailed
+            | ErrorKind::TimedOut
+            | ErrorKind::NonzeroExit
+            | ErrorKind::OutputTooLarge
+            | ErrorKind::Plugin => 4,
+            ErrorKind::MalformedOutput
+            | ErrorKind::UnsupportedVersion
+            | ErrorKind::MissingField
+            | ErrorKind::InvalidField
+            | ErrorKind::Expired => 5,
+            ErrorKind::Internal => 70,
+        }
+    }
+}
+
+/// A failure with its class and a one-line message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    /// An error of class `kind` with a one-line `message` (which must hold no secret).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The class of the failure, which decides the exit code.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// An unexpected failure in credbox itself.
+    pub fn internal(error: anyhow::Error) -> Self {
+        Error {
+            kind: ErrorKind::Internal,
+            message: format!("internal error: {error:#}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Seconds since the epoch as RFC 3339 UTC with `Z`, as credbox prints expirations.
+pub fn format_time(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| seconds.to_string())
+}

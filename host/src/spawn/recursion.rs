@@ -1,0 +1,60 @@
+//! The recursion guard: a helper that calls credbox for the profile being resolved (or a chain
+//! deeper than [`super::MAX_CHAIN`]) is refused, through a variable passed down the chain.
+
+use super::{CHAIN_VAR, MAX_CHAIN, SpawnError};
+
+/// Refuse `label` if it is already being resolved higher up the chain, or the chain is too deep.
+/// Checked before any cache lock is taken, as well as before spawning.
+pub fn check_recursion(label: &str) -> Result<(), SpawnError> {
+    check_chain(label).map(drop)
+}
+
+/// Check the recursion guard and return the chain to pass on, with `label` appended.
+pub(super) fn check_chain(label: &str) -> Result<String, SpawnError> {
+    let current = std::env::var(CHAIN_VAR).unwrap_or_default();
+    let links: Vec<String> = current
+        .split(',')
+        .filter(|l| !l.is_empty())
+        .map(unescape_link)
+        .collect();
+    if links.iter().any(|l| l == label) {
+        return Err(SpawnError::Denied(format!(
+            "recursion: `{label}` is already being resolved higher up the chain ({}); its credential_process must not call credbox for itself",
+            links.join(" -> ")
+        )));
+    }
+    if links.len() >= MAX_CHAIN {
+        return Err(SpawnError::Denied(format!(
+            "recursion: credbox is nested {} deep ({}); at most {MAX_CHAIN} are allowed",
+            links.len(),
+            links.join(" -> ")
+        )));
+    }
+    let mut next = current.trim_end_matches(',').to_string();
+    if !next.is_empty() {
+        next.push(',');
+    }
+    next.push_str(&escape_link(label));
+    Ok(next)
+}
+
+/// Links are comma-separated; `%` and `,` inside a label are percent-encoded.
+fn escape_link(label: &str) -> String {
+    label.replace('%', "%25").replace(',', "%2C")
+}
+
+fn unescape_link(link: &str) -> String {
+    link.replace("%2C", ",").replace("%25", "%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_links_round_trip() {
+        for label in ["dev", "a,b", "100%", "x%2Cy"] {
+            assert_eq!(unescape_link(&escape_link(label)), label);
+        }
+    }
+}
