@@ -252,6 +252,39 @@ fn bad_plugins_fail_with_typed_errors() {
 }
 
 #[test]
+fn a_fifo_or_device_in_place_of_a_plugin_never_hangs_credbox() {
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.path("plugin.wasm");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let mut child = sandbox
+            .std_credbox()
+            .args(["export", "--plugin"])
+            .arg(path)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Opening a FIFO nobody writes blocks; reading /dev/zero never ends.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("credbox hung on {}", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(4), "{stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+}
+
+#[test]
 fn the_allow_list_and_pins_apply_to_plugins() {
     let sandbox = Sandbox::new();
     let denied = sandbox

@@ -272,6 +272,29 @@ fn a_failed_refresh_keeps_serving_valid_credentials_then_answers_503() {
 }
 
 #[test]
+fn a_plugin_that_calls_its_credentials_expired_is_not_overruled_by_the_endpoint() {
+    // This plugin's credentials are good for an hour, but its is-expired says no to every reuse.
+    let sandbox = Sandbox::new();
+    let plugin = sandbox.path("plugin.wasm");
+    std::fs::copy(component("plugin_expires_early"), &plugin).unwrap();
+    sandbox.config(&format!(
+        "[profile p]\ncredential_plugin = {}\n",
+        plugin.display()
+    ));
+    let served = Served::start(&sandbox, "p");
+    let address = served.address();
+    let (status, body) = request(&address, "GET", "/creds", Some(&served.token));
+    assert_eq!(status, 200, "{body}");
+
+    // Now the plugin can neither be asked nor run: the endpoint must not fall back on the
+    // credentials it served a moment ago, which the plugin has called expired.
+    std::fs::write(&plugin, "no longer a component").unwrap();
+    let (status, body) = request(&address, "GET", "/creds", Some(&served.token));
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("cannot be loaded"), "{body}");
+}
+
+#[test]
 fn exec_server_gives_the_command_an_endpoint_for_its_lifetime() {
     let sandbox = Sandbox::new();
     dev_profile(&sandbox, 3600);

@@ -138,6 +138,15 @@ impl Provider {
             .or_else(|| self.serve(&self.current.load()))
     }
 
+    /// Whether the guest let the current credentials be served on their own until an instant: not
+    /// so for a credential plugin's, whose `is-expired` must be asked before every reuse.
+    pub fn may_serve_copies(&self) -> bool {
+        self.current
+            .load()
+            .as_ref()
+            .is_some_and(|current| current.serve_until != i64::MIN)
+    }
+
     /// Forget the current credentials: the next `retrieve` fetches again.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -235,27 +235,68 @@ impl PluginLoader {
         Ok(instance)
     }
 
-    /// The plugin's component. The file is read once; the allow-list's pin is checked on those
-    /// bytes, and those bytes are what is compiled (or what names the artifact), so swapping the
-    /// file midway loads nothing unchecked.
+    /// The plugin's component. The allow-list admits the path before anything is opened; the file
+    /// is read once, the pin is checked on those bytes, and those bytes are what is compiled (or
+    /// what names the artifact), so swapping the file midway loads nothing unchecked.
     fn load(&self, path: &Path) -> Result<Component, CallError> {
-        let unreadable = |e: std::io::Error| PluginError::NotLoadable(format!("cannot read it: {e}"));
-        let mut bytes = Vec::new();
-        fs::File::open(path)
-            .and_then(|file| file.take(MAX_PLUGIN_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(unreadable)?;
-        if bytes.len() as u64 > MAX_PLUGIN_BYTES {
-            return Err(PluginError::NotLoadable(format!(
-                "it is larger than {MAX_PLUGIN_BYTES} bytes, the most a plugin may be"
-            ))
-            .into());
-        }
-        spawn::admit_plugin(self.allow_list.as_deref(), path, &bytes)?;
+        let bytes = read_admitted(self.allow_list.as_deref(), path)?;
         Ok(super::artifacts::compile(
             &self.engine,
             self.artifacts.as_deref(),
             &bytes,
         )?)
+    }
+}
+
+/// The bytes of the plugin at `path`, if the allow-list admits it: the path is checked first,
+/// then the file is opened without blocking and must be a regular file (a FIFO or a device never
+/// hangs credbox) of at most [`MAX_PLUGIN_BYTES`], and a pinned plugin's bytes must match.
+fn read_admitted(allow_list: Option<&[Allowed]>, path: &Path) -> Result<Vec<u8>, CallError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let pin = spawn::plugin_pin(allow_list, path)?;
+    let unreadable = |why: String| PluginError::NotLoadable(why);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(unreadable("it is not a regular file".into()).into());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PLUGIN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > MAX_PLUGIN_BYTES {
+        return Err(unreadable(format!(
+            "it is larger than {MAX_PLUGIN_BYTES} bytes, the most a plugin may be"
+        ))
+        .into());
+    }
+    if let Some(pin) = pin {
+        spawn::check_pin(path, &pin, &bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// Whether the current allow-list (and pin) admits the plugin at `path`, without loading it: a
+/// cached answer of a plugin is only offered to the policy while this holds, as for a command.
+pub(crate) fn check_admitted(allow_list: Option<&[Allowed]>, path: &Path) -> Result<(), CallError> {
+    match allow_list {
+        None => Ok(()),
+        Some(_) => read_admitted(allow_list, path).map(drop),
+    }
+}
+
+/// A refused or failed plugin call, as the policy would have reported it.
+impl From<CallError> for wit::Error {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Denied(why) => wit::Error::SpawnDenied(why),
+            CallError::Failed(why) => wit::Error::SpawnFailed(why),
+            CallError::TooLarge(n) => wit::Error::OutputTooLarge(n),
+            CallError::Plugin(e) => wit::Error::Plugin(e),
+        }
     }
 }
 

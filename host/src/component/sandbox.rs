@@ -99,9 +99,13 @@ impl Limits {
     };
 }
 
-/// A store's memory cap, which remembers that it was hit so the error can say so.
+/// A store's memory cap, over all its linear memories together (a component can instantiate
+/// many core modules, each with memories of its own), which remembers that it was hit so the error
+/// can say so.
 pub struct MemoryCap {
     limit: usize,
+    /// The bytes of every linear memory of the store so far.
+    total: usize,
     exceeded: bool,
 }
 
@@ -110,6 +114,7 @@ impl MemoryCap {
     pub fn new(limit: usize) -> Self {
         MemoryCap {
             limit,
+            total: 0,
             exceeded: false,
         }
     }
@@ -135,16 +140,19 @@ impl MemoryCap {
 impl wasmtime::ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        // A new memory grows from 0, so the sum of every growth is the store's whole memory.
+        let total = self.total.saturating_add(desired.saturating_sub(current));
+        if total > self.limit {
             self.exceeded = true;
             // A trap rather than a failed `memory.grow`: Rust's allocator would abort anyway, and
             // this way the error says why.
             wasmtime::bail!("memory limit of {} MiB reached", self.limit >> 20);
         }
+        self.total = total;
         Ok(true)
     }
 
@@ -232,11 +240,48 @@ pub(crate) fn root_cause(error: &wasmtime::Error) -> String {
 /// Text from a helper or a plugin as one line of a message: whitespace runs become one space,
 /// control characters go, and more than 300 characters are cut with `…`.
 pub(crate) fn one_line(text: &str) -> String {
-    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Only the start is kept, so only the start is looked at: a hostile message of many megabytes
+    // costs no more than a short one.
+    let start = text
+        .char_indices()
+        .nth(4096)
+        .map_or(text, |(end, _)| &text[..end]);
+    let words = start.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut chars = words.chars().filter(|c| !c.is_control());
     let mut line: String = chars.by_ref().take(300).collect();
     if chars.next().is_some() {
         line.push('…');
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_memory_cap_counts_every_memory_of_the_store() {
+        let mut cap = MemoryCap::new(64 << 20);
+        assert!(cap.memory_growing(0, 40 << 20, None).unwrap());
+        assert!(
+            cap.memory_growing(40 << 20, 50 << 20, None).unwrap(),
+            "the same memory, grown"
+        );
+        // A second memory of 20 MiB would make 70 MiB in all, though each is under the cap.
+        assert!(cap.memory_growing(0, 20 << 20, None).is_err());
+        assert!(cap.exceeded());
+    }
+
+    #[test]
+    fn one_line_looks_at_the_start_only() {
+        let long = "word ".repeat(1 << 20);
+        let line = one_line(&long);
+        assert!(
+            line.chars().count() <= 301 && line.ends_with('…'),
+            "{}",
+            line.len()
+        );
+        assert_eq!(one_line("a\n b\tc\u{7}"), "a b c");
+    }
 }

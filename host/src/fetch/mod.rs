@@ -2,23 +2,24 @@
 //! served record that skips the guest, and the fetch path as named steps (parse, served record,
 //! restore, lock, retrieve, store). What any step decides is the guest's; here is only the order.
 
+mod served;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
 use crate::Credentials;
-mod served;
-
-use served::ServedRecord;
-
 use crate::cache::{self, Cache, CacheKey};
 use crate::component::{
-    CallError, Clock, Helper, Options, ProcessSettings, ProviderHandle, Runtime, Session, Source,
+    CallError, Clock, GuestError, Helper, Options, ProcessSettings, ProviderHandle, Runtime, Session, Source,
+    plugins,
 };
 use crate::error::{Context, Error, ErrorKind, format_time};
 use crate::files;
 use crate::spawn::{self, SpawnCommand, SpawnPolicy};
+use served::ServedRecord;
 
 /// How credentials are fetched.
 #[derive(Clone)]
@@ -328,16 +329,24 @@ impl<'a> Fetch<'a> {
     }
 
     /// A stored entry the guest adopts. A cached answer is only used while the current policy
-    /// would run the command now (a plugin is checked by its loader when the guest asks it about
-    /// the entry). Checked once, and only where an entry exists, so a miss does not hash a pinned
+    /// would run the command, or load the plugin, now: checked here, whatever the guest does with
+    /// the entry. Checked once, and only where an entry exists, so a miss does not hash a pinned
     /// program more than the run does.
     fn restore(&mut self, cache: &Cache, key: &CacheKey) -> Result<Option<Credentials>, Error> {
         let Some(entry) = cache.read(key) else {
             return Ok(None);
         };
-        if let (Runs::Command(command), false) = (&self.runs, self.admitted) {
-            spawn::check_admitted(&self.options.policy, command)
-                .map_err(|refusal| self.error(CallError::Policy(refusal.into())))?;
+        if !self.admitted {
+            let policy = &self.options.policy;
+            let refusal: Option<GuestError> = match &self.runs {
+                Runs::Command(command) => spawn::check_admitted(policy, command).err().map(Into::into),
+                Runs::Plugin(path) => plugins::check_admitted(policy.allow_list.as_deref(), Path::new(path))
+                    .err()
+                    .map(Into::into),
+            };
+            if let Some(refusal) = refusal {
+                return Err(self.error(CallError::Policy(refusal)));
+            }
             self.admitted = true;
         }
         let adopted = self

@@ -145,7 +145,8 @@ pub fn check_listen(addr: SocketAddr, insecure: bool) -> Result<(), Error> {
     ))
 }
 
-/// Credentials for the endpoint: the provider's, or the last good ones while a refresh fails.
+/// Credentials for the endpoint: the provider's, or the last good ones while a refresh fails (only
+/// those the guest lets a host serve on its own).
 struct Source {
     provider: Provider,
     last_good: ArcSwapOption<Credentials>,
@@ -169,7 +170,10 @@ impl Source {
         if now >= self.retry_at.load(Ordering::Acquire) {
             match self.provider.retrieve() {
                 Ok(credentials) => {
-                    self.last_good.store(Some(credentials.clone()));
+                    // Only what the guest lets a host serve on its own may outlive a failed
+                    // refresh: a plugin that calls its credentials expired is not overruled.
+                    let keep = self.provider.may_serve_copies().then(|| credentials.clone());
+                    self.last_good.store(keep);
                     return Ok(credentials);
                 }
                 Err(error) => {

@@ -96,7 +96,7 @@ fn allow_entry<'a>(program: &Path, allowed: &'a [Allowed]) -> Result<&'a Allowed
 }
 
 /// Refuse `contents` (the bytes of `program`) unless they hash to `pin`.
-fn check_pin(program: &Path, pin: &[u8; 32], contents: &[u8]) -> Result<(), SpawnError> {
+pub(crate) fn check_pin(program: &Path, pin: &[u8; 32], contents: &[u8]) -> Result<(), SpawnError> {
     let actual: [u8; 32] = Sha256::digest(contents).into();
     if actual != *pin {
         return Err(SpawnError::Denied(format!(
@@ -140,25 +140,21 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
     Ok(Some(file))
 }
 
-/// Admit a credential plugin whose file held `contents` when it was read: the bytes that are
-/// hashed are the bytes that are compiled.
-pub(crate) fn admit_plugin(
+/// Whether the allow-list admits the credential plugin at `path`, checked on the path alone
+/// (before anything is opened), and the pin its bytes must then match.
+pub(crate) fn plugin_pin(
     allow_list: Option<&[Allowed]>,
     path: &Path,
-    contents: &[u8],
-) -> Result<(), SpawnError> {
-    let Some(allowed) = allow_list else {
-        return Ok(());
-    };
-    match &allow_entry(path, allowed)?.sha256 {
-        Some(pin) => check_pin(path, pin, contents),
-        None => Ok(()),
+) -> Result<Option<[u8; 32]>, SpawnError> {
+    match allow_list {
+        None => Ok(None),
+        Some(allowed) => Ok(allow_entry(path, allowed)?.sha256),
     }
 }
 
 /// Whether the policy would let `command` run now (shell rule, allow-list, pins), without running
 /// it. A cached answer is only served when this holds: caching must never widen what runs.
-/// Plugins are checked as they are loaded ([`admit_plugin`]), since any use of one runs its code.
+/// Plugins are checked as they are loaded ([`plugin_pin`]), since any use of one runs its code.
 pub fn check_admitted(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
     refuse_shell(policy, command)?;
     let Some(allowed) = &policy.allow_list else {

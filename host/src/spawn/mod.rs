@@ -19,7 +19,7 @@ mod recursion;
 
 pub use admission::{Allowed, check_admitted};
 use admission::{admit, refuse_shell, spawn_failure};
-pub(crate) use admission::{admit_plugin, resolve_program};
+pub(crate) use admission::{check_pin, plugin_pin, resolve_program};
 pub use reaper::become_subreaper;
 use reaper::{Running, SUBREAPER, kill_escaped, process_start, reap_orphans};
 use recursion::check_chain;
