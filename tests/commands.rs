@@ -271,3 +271,71 @@ fn list_shows_sources_with_keys_masked() {
         assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
     }
 }
+
+#[test]
+fn durations_are_accepted_as_people_type_them() {
+    let sandbox = Sandbox::new();
+    let good = sandbox.json_helper("bin/good", &session_json(1));
+    for (timeout, min_ttl) in [
+        ("90", "900"),
+        ("0.5", "15m"),
+        ("90s", "1h"),
+        ("2m", "1h30m"),
+        ("1h 30m", "30s"),
+    ] {
+        let output = sandbox
+            .credbox()
+            .args([
+                "run",
+                "--no-cache",
+                "--timeout",
+                timeout,
+                "--min-ttl",
+                min_ttl,
+                "--",
+            ])
+            .arg(&good)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{timeout} {min_ttl}: {}",
+            stderr_of(&output)
+        );
+    }
+    // The unit is honoured: 500ms is half a second, not 500 seconds.
+    let sleeper = sandbox.helper("bin/sleeper", "sleep 30");
+    let started = std::time::Instant::now();
+    let output = sandbox
+        .credbox()
+        .args(["run", "--no-cache", "--timeout", "500ms", "--"])
+        .arg(&sleeper)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("within 0.5 s"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // A bad value is a usage error that shows what is accepted.
+    for bad in [
+        "--timeout=soon",
+        "--timeout=1 fortnight",
+        "--timeout=-5",
+        "--min-ttl=1y",
+    ] {
+        let output = sandbox
+            .credbox()
+            .args(["run", bad, "--", "/bin/true"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}: {}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("such as 90s, 2m or 1h30m"),
+            "{bad}: {}",
+            stderr_of(&output)
+        );
+    }
+}

@@ -154,12 +154,14 @@ pub enum CheckFormat {
 /// How helpers run.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Kill the helper (and everything it started) after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    timeout: f64,
-    /// Refresh credentials when less than this many seconds of validity remain.
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
-    min_ttl: u64,
+    /// Kill the helper (and everything it started) after this long: seconds (`90`, `0.5`) or a
+    /// duration (`90s`, `2m`, `1h30m`).
+    #[arg(long, value_name = "DURATION", default_value = "60", value_parser = duration)]
+    timeout: Duration,
+    /// Refresh credentials when less than this much validity remains: seconds (`900`) or a
+    /// duration (`15m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "900", value_parser = duration)]
+    min_ttl: Duration,
     /// Always run the helper; neither read nor write the cross-process cache.
     #[arg(long)]
     no_cache: bool,
@@ -182,19 +184,19 @@ pub enum StdinArg {
 
 impl RunArgs {
     pub fn options(&self) -> Result<FetchOptions, Error> {
-        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e9) {
+        if self.timeout.is_zero() {
             return Err(Error::new(
                 ErrorKind::Usage,
-                "--timeout must be a positive number of seconds",
+                "--timeout must be longer than 0 (e.g. 60, 90s, 2m)",
             ));
         }
-        let timeout = Duration::from_secs_f64(self.timeout);
+        let timeout = self.timeout;
         let cache = if self.no_cache { None } else { open_cache() };
         // Compiled plugins are not credentials: they are kept even with --no-cache (in the
         // cache directory's `plugins`, reached only through the verified cache directory).
         let plugin_artifacts = credbox::cache::default_dir();
         Ok(FetchOptions {
-            min_ttl: Duration::from_secs(self.min_ttl),
+            min_ttl: self.min_ttl,
             timeout,
             policy: SpawnPolicy {
                 max_timeout: timeout,
@@ -211,6 +213,24 @@ impl RunArgs {
             clock: None,
         })
     }
+}
+
+/// A duration as people type it: a bare number is seconds (`90`, `0.5`), anything else a
+/// duration in jiff's friendly form (`90s`, `2m`, `1h30m`, `1h 30m`). Never negative, at most
+/// about 31 years (a billion seconds).
+fn duration(text: &str) -> Result<Duration, String> {
+    let accepted = "use seconds (90, 0.5) or a duration such as 90s, 2m or 1h30m";
+    let seconds = match text.trim().parse::<f64>() {
+        Ok(seconds) => seconds,
+        Err(_) => match text.trim().parse::<jiff::SignedDuration>() {
+            Ok(duration) => duration.as_secs_f64(),
+            Err(_) => return Err(format!("`{text}` is not a duration: {accepted}")),
+        },
+    };
+    if !(seconds.is_finite() && (0.0..1e9).contains(&seconds)) {
+        return Err(format!("`{text}` is out of range: {accepted}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `--format`: the library's format names, offered as clap's possible values.
