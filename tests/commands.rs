@@ -339,3 +339,67 @@ fn durations_are_accepted_as_people_type_them() {
         );
     }
 }
+
+#[test]
+fn the_contract_printed_is_the_contract_embedded() {
+    use wasmtime::component::Component;
+    let sandbox = Sandbox::new();
+    let output = sandbox
+        .credbox()
+        .args(["contract", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let contract: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    // The WIT text is the repository's, and its digest is the text's.
+    let wit_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/credbox.wit");
+    let wit = std::fs::read_to_string(&wit_path).unwrap();
+    assert_eq!(contract["wit"]["text"], wit.as_str());
+    assert_eq!(contract["wit"]["sha256"], sha256_of(&wit_path).as_str());
+    assert!(wit.contains(&format!(
+        "package {};",
+        contract["wit"]["package"].as_str().unwrap()
+    )));
+    let printed_wit = sandbox.credbox().args(["contract", "--wit"]).output().unwrap();
+    assert_eq!(stdout_of(&printed_wit), wit);
+
+    // The guest digest is the embedded component's, and --version names it too.
+    let embedded = sandbox.path("guest.wasm");
+    std::fs::write(&embedded, credbox::component::GUEST_WASM).unwrap();
+    let guest = sha256_of(&embedded);
+    assert_eq!(contract["guest"]["sha256"], guest.as_str());
+    let version = sandbox.credbox().arg("--version").output().unwrap();
+    assert!(stdout_of(&version).contains(&guest), "{}", stdout_of(&version));
+
+    // The imports listed are the ones the component really has, each with its grant.
+    let runtime = credbox::Runtime::new().unwrap();
+    let engine = runtime.engine().unwrap();
+    let component = Component::new(engine, credbox::component::GUEST_WASM).unwrap();
+    let mut actual = credbox::component::component_imports(engine, &component);
+    let mut listed: Vec<String> = contract["guest"]["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|import| {
+            let granted = import["granted"].as_str().unwrap();
+            assert!(
+                !granted.is_empty() && !granted.starts_with("not linked"),
+                "{import}"
+            );
+            import["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    actual.sort();
+    listed.sort();
+    assert_eq!(listed, actual);
+    assert_eq!(contract["ceilings"]["stdout_bytes"], 65536);
+    assert_eq!(contract["ceilings"]["commands_per_call"], 4);
+
+    let text = sandbox.credbox().arg("contract").output().unwrap();
+    assert!(
+        stdout_of(&text).contains("credbox:provider/spawn@"),
+        "{}",
+        stdout_of(&text)
+    );
+}

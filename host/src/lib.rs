@@ -13,6 +13,7 @@ pub mod aws;
 pub mod cache;
 pub mod component;
 pub mod configure;
+pub mod contract;
 mod credentials;
 #[doc(hidden)] // Shared with the build script; not part of the API.
 pub mod engine_config;

@@ -12,7 +12,7 @@ use credbox::{Cache, Error, ErrorKind, FetchOptions, SpawnPolicy, StdinMode};
 #[derive(Parser)]
 #[command(
     name = "credbox",
-    version,
+    version = VERSION.as_str(),
     about = "Run AWS credential_process helpers in a sandbox: bounded, validated and cached"
 )]
 pub struct Cli {
@@ -109,7 +109,17 @@ pub enum Commands {
         #[arg(long)]
         profile: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
-        format: CheckFormat,
+        format: TextOrJson,
+    },
+    /// Print what this binary grants its policy, for an auditor to check against wit/credbox.wit:
+    /// the WIT package and digest, the embedded guest's digest and the imports it really has
+    /// (with what each is granted), and the host's ceilings.
+    Contract {
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+        /// Print only the embedded WIT text (to diff against wit/credbox.wit).
+        #[arg(long, conflicts_with = "format")]
+        wit: bool,
     },
     /// Manage the cross-process credential cache.
     Cache {
@@ -146,10 +156,19 @@ pub enum ConfigureAction {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CheckFormat {
+pub enum TextOrJson {
     Text,
     Json,
 }
+
+/// `--version`: credbox's version and the digest of the policy component it embeds.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (guest sha256 {})",
+        env!("CARGO_PKG_VERSION"),
+        credbox::component::GUEST_SHA256
+    )
+});
 
 /// How helpers run.
 #[derive(clap::Args)]

@@ -5,19 +5,19 @@ use std::process::ExitCode;
 use credbox::audit::Severity;
 use credbox::{Error, Runtime, files};
 
-use super::args::CheckFormat;
+use super::args::TextOrJson;
 
 /// Audit, print the findings, and exit 1 when any is an error.
-pub fn check(profile: Option<String>, format: CheckFormat) -> Result<ExitCode, Error> {
+pub fn check(profile: Option<String>, format: TextOrJson) -> Result<ExitCode, Error> {
     let locations = files::locate_from_env();
     let runtime = Runtime::new().map_err(Error::internal)?;
     let findings = credbox::audit::check(&runtime, &locations, profile.as_deref())?;
     match format {
-        CheckFormat::Json => println!(
+        TextOrJson::Json => println!(
             "{}",
             serde_json::to_string_pretty(&findings).expect("findings serialize")
         ),
-        CheckFormat::Text => {
+        TextOrJson::Text => {
             for f in &findings {
                 let severity = format!("{:?}", f.severity).to_lowercase();
                 let profile = f

@@ -85,6 +85,67 @@ pub(crate) fn start_endpoint(
     }
 }
 
+/// `contract`: what this binary grants its policy.
+fn contract(format: args::TextOrJson, wit_only: bool) -> Result<ExitCode, Error> {
+    if wit_only {
+        print!("{}", credbox::component::WIT);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let contract = credbox::contract::contract(&runtime)?;
+    if format == args::TextOrJson::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&contract).expect("the contract serializes")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let c = &contract.ceilings;
+    println!("credbox {}", contract.credbox);
+    println!(
+        "contract  {} (wit sha256 {})",
+        contract.wit.package, contract.wit.sha256
+    );
+    println!(
+        "guest     sha256 {} ({} bytes)",
+        contract.guest.sha256, contract.guest.bytes
+    );
+    println!("imports   (nothing else is linked)");
+    for import in &contract.guest.imports {
+        println!("  {:<36} {}", import.name, import.granted);
+    }
+    println!("ceilings");
+    let rows: [(&str, String); 11] = [
+        (
+            "timeout (default, --timeout)",
+            format!("{} ms", c.timeout_default_ms),
+        ),
+        ("helper stdout", format!("{} bytes", c.stdout_bytes)),
+        ("helper stderr kept", format!("{} bytes", c.stderr_tail_bytes)),
+        ("commands per guest call", c.commands_per_call.to_string()),
+        ("recursion depth", c.recursion_depth.to_string()),
+        (
+            "guest instructions per call",
+            format!("{} (more for large profile files)", c.guest_fuel),
+        ),
+        (
+            "guest memory",
+            format!(
+                "{} MiB (more for large profile files)",
+                c.guest_memory_bytes >> 20
+            ),
+        ),
+        ("plugin instructions per call", c.plugin_fuel.to_string()),
+        ("plugin memory", format!("{} MiB", c.plugin_memory_bytes >> 20)),
+        ("plugin file", format!("{} MiB", c.plugin_file_bytes >> 20)),
+        ("profile file", format!("{} MiB", c.profile_file_bytes >> 20)),
+    ];
+    for (name, value) in rows {
+        println!("  {name:<36} {value}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Run one mode to the end: the exit code it decides, or the error that decides it.
 pub fn run(command: Commands) -> Result<ExitCode, Error> {
     match command {
@@ -157,6 +218,7 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
             endpoint.wait();
             Ok(ExitCode::SUCCESS)
         }
+        Commands::Contract { format, wit } => contract(format, wit),
         Commands::List { profile, run } => list::list(profile, &run).map(|()| ExitCode::SUCCESS),
         Commands::Configure { action } => configure(action),
         Commands::Check { profile, format } => check::check(profile, format),

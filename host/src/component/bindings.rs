@@ -40,3 +40,6 @@ impl std::fmt::Display for wit::Location {
         }
     }
 }
+
+/// The WIT contract this binary was built from, as the auditor reads it.
+pub const WIT: &str = include_str!("../../../wit/credbox.wit");

@@ -10,10 +10,11 @@ pub mod runtime;
 pub mod sandbox;
 mod spawn;
 
+pub use bindings::WIT;
 pub use bindings::wit;
 pub(crate) use bindings::{wit_profiles, wit_provider};
 pub use runtime::{CallError, GUEST_SHA256, GUEST_WASM, HostState, ProviderHandle, Runtime, Session, Source};
-pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports};
+pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports, grant};
 pub use wit::{Error as GuestError, Helper, Location, ProcessSettings};
 pub use wit_profiles::{File, FileKind, Files, HelperReport, ProfileReport, ProfilesReport, Property};
 pub use wit_provider::Options;

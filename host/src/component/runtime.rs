@@ -188,6 +188,13 @@ impl Runtime {
         })
     }
 
+    /// The names of everything the loaded guest imports (loading it if it is not loaded yet).
+    pub fn guest_imports(&self) -> Result<Vec<String>> {
+        let loaded = self.loaded()?;
+        let component = loaded.pre.instance_pre().component();
+        Ok(sandbox::component_imports(&loaded.engine, component))
+    }
+
     /// The instructions (wasmtime fuel) all calls into the guest through this runtime have used.
     pub fn instructions_used(&self) -> u64 {
         self.instructions.load(Ordering::Relaxed)

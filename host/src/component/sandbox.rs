@@ -27,6 +27,34 @@ pub const GRANTED_WASI: &[&str] = &[
     "wasi:clocks/monotonic-clock",
 ];
 
+/// What the host grants through each import a guest may have (by interface, without version):
+/// the words `credbox contract` prints beside each import. `None` for anything else, which the
+/// strict linker does not define.
+pub fn grant(import: &str) -> Option<&'static str> {
+    let interface = import.split('@').next().unwrap_or(import);
+    Some(match interface {
+        "credbox:provider/spawn" => {
+            "run one command, no shell unless allowed, under the ceilings below and the allow-list"
+        }
+        "credbox:provider/plugins" => {
+            "call a credential plugin at an absolute path, in a store of its own granted nothing, under the allow-list"
+        }
+        "credbox:provider/types" => "types only, no functions",
+        "wasi:cli/environment" => "empty: no variables, no arguments, no working directory",
+        "wasi:cli/exit" => "exit (ends the call with an error)",
+        "wasi:cli/stdin" => "a closed stream",
+        "wasi:cli/stdout" | "wasi:cli/stderr" => "a stream that discards what is written",
+        "wasi:cli/terminal-input"
+        | "wasi:cli/terminal-output"
+        | "wasi:cli/terminal-stdin"
+        | "wasi:cli/terminal-stdout"
+        | "wasi:cli/terminal-stderr" => "no terminal",
+        "wasi:io/error" | "wasi:io/poll" | "wasi:io/streams" => "only for the streams above",
+        "wasi:clocks/wall-clock" | "wasi:clocks/monotonic-clock" => "the time",
+        _ => return None,
+    })
+}
+
 /// The most commands and plugin calls one call into the guest may make. Resolving a profile makes
 /// one; the ceiling stops a hostile or broken guest from running helpers in a loop within its fuel.
 pub const MAX_SPAWNS_PER_CALL: u32 = 4;
@@ -53,7 +81,7 @@ impl CallBudget {
 }
 
 /// The largest plugin file credbox reads.
-pub(crate) const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
 /// How much a component may do in one call: instructions (wasmtime fuel) and linear memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
