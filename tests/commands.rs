@@ -403,3 +403,46 @@ fn the_contract_printed_is_the_contract_embedded() {
         stdout_of(&text)
     );
 }
+
+#[test]
+fn list_all_shows_every_profile_at_a_glance_and_runs_no_helper() {
+    let sandbox = Sandbox::new();
+    let marker = sandbox.path("ran");
+    let helper = sandbox.helper("bin/helper", &format!("touch {}", marker.display()));
+    std::fs::set_permissions(sandbox.path("bin"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    sandbox
+        .config(&format!(
+            "[profile dev]\ncredential_process = {}\n\
+             [profile piped]\ncredential_process = {} | cat\n\
+             [profile vault]\ncredential_plugin = /nonexistent/vault.wasm\n\
+             [profile region]\nregion = eu-west-1\n",
+            helper.display(),
+            helper.display()
+        ))
+        .credentials("[keys]\naws_access_key_id = AKIALISTALL1\naws_secret_access_key = S\n");
+    let output = sandbox.credbox().args(["list", "--all"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let printed = stdout_of(&output);
+    let line = |profile: &str| -> Vec<String> {
+        let line = printed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(profile))
+            .unwrap_or_else(|| panic!("{profile} not in {printed}"));
+        line.split_whitespace().map(String::from).collect()
+    };
+    assert_eq!(
+        line("dev")[1..],
+        [
+            "process",
+            &format!("{}:2", sandbox.path("home/.aws/config").display()),
+            "ok"
+        ]
+    );
+    assert_eq!(line("piped")[1], "process");
+    assert_eq!(line("piped")[3..], ["1", "error(s)"]);
+    assert_eq!(line("vault")[1], "plugin");
+    assert_eq!(line("vault")[3..], ["1", "error(s)"], "the plugin does not exist");
+    assert_eq!(line("region")[1..], ["none", "ok"]);
+    assert_eq!(line("keys")[1], "static-keys");
+    assert!(!marker.exists(), "list --all ran a helper");
+}

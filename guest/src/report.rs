@@ -35,7 +35,7 @@ pub struct HelperReport {
     pub needs_shell: bool,
 }
 
-/// Every profile that supplies credentials (or only `only`), and where secrets are written.
+/// Every profile (or only `only`), and where secrets are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     pub profiles: Vec<ProfileReport>,
@@ -87,13 +87,11 @@ pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Re
                 needs_shell,
             }
         });
-        if keys.is_some() || helper.is_some() {
-            profiles.push(ProfileReport {
-                profile: name.clone(),
-                static_keys: keys,
-                helper,
-            });
-        }
+        profiles.push(ProfileReport {
+            profile: name.clone(),
+            static_keys: keys,
+            helper,
+        });
     }
     Ok(Report { profiles, secrets })
 }
@@ -120,10 +118,12 @@ mod tests {
         )
         .unwrap();
         let names: Vec<&str> = report.profiles.iter().map(|p| p.profile.as_str()).collect();
+        assert_eq!(names, ["k", "keys", "region", "relative", "shell"]);
+        let region = report.profiles.iter().find(|p| p.profile == "region").unwrap();
         assert_eq!(
-            names,
-            ["k", "keys", "relative", "shell"],
-            "a region-only profile supplies nothing"
+            (&region.static_keys, &region.helper),
+            (&None, &None),
+            "it supplies nothing"
         );
         let helper = |name: &str| {
             report

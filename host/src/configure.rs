@@ -5,7 +5,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::SpawnPolicy;
-use crate::component::{CallError, ProfileReport, Property, Runtime};
+use crate::component::{CallError, ProfilesReport, Property, Runtime};
 use crate::error::Context;
 use crate::error::{Error, ErrorKind};
 use crate::files::{self, Locations};
@@ -25,20 +25,20 @@ pub fn properties(runtime: &Runtime, locations: &Locations, profile: &str) -> Re
     Ok(properties.unwrap_or_default())
 }
 
-/// How `profile` supplies credentials, as the policy sees it (none when it supplies none).
+/// How every profile (or only `profile`, which must exist) supplies credentials, as the policy
+/// sees it, and where secrets are written.
 pub fn report(
     runtime: &Runtime,
     locations: &Locations,
-    profile: &str,
-) -> Result<Option<ProfileReport>, Error> {
+    profile: Option<&str>,
+) -> Result<ProfilesReport, Error> {
     let files = files::read_files(locations)?;
     let mut session = runtime
         .session(SpawnPolicy::default(), None)
         .map_err(Error::internal)?;
-    let report = session
-        .report(&files, Some(profile))
-        .map_err(call_error(profile))?;
-    Ok(report.profiles.into_iter().next())
+    session
+        .report(&files, profile)
+        .map_err(call_error(profile.unwrap_or("(all)")))
 }
 
 /// The value of `key` in `profile` (credentials file over config file), if set.

@@ -89,11 +89,16 @@ pub enum Commands {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Show where a profile's credentials come from, like `aws configure list` (keys masked).
+    /// Show where a profile's credentials come from, like `aws configure list` (keys masked); with
+    /// --all, every profile at a glance.
     List {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
         #[arg(long)]
         profile: Option<String>,
+        /// Every profile, one line each: where its credentials come from and what `check` finds.
+        /// Runs no helper.
+        #[arg(long, conflicts_with = "profile")]
+        all: bool,
         #[command(flatten)]
         run: RunArgs,
     },

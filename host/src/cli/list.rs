@@ -67,7 +67,10 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
         row("access_key", "<not set>", "None", "None");
         row("secret_key", "<not set>", "None", "None");
     } else {
-        let report = credbox::configure::report(&runtime, &locations, &profile)?;
+        let report = credbox::configure::report(&runtime, &locations, Some(&profile))?
+            .profiles
+            .into_iter()
+            .next();
         let (credentials, origin) =
             credbox::credentials_for_profile(&runtime, &locations, &profile, &run.options()?)?;
         // Where the policy says the credentials come from; the kind of file by its path.
@@ -117,6 +120,55 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
         (Some(region), _) => row("region", &region, "env", "AWS_REGION"),
         (None, Some(region)) => row("region", &region.value, "config-file", &place(region)),
         (None, None) => row("region", "<not set>", "None", "None"),
+    }
+    Ok(())
+}
+
+/// `list --all`: every profile, where its credentials come from (as the policy resolves them) and
+/// what `check` finds about it. No helper runs.
+pub fn list_all() -> Result<(), Error> {
+    use credbox::audit::Severity;
+    let locations = files::locate_from_env();
+    let runtime = Runtime::new().map_err(Error::internal)?;
+    let report = credbox::configure::report(&runtime, &locations, None)?;
+    let findings = credbox::audit::check(&runtime, &locations, None)?;
+    let row = |profile: &str, source: &str, location: &str, check: &str| {
+        println!("{profile:<20} {source:<12} {location:<40} {check}")
+    };
+    row("Profile", "Source", "Location", "Check");
+    row("-------", "------", "--------", "-----");
+    for ProfileReport {
+        profile,
+        static_keys,
+        helper,
+    } in &report.profiles
+    {
+        let (source, location) = match (static_keys, helper) {
+            (Some(at), _) => ("static-keys", at.to_string()),
+            (None, Some(helper)) => match &helper.helper {
+                Ok(Helper::CommandLine(_)) => ("process", helper.location.to_string()),
+                Ok(Helper::Plugin(_)) => ("plugin", helper.location.to_string()),
+                Err(_) => ("unusable", helper.location.to_string()),
+            },
+            (None, None) => ("none", String::new()),
+        };
+        let count = |severity| {
+            findings
+                .iter()
+                .filter(|f| f.severity == severity && f.profile.as_deref() == Some(profile.as_str()))
+                .count()
+        };
+        let check = match (count(Severity::Error), count(Severity::Warning)) {
+            (0, 0) => "ok".to_string(),
+            (errors, 0) => format!("{errors} error(s)"),
+            (0, warnings) => format!("{warnings} warning(s)"),
+            (errors, warnings) => format!("{errors} error(s), {warnings} warning(s)"),
+        };
+        row(profile, source, &location, &check);
+    }
+    let about_files = findings.iter().filter(|f| f.profile.is_none()).count();
+    if about_files > 0 {
+        println!("{about_files} finding(s) about the profile files themselves: run `credbox check`");
     }
     Ok(())
 }

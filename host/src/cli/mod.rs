@@ -219,7 +219,8 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Contract { format, wit } => contract(format, wit),
-        Commands::List { profile, run } => list::list(profile, &run).map(|()| ExitCode::SUCCESS),
+        Commands::List { all: true, .. } => list::list_all().map(|()| ExitCode::SUCCESS),
+        Commands::List { profile, run, .. } => list::list(profile, &run).map(|()| ExitCode::SUCCESS),
         Commands::Configure { action } => configure(action),
         Commands::Check { profile, format } => check::check(profile, format),
         Commands::Cache {
