@@ -8,13 +8,31 @@ CREDBOX := target/debug/credbox
 # feature on, `cargo test` still shares `cargo build`'s wasmtime build (checked with cargo's unit graph).
 FEATURES := --features credbox/aws-sdk
 
-.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean
+.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean install man
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 build: setup
 	$(CARGO) build -p credbox
+
+# Put credbox on the PATH: a release build in $(PREFIX)/bin (replaced atomically) and its man
+# pages in $(PREFIX)/share/man/man1. `make install INSTALL_PROFILE=dev` installs the debug build
+# that `make test` already made (CI does, to exercise this path without a second build).
+PREFIX ?= $(HOME)/.local
+INSTALL_PROFILE ?= release
+INSTALL_FROM := target/$(if $(filter dev,$(INSTALL_PROFILE)),debug,$(INSTALL_PROFILE))/credbox
+install: setup
+	$(CARGO) build --locked --profile $(INSTALL_PROFILE) -p credbox
+	install -d $(PREFIX)/bin
+	install -m 755 $(INSTALL_FROM) $(PREFIX)/bin/.credbox.new
+	mv -f $(PREFIX)/bin/.credbox.new $(PREFIX)/bin/credbox
+	$(PREFIX)/bin/credbox man --out $(PREFIX)/share/man/man1
+	@echo "installed $(PREFIX)/bin/credbox and its man pages; shell completions: credbox completions bash|zsh|fish|powershell|elvish"
+
+# The man pages alone, from the debug build, into target/man.
+man: build
+	$(CREDBOX) man --out target/man
 
 # Export the example profile: the helper runs through the sandboxed guest and prints credentials.
 run: build

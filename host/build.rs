@@ -41,8 +41,31 @@ fn main() {
     std::fs::write(out_dir.join("guest.cwasm"), native).unwrap();
 }
 
+/// Stop with one line that says how to fix it when the `wasm32-wasip2` standard library is not
+/// installed, instead of the nested build's wall of "can't find crate for `std`" errors.
+fn require_wasm_target() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        return; // Let the build itself report whatever is wrong with rustc.
+    };
+    if !sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
+        eprintln!(
+            "credbox: the wasm32-wasip2 target is not installed; run `rustup target add wasm32-wasip2` \
+             (or `make install`, which adds it) and build again"
+        );
+        std::process::exit(1);
+    }
+}
+
 /// Build the guest crate as a `wasm32-wasip2` component with a nested cargo.
 fn build_guest(root: &Path) -> PathBuf {
+    require_wasm_target();
     // Its own target directory: the outer cargo holds the lock on ours.
     let target_dir = root.join("target").join("guest-wasm");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

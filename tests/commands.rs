@@ -446,3 +446,107 @@ fn list_all_shows_every_profile_at_a_glance_and_runs_no_helper() {
     assert_eq!(line("keys")[1], "static-keys");
     assert!(!marker.exists(), "list --all ran a helper");
 }
+
+/// Whether `program` is on PATH.
+fn installed(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn completion_scripts_are_accepted_by_their_shells() {
+    let sandbox = Sandbox::new();
+    let script = |shell: &str| {
+        let output = sandbox.credbox().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}: {}", stderr_of(&output));
+        let path = sandbox.path(&format!("credbox.{shell}"));
+        std::fs::write(&path, &output.stdout).unwrap();
+        path
+    };
+    for (shell, check) in [("bash", "-n"), ("zsh", "-n"), ("fish", "--no-execute")] {
+        if !installed(shell) {
+            skip(&format!(
+                "{shell} is not installed (tests/clients/setup.sh installs it under CI)"
+            ));
+            continue;
+        }
+        let path = script(shell);
+        let checked = std::process::Command::new(shell)
+            .arg(check)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{shell} refuses the script: {}",
+            stderr_of(&checked)
+        );
+    }
+    // Loaded into bash, it completes credbox's subcommands.
+    let bash = script("bash");
+    let completed = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(credbox ex); COMP_CWORD=1; _credbox credbox ex credbox; echo \"${{COMPREPLY[@]}}\"",
+            bash.display()
+        ))
+        .output()
+        .unwrap();
+    let offered = stdout_of(&completed);
+    assert!(
+        offered.split_whitespace().any(|w| w == "export"),
+        "{offered}{}",
+        stderr_of(&completed)
+    );
+    assert!(offered.split_whitespace().any(|w| w == "exec"), "{offered}");
+    for shell in ["powershell", "elvish"] {
+        let text = std::fs::read_to_string(script(shell)).unwrap();
+        assert!(text.contains("credbox") && text.contains("export"), "{shell}");
+    }
+    let refused = sandbox.credbox().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_are_written_for_every_subcommand_and_render() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path("man");
+    let output = sandbox
+        .credbox()
+        .arg("man")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let mut pages: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for expected in [
+        "credbox.1",
+        "credbox-export.1",
+        "credbox-configure-set.1",
+        "credbox-cache-clear.1",
+    ] {
+        assert!(pages.iter().any(|p| p == expected), "{expected} not in {pages:?}");
+    }
+    for page in &pages {
+        let rendered = std::process::Command::new("man")
+            .arg("-l")
+            .arg(out.join(page))
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        assert!(rendered.status.success(), "{page}: {}", stderr_of(&rendered));
+        let text = stdout_of(&rendered);
+        assert!(
+            text.contains("NAME") && text.contains("credbox"),
+            "{page}: {text}"
+        );
+    }
+}

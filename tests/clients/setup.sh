@@ -15,6 +15,11 @@ if [ -n "${CI:-}" ] && ! command -v npm >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) ||
     { echo "CI: node/npm are missing and could not be installed; the JS SDK and jco tests need them" >&2; exit 1; }
 fi
+# The completion tests check each script with its shell: under CI, install zsh and fish too.
+if [ -n "${CI:-}" ] && ! { command -v zsh && command -v fish; } >/dev/null 2>&1; then
+  (apt-get install -y -qq zsh fish >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq zsh fish >/dev/null; }) ||
+    { echo "CI: zsh/fish are missing and could not be installed; the completion test needs them" >&2; exit 1; }
+fi
 if command -v npm >/dev/null 2>&1; then
   mkdir -p "$work/js"
   # The client script sits beside node_modules: Node resolves imports from the script's folder.

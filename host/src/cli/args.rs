@@ -126,6 +126,18 @@ pub enum Commands {
         #[arg(long, conflicts_with = "format")]
         wit: bool,
     },
+    /// Print a completion script for SHELL: `credbox completions bash > ~/.local/share/bash-completion/completions/credbox`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (credbox.1 and one per subcommand, credbox-SUBCOMMAND.1) into DIR.
+    Man {
+        /// Where to write them (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Manage the cross-process credential cache.
     Cache {
         #[command(subcommand)]

@@ -65,7 +65,7 @@ mod signals {
                 libc::SA_RESTART,
             ),
             (libc::SIGQUIT, ignore, libc::SA_RESTART),
-            // No SA_RESTART: waitpid must return EINTR so that the signal is forwarded at once.
+            // No SA_RESTART: a sleep or waitpid on this thread returns at once.
             (libc::SIGTERM, note_term, 0),
         ] {
             // SAFETY: sigaction with a zeroed struct, an empty mask and a handler that only does
@@ -84,19 +84,22 @@ mod signals {
     pub fn wait_forwarding_term(child: std::process::Child) -> i32 {
         let pid = child.id() as libc::pid_t;
         let mut status = 0;
+        // SIGTERM may be handled on any thread (the endpoint's included), so a blocking waitpid on
+        // this one would not be interrupted by it: poll, checking the flag between polls.
         loop {
-            // SAFETY: waitpid on our own child, which nothing else reaps.
-            let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
-            if reaped == pid {
-                break;
-            }
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return 1;
-            }
             if TERM_RECEIVED.swap(false, Ordering::SeqCst) {
                 // SAFETY: kill(2) on our own, not yet reaped, child.
                 unsafe { libc::kill(pid, libc::SIGTERM) };
             }
+            // SAFETY: waitpid on our own child, which nothing else reaps.
+            let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if reaped == pid {
+                break;
+            }
+            if reaped == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return 1;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)

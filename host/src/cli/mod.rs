@@ -85,6 +85,33 @@ pub(crate) fn start_endpoint(
     }
 }
 
+/// `man`: credbox.1 and credbox-SUBCOMMAND.1 (nested ones too) from the clap definitions,
+/// each written atomically.
+fn man_pages(out: &std::path::Path) -> Result<(), Error> {
+    use clap::CommandFactory;
+    let failed = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("writing man pages in {}: {e}", out.display()),
+        )
+    };
+    std::fs::create_dir_all(out).map_err(failed)?;
+    let mut pending = vec![(String::from("credbox"), Cli::command())];
+    while let Some((name, command)) = pending.pop() {
+        let command = command.name(name.clone());
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            pending.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page).map_err(failed)?;
+        let mut file = tempfile::NamedTempFile::new_in(out).map_err(failed)?;
+        file.write_all(&page).map_err(failed)?;
+        file.persist(out.join(format!("{name}.1")))
+            .map_err(|e| failed(e.error))?;
+    }
+    Ok(())
+}
+
 /// `contract`: what this binary grants its policy.
 fn contract(format: args::TextOrJson, wit_only: bool) -> Result<ExitCode, Error> {
     if wit_only {
@@ -219,6 +246,13 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Contract { format, wit } => contract(format, wit),
+        Commands::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "credbox", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Man { out } => man_pages(&out).map(|()| ExitCode::SUCCESS),
         Commands::List { all: true, .. } => list::list_all().map(|()| ExitCode::SUCCESS),
         Commands::List { profile, run, .. } => list::list(profile, &run).map(|()| ExitCode::SUCCESS),
         Commands::Configure { action } => configure(action),
