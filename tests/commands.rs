@@ -550,3 +550,27 @@ fn man_pages_are_written_for_every_subcommand_and_render() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_credbox_quietly() {
+    use std::io::Read;
+    let sandbox = Sandbox::new();
+    for args in [
+        &["completions", "bash"][..],
+        &["contract", "--format", "json"][..],
+    ] {
+        let mut child = sandbox
+            .std_credbox()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before credbox (still starting) has written anything.
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        child.wait().unwrap();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -10,6 +10,16 @@ use clap::Parser;
 fn main() -> ExitCode {
     cli::harden_process();
     let args = cli::Cli::parse();
+    // A printing command whose reader goes away (`credbox completions bash | head`) ends quietly,
+    // as Unix tools do, instead of panicking on the failed write. Not for the endpoint, which
+    // keeps serving whatever happens to one of its outputs.
+    if !matches!(
+        args.command,
+        cli::Commands::Serve { .. } | cli::Commands::Exec { server: true, .. }
+    ) {
+        // SAFETY: signal(2) with the default disposition, before any thread is started.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     // The subreaper of the helpers' descendants, so that a timeout can kill the ones that called
     // setsid() (spawn::become_subreaper). Not for `exec`: the command it runs is its child, and
     // that command's own daemons must not become credbox's.
