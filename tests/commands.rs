@@ -535,6 +535,8 @@ fn man_pages_are_written_for_every_subcommand_and_render() {
         assert!(pages.iter().any(|p| p == expected), "{expected} not in {pages:?}");
     }
     for page in &pages {
+        let mode = std::fs::metadata(out.join(page)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{page}: man pages are for everyone to read");
         let rendered = std::process::Command::new("man")
             .arg("-l")
             .arg(out.join(page))

@@ -335,9 +335,11 @@ fn check_audits_credential_plugin() {
     std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
     sandbox.config(&format!(
         "[profile good]\ncredential_plugin = {}\n[profile missing]\ncredential_plugin = /nonexistent/p.wasm\n\
-         [profile writable]\ncredential_plugin = {}\n[profile both]\ncredential_process = /bin/true\ncredential_plugin = {}\n",
+         [profile writable]\ncredential_plugin = {}\n[profile both]\ncredential_process = /bin/true\ncredential_plugin = {}\n\
+         [profile keyed]\naws_access_key_id = AKIA1\naws_secret_access_key = S\ncredential_plugin = {}\n",
         example().display(),
         writable.display(),
+        example().display(),
         example().display()
     ));
     let output = sandbox
@@ -371,6 +373,13 @@ fn check_audits_credential_plugin() {
         about("both").iter().any(|m| m.contains("keep one")),
         "{:?}",
         about("both")
+    );
+    assert!(
+        about("keyed")
+            .iter()
+            .any(|m| m.contains("static keys shadow credential_plugin")),
+        "{:?}",
+        about("keyed")
     );
 }
 

@@ -74,15 +74,22 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
         let profile = Some(name.as_str());
         let at = Some(helper.location.to_string());
         let mut add = |severity, message| findings.push(finding(severity, profile, at.clone(), message));
+        if let Err(e) = &helper.helper {
+            add(Severity::Error, error::detail(e.clone()));
+        }
         if helper.shadowed {
+            let key = match &helper.helper {
+                Ok(Helper::Plugin(_)) => "credential_plugin",
+                _ => "credential_process",
+            };
             add(
                 Severity::Warning,
-                "static keys shadow credential_process: the helper never runs; remove one of them".into(),
+                format!("static keys shadow {key}: the helper never runs; remove one of them"),
             );
             continue;
         }
         match (&helper.helper, &helper.command) {
-            (Err(e), _) => add(Severity::Error, error::detail(e.clone())),
+            (Err(_), _) => {}
             (Ok(Helper::Plugin(path)), _) => findings.extend(plugin_findings(name, &helper.location, path)),
             (Ok(Helper::CommandLine(_)), Some(Err(GuestError::CommandSyntax(e)))) if helper.needs_shell => {
                 add(

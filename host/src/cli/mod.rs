@@ -106,6 +106,9 @@ fn man_pages(out: &std::path::Path) -> Result<(), Error> {
         clap_mangen::Man::new(command).render(&mut page).map_err(failed)?;
         let mut file = tempfile::NamedTempFile::new_in(out).map_err(failed)?;
         file.write_all(&page).map_err(failed)?;
+        // Readable by everyone, as man pages are (a temporary file starts 0600).
+        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .map_err(failed)?;
         file.persist(out.join(format!("{name}.1")))
             .map_err(|e| failed(e.error))?;
     }

@@ -373,10 +373,16 @@ impl<'a> Fetch<'a> {
         self.done(credentials, origin)
     }
 
-    /// Credentials restored from the cache (an entry the guest made, so they may go to disk).
+    /// Credentials restored from the cache.
     fn served(&mut self, credentials: Credentials, what: &str) -> Result<Fetched, Error> {
         let mut fetched = self.done(credentials, Origin::Cache)?;
-        fetched.storable = true;
+        // Asked, not assumed: if the window passed between restore and retrieve, the guest ran
+        // the helper afresh, and long-term keys from that run must not be recorded.
+        fetched.storable = self
+            .session
+            .cache_entry(self.provider)
+            .map_err(|e| self.error(e))?
+            .is_some();
         log_serving(fetched.serve_until, what);
         Ok(fetched)
     }
