@@ -89,9 +89,12 @@ fuzz:
 	fuzz/seed.sh target/fuzz-corpus
 	for t in $(FUZZ_TARGETS); do \
 	  $(CARGO) +nightly fuzz run $$t target/fuzz-corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    2>&1 | grep -E "^(stat::number_of_executed_units|stat::new_units_added|==|SUMMARY|thread)|panicked" \
-	    | sed "s/^/$$t: /"; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	    > target/fuzz-$$t.log 2>&1; status=$$?; \
+	  grep -E "^(stat::number_of_executed_units|stat::new_units_added)" target/fuzz-$$t.log | sed "s/^/$$t: /"; \
+	  if [ $$status -ne 0 ]; then \
+	    grep -v "# Uses" target/fuzz-$$t.log | grep -E -A8 "panicked|ERROR|Failing input|^Error" | head -40 | sed "s/^/$$t: /"; \
+	    echo "$$t: failed (whole log: target/fuzz-$$t.log)"; exit 1; \
+	  fi; \
 	done
 
 # The policy component on its own, for other hosts (docs/EMBEDDING.md): the same build the

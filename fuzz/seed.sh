@@ -8,6 +8,7 @@ conformance=${CREDBOX_CONFORMANCE_DIR:-tests/fixtures/conformance}
 mkdir -p "$out"/{profile_parser,command_line,output_validator,cache_entry}
 cp fuzz/seeds/cache_entry/* "$out/cache_entry/"
 cp fuzz/seeds/output_validator/* "$out/output_validator/"
+cp fuzz/seeds/profile_parser/* "$out/profile_parser/"
 cp "$conformance"/aws-sdk-go/aws/credentials/processcreds/testdata/*.json "$out/output_validator/"
 python3 - "$conformance" "$out" <<'PY'
 import glob, json, os, re, sys

@@ -70,7 +70,7 @@ pub fn set_property(
     let mut section_end: Option<usize> = None; // after the last property line of a matching section
     let mut i = 0;
     while i < lines.len() {
-        let line = lines[i].trim_end_matches(['\n', '\r']);
+        let line = line_text(lines[i]);
         let trimmed = line.trim_matches([' ', '\t']);
         if line.starts_with('[') {
             in_section = section_name(line, kind).as_deref() == Some(profile);
@@ -81,12 +81,20 @@ pub fn set_property(
         } else if in_section && !trimmed.is_empty() && !trimmed.starts_with(['#', ';']) {
             let mut end = i + 1;
             if !line.starts_with([' ', '\t']) {
-                // A property: its continuation lines are the indented, non-blank lines after it.
-                while end < lines.len() && {
-                    let next = lines[end].trim_end_matches(['\n', '\r']);
-                    next.starts_with([' ', '\t']) && !next.trim().is_empty()
-                } {
-                    end += 1;
+                // A property: its continuation lines are the indented, non-blank lines after it,
+                // across blank and comment lines, as the parser reads them.
+                let mut next = end;
+                while next < lines.len() {
+                    let text = line_text(lines[next]);
+                    let trimmed = text.trim_matches([' ', '\t']);
+                    if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+                        next += 1;
+                    } else if text.starts_with([' ', '\t']) {
+                        next += 1;
+                        end = next;
+                    } else {
+                        break;
+                    }
                 }
                 let name = line.split_once('=').map(|(n, _)| n.trim_matches([' ', '\t']));
                 if name.is_some_and(|n| n.eq_ignore_ascii_case(key)) {
@@ -130,6 +138,18 @@ pub fn set_property(
         }
     }
     Ok(out.concat())
+}
+
+/// A line without its line ending, exactly as the parser sees it (`profile::parse_sections`), so
+/// that the editor and the parser agree on which lines are blank and which continue a value (a
+/// line of a space and two `\r` continues one).
+fn line_text(line: &str) -> &str {
+    // `str::lines` takes off `\n` or `\r\n`; the parser then takes off one more `\r`.
+    let line = match line.strip_suffix('\n') {
+        Some(line) => line.strip_suffix('\r').unwrap_or(line),
+        None => line,
+    };
+    line.strip_suffix('\r').unwrap_or(line)
 }
 
 #[cfg(test)]
@@ -200,5 +220,40 @@ mod tests {
             set_property("oops\n", FileKind::Config, "a", "k", "x"),
             Err(EditError::Parse(1, _))
         ));
+    }
+
+    #[test]
+    fn a_line_of_carriage_returns_is_read_as_the_parser_reads_it() {
+        // Found by the profile_parser fuzz target: the parser reads ` \r\r` as a continuation
+        // line, so the new property must not go before it.
+        let text = "[profile fuzzed]\nname = value\n \r\r\r";
+        let edited = set(text, "fuzzed", "region", "eu-west-1");
+        let set = ProfileSet::parse(&edited, "").unwrap();
+        assert_eq!(set.profiles["fuzzed"]["region"].value, "eu-west-1");
+    }
+
+    #[test]
+    fn continuation_lines_after_a_blank_line_are_replaced_with_the_value() {
+        // Found by the profile_parser fuzz target: the parser continues a value across blank and
+        // comment lines, so the old value's continuation must go with it.
+        for text in [
+            "[profile fuzzed]\nregion = a\n\t\n value\n",
+            "[profile fuzzed]\nregion = a\n# note\n value\r\r\n",
+            "[profile fuzzed]\nregion = a\n\n\nname = kept\n",
+        ] {
+            let edited = set(text, "fuzzed", "region", "eu-west-1");
+            let set = ProfileSet::parse(&edited, "").unwrap();
+            assert_eq!(set.profiles["fuzzed"]["region"].value, "eu-west-1", "{text:?}");
+        }
+        let kept = set(
+            "[profile fuzzed]\nregion = a\n\nname = kept\n",
+            "fuzzed",
+            "region",
+            "b",
+        );
+        assert_eq!(
+            kept, "[profile fuzzed]\nregion = b\n\nname = kept\n",
+            "blank lines before a property stay"
+        );
     }
 }
