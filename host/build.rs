@@ -11,6 +11,15 @@ use sha2::Digest;
 mod engine_config;
 
 fn main() {
+    // Packed relative relocations (DT_RELR): the dynamic loader applies the binary's ~27,000
+    // relative relocations from a 6.5 KB table instead of a 660 KB one, and dirties fewer pages
+    // doing it (docs/PERFORMANCE.md: peak RSS of a warm export 6.4 -> 5.2 MiB, cold 14.7 -> 12.9).
+    // ld packs them only when the C library it links against can read them (glibc >= 2.36).
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
     let host_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let root = host_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
