@@ -18,6 +18,17 @@ fn hostile_runtime() -> Runtime {
     Runtime::from_component(engine, &component).unwrap()
 }
 
+/// Options whose allow-list admits /bin/true and nothing else.
+fn only_bin_true_allowed() -> FetchOptions {
+    FetchOptions {
+        policy: SpawnPolicy {
+            allow_list: Some(vec!["/bin/true".parse().unwrap()]),
+            ..SpawnPolicy::default()
+        },
+        ..FetchOptions::default()
+    }
+}
+
 fn attack(argv: &[&str], options: &FetchOptions) -> (Error, Duration) {
     let started = Instant::now();
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
@@ -45,13 +56,7 @@ fn a_guest_that_allocates_without_end_is_stopped_by_its_memory_cap() {
 
 #[test]
 fn a_guest_cannot_run_a_program_outside_the_allow_list() {
-    let options = FetchOptions {
-        policy: SpawnPolicy {
-            allow_list: Some(vec!["/bin/true".parse().unwrap()]),
-            ..SpawnPolicy::default()
-        },
-        ..FetchOptions::default()
-    };
+    let options = only_bin_true_allowed();
     let (error, _) = attack(&["spawn-outside"], &options);
     assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
     assert!(
@@ -105,13 +110,7 @@ fn a_guest_cannot_run_commands_in_a_loop() {
 
 #[test]
 fn a_guest_cannot_call_a_plugin_outside_the_allow_list_or_by_a_relative_path() {
-    let options = FetchOptions {
-        policy: SpawnPolicy {
-            allow_list: Some(vec!["/bin/true".parse().unwrap()]),
-            ..SpawnPolicy::default()
-        },
-        ..FetchOptions::default()
-    };
+    let options = only_bin_true_allowed();
     let plugin = component("plugin_expired");
     let (error, _) = attack(&["plugin-outside", plugin.to_str().unwrap()], &options);
     assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");

@@ -117,10 +117,7 @@ pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Res
     let session_token = optional_string("SessionToken", token)?
         .map(|t| in_alphabet("SessionToken", t))
         .transpose()?;
-    let account_id = match optional_string("AccountId", account)? {
-        Some(id) => Some(account_digits(id)?),
-        None => account_id.map(String::from),
-    };
+    let account_id = account_or(optional_string("AccountId", account)?, account_id)?;
     let expiration = match expiration {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(parse_expiration(text)?),
@@ -131,11 +128,7 @@ pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Res
             });
         }
     };
-    if let Some(expiration) = expiration
-        && expiration <= now
-    {
-        return Err(Error::Expired(expiration));
-    }
+    not_expired(expiration, now)?;
     Ok(Credentials {
         access_key_id,
         secret_access_key,
@@ -143,6 +136,22 @@ pub fn validate_output(stdout: &[u8], account_id: Option<&str>, now: i64) -> Res
         expiration,
         account_id,
     })
+}
+
+/// The account the credentials belong to: the one they name (digits only), else the profile's.
+fn account_or(named: Option<String>, fallback: Option<&str>) -> Result<Option<String>, Error> {
+    match named {
+        Some(id) => account_digits(id).map(Some),
+        None => Ok(fallback.map(String::from)),
+    }
+}
+
+/// Credentials that expire at or before `now` are an error.
+fn not_expired(expiration: Option<i64>, now: i64) -> Result<(), Error> {
+    match expiration {
+        Some(expiration) if expiration <= now => Err(Error::Expired(expiration)),
+        _ => Ok(()),
+    }
 }
 
 /// Check credentials a credential plugin returned, with the rules a helper's output follows: the
@@ -166,10 +175,7 @@ pub fn validate_credentials(
         .filter(|t| !t.is_empty())
         .map(|t| in_alphabet("SessionToken", t))
         .transpose()?;
-    let account_id = match credentials.account_id.filter(|a| !a.is_empty()) {
-        Some(id) => Some(account_digits(id)?),
-        None => account_id.map(String::from),
-    };
+    let account_id = account_or(credentials.account_id.filter(|a| !a.is_empty()), account_id)?;
     // The same range an RFC 3339 `Expiration` can name, so that every host can print it.
     if let Some(expiration) = credentials.expiration
         && jiff::Timestamp::from_second(expiration).is_err()
@@ -179,11 +185,7 @@ pub fn validate_credentials(
             reason: "is outside the years -9999 to 9999".into(),
         });
     }
-    if let Some(expiration) = credentials.expiration
-        && expiration <= now
-    {
-        return Err(Error::Expired(expiration));
-    }
+    not_expired(credentials.expiration, now)?;
     Ok(Credentials {
         access_key_id,
         secret_access_key,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::SpawnPolicy;
-use crate::component::{GuestError, Helper, ProfileReport, Runtime, wit};
+use crate::component::{GuestError, Helper, ProfileReport, ProfilesReport, Runtime, wit};
 use crate::error::{self, Context, Error};
 use crate::files::{self, Locations};
 use crate::spawn::{self, SpawnCommand};
@@ -47,6 +47,16 @@ fn finding(severity: Severity, profile: Option<&str>, location: Option<String>, 
 
 /// Audit every profile (or only `only`) defined by the files at `locations`.
 pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Result<Vec<Finding>, Error> {
+    review(runtime, locations, only).map(|(_, findings)| findings)
+}
+
+/// [`check`], with the guest's report it was made from (`credbox list --all` shows both, from
+/// one read and one parse of the files).
+pub fn review(
+    runtime: &Runtime,
+    locations: &Locations,
+    only: Option<&str>,
+) -> Result<(ProfilesReport, Vec<Finding>), Error> {
     let files = files::read_files(locations)?;
     let mut findings = Vec::new();
     for path in [&locations.config, &locations.credentials] {
@@ -121,7 +131,7 @@ pub fn check(runtime: &Runtime, locations: &Locations, only: Option<&str>) -> Re
             ));
         }
     }
-    Ok(findings)
+    Ok((report, findings))
 }
 
 /// Problems with the program a profile runs: missing, not executable, writable by others, or

@@ -130,8 +130,7 @@ pub fn list_all() -> Result<(), Error> {
     use credbox::audit::Severity;
     let locations = files::locate_from_env();
     let runtime = Runtime::new().map_err(Error::internal)?;
-    let report = credbox::configure::report(&runtime, &locations, None)?;
-    let findings = credbox::audit::check(&runtime, &locations, None)?;
+    let (report, findings) = credbox::audit::review(&runtime, &locations, None)?;
     let row = |profile: &str, source: &str, location: &str, check: &str| {
         println!("{profile:<20} {source:<12} {location:<40} {check}")
     };
