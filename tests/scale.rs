@@ -1,6 +1,7 @@
 //! Configs with thousands of profiles, as aws-sso-util, Granted and Leapp generate them: walking
-//! every profile is linear work, a legitimate 100,000-profile config fits the guest's budgets,
-//! and a file too large to be a profile file is refused. Work is counted in guest instructions,
+//! every profile is linear work, resolving one profile builds only that one, a legitimate
+//! 100,000-profile config fits the guest's budgets, and a file too large to be a profile file is
+//! refused. Work is counted in guest instructions,
 //! not wall time (`bench/scale.sh` times it).
 
 mod common;
@@ -60,6 +61,29 @@ fn check_over_every_profile_is_linear_work() {
     eprintln!("check: {small} instructions at 500 profiles, {large} at 2,000 (x{ratio:.2})");
     // Four times the profiles: about four times the work (parsing once per profile was x16).
     assert!(ratio < 5.0, "x{ratio:.2} for 4x the profiles");
+}
+
+/// The guest instructions of resolving and running the `bench` profile (cold, no cache) in an
+/// `n`-profile config.
+fn export_instructions(n: usize) -> u64 {
+    let sandbox = Sandbox::new();
+    let helper = sandbox.json_helper("bin/helper", &session_json(1));
+    sandbox.config(&generated_config(n, &helper.display().to_string()));
+    let runtime = Runtime::new().unwrap();
+    let options = FetchOptions::default();
+    credbox::credentials_for_profile(&runtime, &locations(&sandbox), "bench", &options).unwrap();
+    runtime.instructions_used()
+}
+
+#[test]
+fn resolving_one_profile_scans_the_others_without_building_them() {
+    let (one, many) = (export_instructions(0), export_instructions(2000));
+    let check = check_instructions(2000);
+    eprintln!("export: {one} instructions on a one-profile config, {many} at 2,000 profiles; check {check}");
+    // Every line is still checked (a syntax error anywhere fails, as in the SDKs), so the work
+    // grows with the file; but building all 2,000 profiles, as check does, costs several times
+    // more than the scan (a resolve that parsed everything cost about what check costs).
+    assert!(many * 3 < check, "export {many} against check {check}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The profile file parser, and `configure set` on whatever it accepts: never a panic, and an
-//! edited file always parses and reads back the value set.
+//! The profile file parser, and `configure set` on whatever it accepts: never a panic, parsing
+//! for one profile agrees with the full parse, and an edited file always parses and reads back
+//! the value set.
 #![no_main]
 
 use credbox_guest::edit::{file_for_key, set_property};
@@ -12,7 +13,26 @@ fuzz_target!(|data: &[u8]| {
     };
     // The first NUL splits the input into a config file and a credentials file.
     let (config, credentials) = text.split_once('\0').unwrap_or((text, ""));
-    if ProfileSet::parse(config, credentials).is_err() {
+    let full = ProfileSet::parse(config, credentials);
+    // Parsing for one profile keeps exactly what the full parse has for it, and fails alike.
+    let names: Vec<&str> = match &full {
+        Ok(set) => set
+            .profiles
+            .keys()
+            .map(String::as_str)
+            .chain(["default", "absent"])
+            .collect(),
+        Err(_) => vec!["default"],
+    };
+    for name in names {
+        let only = ProfileSet::parse_only(config, credentials, Some(name));
+        match (&full, &only) {
+            (Ok(full), Ok(only)) => assert_eq!(full.profiles.get(name), only.profiles.get(name)),
+            (Err(full), Err(only)) => assert_eq!(full, only),
+            _ => panic!("parse and parse_only disagree on success for {name:?}"),
+        }
+    }
+    if full.is_err() {
         return;
     }
     let key = "region";

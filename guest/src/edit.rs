@@ -1,7 +1,7 @@
 //! `credbox configure set`: change one property in a profile file's text, leaving every other
 //! byte (comments, blank lines, ordering, line endings) as it was.
 
-use crate::profile::{FileKind, ProfileSet, is_valid_name, section_name, strip_inline_comment};
+use crate::profile::{FileKind, ProfileSet, is_valid_name, section_name, strip_inline_comment, trim_blanks};
 
 /// Keys that belong in the credentials file, as `aws configure set` decides.
 const CREDENTIALS_FILE_KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
@@ -48,7 +48,7 @@ pub fn set_property(
     // value starting with `#` or `;` would read back as a comment.
     let as_written = format!(" {value}");
     if value.contains(['\n', '\r'])
-        || value.trim_matches([' ', '\t']) != value
+        || trim_blanks(value) != value
         || strip_inline_comment(&as_written) != as_written
     {
         return Err(EditError::Invalid(
@@ -71,9 +71,9 @@ pub fn set_property(
     let mut i = 0;
     while i < lines.len() {
         let line = line_text(lines[i]);
-        let trimmed = line.trim_matches([' ', '\t']);
+        let trimmed = trim_blanks(line);
         if line.starts_with('[') {
-            in_section = section_name(line, kind).as_deref() == Some(profile);
+            in_section = section_name(line, kind) == Some(profile);
             if in_section {
                 // New properties of an empty section go right under its header.
                 section_end = Some(i + 1);
@@ -86,7 +86,7 @@ pub fn set_property(
                 let mut next = end;
                 while next < lines.len() {
                     let text = line_text(lines[next]);
-                    let trimmed = text.trim_matches([' ', '\t']);
+                    let trimmed = trim_blanks(text);
                     if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
                         next += 1;
                     } else if text.starts_with([' ', '\t']) {
@@ -96,7 +96,7 @@ pub fn set_property(
                         break;
                     }
                 }
-                let name = line.split_once('=').map(|(n, _)| n.trim_matches([' ', '\t']));
+                let name = line.split_once('=').map(|(n, _)| trim_blanks(n));
                 if name.is_some_and(|n| n.eq_ignore_ascii_case(key)) {
                     definition = Some((i, end));
                 }

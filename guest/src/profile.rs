@@ -39,15 +39,15 @@ pub struct ProfileSet {
     pub sso_sessions: BTreeMap<String, Profile>,
 }
 
-/// What a section header names, after normalisation.
+/// What a section header names, after normalisation (borrowed from the line).
 #[derive(Debug, PartialEq, Eq)]
-enum Section {
+enum Section<'a> {
     /// A profile; `prefixed` is true for `[profile NAME]` (which beats `[default]` in config).
     Profile {
-        name: String,
+        name: &'a str,
         prefixed: bool,
     },
-    SsoSession(String),
+    SsoSession(&'a str),
     /// A section credbox does not use (or an invalid name): its properties are parsed and dropped.
     Ignored,
 }
@@ -55,19 +55,37 @@ enum Section {
 impl ProfileSet {
     /// Parse both files and merge them; credentials-file properties win over config-file ones.
     pub fn parse(config: &str, credentials: &str) -> Result<Self, (FileKind, ParseError)> {
+        Self::parse_only(config, credentials, None)
+    }
+
+    /// Like [`ProfileSet::parse`], but with `only` keep just that profile: every line of both
+    /// files is still checked (a syntax error anywhere fails, as it does in the SDKs), but nothing
+    /// is built for the other sections, so resolving one profile of a 10,000-profile file costs a
+    /// scan, not ten thousand profiles' worth of allocations (issue 20).
+    pub fn parse_only(
+        config: &str,
+        credentials: &str,
+        only: Option<&str>,
+    ) -> Result<Self, (FileKind, ParseError)> {
         let mut set = ProfileSet::default();
-        set.merge_file(config, FileKind::Config)
+        set.merge_file(config, FileKind::Config, only)
             .map_err(|e| (FileKind::Config, e))?;
-        set.merge_file(credentials, FileKind::Credentials)
+        set.merge_file(credentials, FileKind::Credentials, only)
             .map_err(|e| (FileKind::Credentials, e))?;
         Ok(set)
     }
 
-    fn merge_file(&mut self, text: &str, kind: FileKind) -> Result<(), ParseError> {
-        let sections = parse_sections(text, kind)?;
-        let has_prefixed_default = sections
-            .iter()
-            .any(|(s, _)| matches!(s, Section::Profile { name, prefixed: true } if name == "default"));
+    fn merge_file(&mut self, text: &str, kind: FileKind, only: Option<&str>) -> Result<(), ParseError> {
+        let sections = parse_sections(text, kind, only)?;
+        let has_prefixed_default = sections.iter().any(|(s, _)| {
+            matches!(
+                s,
+                Section::Profile {
+                    name: "default",
+                    prefixed: true
+                }
+            )
+        });
         for (section, properties) in sections {
             let target = match section {
                 // `[profile default]` anywhere in the config file hides every plain `[default]`.
@@ -75,9 +93,9 @@ impl ProfileSet {
                     if kind == FileKind::Config && name == "default" && !prefixed && has_prefixed_default {
                         continue;
                     }
-                    self.profiles.entry(name).or_default()
+                    self.profiles.entry(name.to_string()).or_default()
                 }
-                Section::SsoSession(name) => self.sso_sessions.entry(name).or_default(),
+                Section::SsoSession(name) => self.sso_sessions.entry(name.to_string()).or_default(),
                 Section::Ignored => continue,
             };
             // Invalid property names are parsed (so their continuations attach to them) and dropped.
@@ -92,9 +110,40 @@ impl ProfileSet {
 /// Profile and property names allowed by the SDKs; others are ignored, not errors.
 pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-/.%@_:+".contains(c))
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'/' | b'.' | b'%' | b'@' | b'_' | b':' | b'+')
+        })
+}
+
+/// `s` without its leading spaces and tabs.
+fn trim_blanks_start(s: &str) -> &str {
+    let start = s.bytes().position(|b| b != b' ' && b != b'\t').unwrap_or(s.len());
+    &s[start..]
+}
+
+/// Whether a property's raw value (the text after `=`) is empty once its inline comment is
+/// stripped and it is trimmed, as `trim_blanks(strip_inline_comment(value)).is_empty()` says,
+/// without reading past the first byte that is not blank: an inline comment starts at a `#` or
+/// `;` after a blank, so only such a byte can end a blank value early.
+fn is_blank_value(value: &str) -> bool {
+    let rest = trim_blanks_start(value);
+    match rest.as_bytes().first() {
+        None => true,
+        Some(b'#' | b';') => rest.len() < value.len(),
+        Some(_) => false,
+    }
+}
+
+/// Trim the spaces and tabs around `s`: the only whitespace the profile format knows (a
+/// form feed or a non-breaking space is part of a value). By bytes, not chars: this runs for
+/// every line of files with thousands of profiles, and both are ASCII, so the cuts are always
+/// on character boundaries.
+pub(crate) fn trim_blanks(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// Strip an inline comment: `#` or `;` preceded by whitespace starts one.
@@ -108,10 +157,10 @@ pub(crate) fn strip_inline_comment(value: &str) -> &str {
     value
 }
 
-fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Section, ParseError> {
+fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Section<'_>, ParseError> {
     // `[name]` followed by nothing but whitespace or a comment (adjacent comments are allowed here).
     let inner_and_rest = &line[1..];
-    let Some(close) = inner_and_rest.find(']') else {
+    let Some(close) = memchr::memchr(b']', inner_and_rest.as_bytes()) else {
         return Err(ParseError {
             line: line_no,
             message: "Profile definition must end with ']'".into(),
@@ -124,12 +173,12 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
             message: "Profile definition must end with ']' (only a comment may follow it)".into(),
         });
     }
-    let inner = inner_and_rest[..close].trim_matches([' ', '\t']);
+    let inner = trim_blanks(&inner_and_rest[..close]);
     let named = |prefix: &str| {
         inner
             .strip_prefix(prefix)
             .filter(|rest| rest.starts_with([' ', '\t']))
-            .map(|rest| rest.trim_matches([' ', '\t']).to_string())
+            .map(trim_blanks)
     };
     let section = match kind {
         FileKind::Config => {
@@ -139,7 +188,7 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
                 Section::SsoSession(name)
             } else if inner == "default" {
                 Section::Profile {
-                    name: inner.into(),
+                    name: inner,
                     prefixed: false,
                 }
             } else {
@@ -147,20 +196,18 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
             }
         }
         FileKind::Credentials => Section::Profile {
-            name: inner.into(),
+            name: inner,
             prefixed: false,
         },
     };
     Ok(match section {
-        Section::Profile { ref name, .. } | Section::SsoSession(ref name) if !is_valid_name(name) => {
-            Section::Ignored
-        }
+        Section::Profile { name, .. } | Section::SsoSession(name) if !is_valid_name(name) => Section::Ignored,
         other => other,
     })
 }
 
 /// The profile a section header line names in a file of `kind`, if it names a valid one.
-pub(crate) fn section_name(line: &str, kind: FileKind) -> Option<String> {
+pub(crate) fn section_name(line: &str, kind: FileKind) -> Option<&str> {
     match parse_section_header(line, kind, 0).ok()? {
         Section::Profile { name, .. } => Some(name),
         _ => None,
@@ -169,35 +216,91 @@ pub(crate) fn section_name(line: &str, kind: FileKind) -> Option<String> {
 
 type Properties = Vec<(String, Value)>;
 
+// The scan below runs over every line of files with thousands of profiles; `str::lines` and
+// `split_once` go through the generic char searcher (a memchr and a memcmp per match), which was
+// most of the time of resolving one profile in a 10,000-profile file. These two search bytes,
+// with the memchr crate's word-at-a-time search.
+
+/// The lines of `text` as the profile parser reads them: split at `\n`, then one `\r\n` or
+/// `\n` dropped (as `str::lines` does), then one more trailing `\r` (a lone one at the end).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
+        let (line, after) = rest.split_at(end);
+        rest = after;
+        let without_newline = strip(line, b'\n');
+        let line = if without_newline.len() < line.len() {
+            strip(without_newline, b'\r')
+        } else {
+            line
+        };
+        Some(strip(line, b'\r'))
+    })
+}
+
+/// `line` without one trailing `byte`.
+fn strip(line: &str, byte: u8) -> &str {
+    match line.as_bytes().last() {
+        Some(&last) if last == byte => &line[..line.len() - 1],
+        _ => line,
+    }
+}
+
+/// `s` split at its first `=`.
+fn split_at_equals(s: &str) -> Option<(&str, &str)> {
+    let at = memchr::memchr(b'=', s.as_bytes())?;
+    Some((&s[..at], &s[at + 1..]))
+}
+
 /// Split a file into its sections, each with its properties in order (continuations joined).
-fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<(Section, Properties)>, ParseError> {
+/// With `only`, every line is checked but only that profile's sections are kept.
+fn parse_sections<'a>(
+    text: &'a str,
+    kind: FileKind,
+    only: Option<&str>,
+) -> Result<Vec<(Section<'a>, Properties)>, ParseError> {
     let mut sections: Vec<(Section, Properties)> = Vec::new();
-    // Whether the last property of the current section may take continuation lines, and whether
-    // it is a sub-property block (`s3 =` with an empty value).
+    // Whether a header has been seen, and whether the current section is the last of `sections`.
+    let (mut in_section, mut keep) = (false, false);
+    // Whether the current section has a property that may take continuation lines, and whether it
+    // is a sub-property block (`s3 =` with an empty value).
     let mut open_property: Option<bool> = None;
-    for (index, raw) in text.lines().enumerate() {
+    for (index, line) in lines(text).enumerate() {
         let line_no = index as u32 + 1;
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let trimmed = line.trim_matches([' ', '\t']);
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+        let indented = trim_blanks_start(line);
+        if matches!(indented.as_bytes().first(), None | Some(b'#' | b';')) {
             continue;
         }
-        if line.starts_with('[') {
-            sections.push((parse_section_header(line, kind, line_no)?, Vec::new()));
+        if line.as_bytes()[0] == b'[' {
+            let section = parse_section_header(line, kind, line_no)?;
+            keep = match (&section, only) {
+                (Section::Ignored, _) => false,
+                (_, None) => true,
+                (Section::Profile { name, .. }, Some(only)) => *name == only,
+                (Section::SsoSession(_), Some(_)) => false,
+            };
+            if keep {
+                sections.push((section, Vec::new()));
+            }
+            in_section = true;
             open_property = None;
             continue;
         }
-        let Some((_, properties)) = sections.last_mut() else {
+        if !in_section {
             return Err(ParseError {
                 line: line_no,
                 message:
                     "Expected a profile definition before this line; add a [profile NAME] header above it"
                         .into(),
             });
-        };
-        if line.starts_with([' ', '\t']) {
+        }
+        if matches!(line.as_bytes()[0], b' ' | b'\t') {
             // A continuation of the previous property.
-            let (Some(sub_properties), Some((_, value))) = (open_property, properties.last_mut()) else {
+            let Some(sub_properties) = open_property else {
                 return Err(ParseError {
                     line: line_no,
                     message:
@@ -205,38 +308,49 @@ fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<(Section, Properties
                             .into(),
                 });
             };
+            let trimmed = trim_blanks(indented);
             if sub_properties {
-                let Some((name, _)) = trimmed.split_once('=') else {
+                let Some((name, _)) = split_at_equals(trimmed) else {
                     return Err(ParseError {
                         line: line_no,
                         message: "Expected an '=' sign defining a sub-property".into(),
                     });
                 };
-                if name.trim_matches([' ', '\t']).is_empty() {
+                if trim_blanks(name).is_empty() {
                     return Err(ParseError {
                         line: line_no,
                         message: "Sub-property did not have a name".into(),
                     });
                 }
             }
-            value.value.push('\n');
-            value.value.push_str(trimmed);
+            if let Some((_, value)) = sections
+                .last_mut()
+                .filter(|_| keep)
+                .and_then(|(_, p)| p.last_mut())
+            {
+                value.value.push('\n');
+                value.value.push_str(trimmed);
+            }
             continue;
         }
-        let Some((name, value)) = line.split_once('=') else {
+        let Some((name, value)) = split_at_equals(line) else {
             return Err(ParseError {
                 line: line_no,
                 message: "Expected an '=' sign defining a property (write it as `name = value`)".into(),
             });
         };
-        let name = name.trim_matches([' ', '\t']);
+        let name = trim_blanks(name);
         if name.is_empty() {
             return Err(ParseError {
                 line: line_no,
                 message: "Property did not have a name".into(),
             });
         }
-        let value = strip_inline_comment(value).trim_matches([' ', '\t']);
+        let Some((_, properties)) = sections.last_mut().filter(|_| keep) else {
+            open_property = Some(is_blank_value(value));
+            continue;
+        };
+        let value = trim_blanks(strip_inline_comment(value));
         open_property = Some(value.is_empty());
         properties.push((
             name.to_ascii_lowercase(),
@@ -253,6 +367,20 @@ fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<(Section, Properties
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_blank_value_is_what_stripping_and_trimming_leaves_empty(value in "[ \t#;a]{0,6}") {
+            prop_assert_eq!(is_blank_value(&value), trim_blanks(strip_inline_comment(&value)).is_empty());
+        }
+
+        #[test]
+        fn lines_splits_as_str_lines_then_one_carriage_return(text in "[a\r\n]{0,12}") {
+            let expected: Vec<&str> = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+            prop_assert_eq!(lines(&text).collect::<Vec<_>>(), expected);
+        }
+    }
 
     fn props(set: &ProfileSet, profile: &str) -> Vec<(String, String)> {
         set.profiles[profile]

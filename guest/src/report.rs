@@ -53,7 +53,7 @@ pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Re
     let chosen: Vec<(&String, &Profile)> = match only {
         Some(name) => match set.profiles.get_key_value(name) {
             Some(entry) => vec![entry],
-            None => return Err(not_found(&set, &config, &credentials, name)),
+            None => return Err(not_found(&config, &credentials, name)),
         },
         None => set.profiles.iter().collect(),
     };

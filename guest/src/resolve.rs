@@ -77,14 +77,15 @@ fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: S
 pub fn resolve(config: FileText, credentials: FileText, name: &str) -> Result<Source, Error> {
     let set = parse(&config, &credentials, Some(name))?;
     let Some(profile) = set.profiles.get(name) else {
-        return Err(not_found(&set, &config, &credentials, name));
+        return Err(not_found(&config, &credentials, name));
     };
     resolve_profile(name, profile, &config, &credentials)
 }
 
-/// Parse both files; a syntax error names the file and line (and the profile being resolved).
+/// Parse both files, keeping only `profile` when one is given; a syntax error anywhere names the
+/// file and line (and the profile being resolved).
 pub fn parse(config: &FileText, credentials: &FileText, profile: Option<&str>) -> Result<ProfileSet, Error> {
-    ProfileSet::parse(config.text, credentials.text).map_err(|(kind, e)| Error::Config {
+    ProfileSet::parse_only(config.text, credentials.text, profile).map_err(|(kind, e)| Error::Config {
         profile: profile.map(String::from),
         file: Some(path_of(kind, config, credentials).to_string()),
         line: Some(e.line),
@@ -92,8 +93,10 @@ pub fn parse(config: &FileText, credentials: &FileText, profile: Option<&str>) -
     })
 }
 
-/// The error for a profile neither file defines, listing those they do.
-pub fn not_found(set: &ProfileSet, config: &FileText, credentials: &FileText, name: &str) -> Error {
+/// The error for a profile neither file defines, listing those they do (a second, full parse:
+/// this is the error path, and the first parse kept only the profile asked for).
+pub fn not_found(config: &FileText, credentials: &FileText, name: &str) -> Error {
+    let set = ProfileSet::parse(config.text, credentials.text).unwrap_or_default();
     let known: Vec<&str> = set.profiles.keys().map(String::as_str).collect();
     let known = if known.is_empty() {
         "none".to_string()

@@ -2,7 +2,8 @@
 //! - the output validator never panics, and its errors never quote a secret-looking value, with
 //!   documents valid but for one field reaching every field's checks (counted);
 //! - `configure set` edits read back exactly as given (or are refused), leaving other profiles be;
-//! - a cache entry restores the very credentials it was made from.
+//! - a cache entry restores the very credentials it was made from;
+//! - parsing for one profile keeps exactly what the full parse has for it, and fails alike.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -358,6 +359,46 @@ fn every_field_check_is_reached_and_none_shows_a_secret() {
     at_least("Expiration: expired", 1);
 }
 
+/// A section of a profile file, from the shapes that decide what a parse keeps: headers of every
+/// kind (including `[profile default]` against `[default]`), properties with continuations,
+/// sub-property blocks, comments, invalid names, and now and then a broken line.
+fn profile_section() -> impl Strategy<Value = String> {
+    let header = prop_oneof![
+        Just("[default]"),
+        Just("[profile default]"),
+        Just("[profile a]"),
+        Just("[a]"),
+        Just("[profile b] # c"),
+        Just("[b]"),
+        Just("[sso-session s]"),
+        Just("[s]"),
+        Just("[profile in valid!]"),
+        Just("[services x]"),
+    ];
+    let property = prop_oneof![
+        3 => ("[a-zA-Z_]{1,6}", "[ -~]{0,8}", 0..3usize)
+            .prop_map(|(k, v, more)| format!("{k} = {v}\n{}", "  more\n".repeat(more))),
+        1 => ("[a-z]{1,4}", "[a-z0-9]{0,4}", 0..3usize)
+            .prop_map(|(k, v, n)| format!("s3 =\n{}", format!("  {k} = {v}\n").repeat(n))),
+        1 => Just("in valid = x\n  more\n".to_string()),
+        1 => Just("# comment\n\n".to_string()),
+    ];
+    let broken = prop_oneof![
+        Just(""),
+        Just(""),
+        Just(""),
+        Just(""),
+        Just(""),
+        Just(""),
+        Just(""),
+        Just("broken\n"),
+        Just("  orphan\n"),
+        Just("[profile a\n"),
+    ];
+    (header, proptest::collection::vec(property, 0..4), broken)
+        .prop_map(|(header, properties, broken)| format!("{header}\n{broken}{}", properties.concat()))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
@@ -429,6 +470,25 @@ proptest! {
                 );
                 prop_assert!(edited.starts_with("# kept\n"));
             }
+        }
+    }
+
+    #[test]
+    fn parsing_for_one_profile_agrees_with_the_full_parse(
+        config in proptest::collection::vec(profile_section(), 0..8),
+        credentials in proptest::collection::vec(profile_section(), 0..4),
+        name in prop_oneof![Just("default"), Just("a"), Just("b"), Just("s"), Just("zz")],
+    ) {
+        let (config, credentials) = (config.concat(), credentials.concat());
+        let full = ProfileSet::parse(&config, &credentials);
+        let only = ProfileSet::parse_only(&config, &credentials, Some(name));
+        match (full, only) {
+            (Ok(full), Ok(only)) => {
+                prop_assert_eq!(full.profiles.get(name), only.profiles.get(name));
+                prop_assert!(only.profiles.keys().all(|k| k == name));
+            }
+            (Err(full), Err(only)) => prop_assert_eq!(full, only),
+            (full, only) => prop_assert!(false, "full {:?}, only {:?}", full.is_ok(), only.is_ok()),
         }
     }
 
