@@ -208,3 +208,36 @@ fn real_work_uses_a_small_fraction_of_the_guest_instruction_budget() {
     assert!(resolve < budget / 20, "{resolve}");
     assert!(validate < budget / 20, "{validate}");
 }
+
+/// The embedded guest runs from its precompiled code where the binary maps it (a JIT fallback
+/// would still work, at 0.7 s a start), never writable and executable at once, and many runtimes in many threads share that one load:
+/// wasmtime registers code by address, so a second load of the same pages would abort the
+/// process, and dropping one would leave the others running non-executable pages.
+#[test]
+fn every_runtime_shares_the_embedded_guest_running_in_place() {
+    let sandbox = Sandbox::new();
+    sandbox.config("[profile p]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\n");
+    let locations = locations(&sandbox);
+    assert!(Runtime::new().unwrap().guest_runs_in_place().unwrap());
+    // Made executable in place, but never writable and executable at once (W^X).
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let wx: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.split(' ').nth(1).is_some_and(|p| p.contains("wx")))
+        .collect();
+    assert!(wx.is_empty(), "writable and executable mappings: {wx:?}");
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..4 {
+                    // A runtime of its own each time, dropped after use.
+                    let runtime = Runtime::new().unwrap();
+                    let options = FetchOptions::default();
+                    let (credentials, _) =
+                        credbox::credentials_for_profile(&runtime, &locations, "p", &options).unwrap();
+                    assert_eq!(credentials.access_key_id, "AKIAEXAMPLE");
+                }
+            });
+        }
+    });
+}

@@ -5,6 +5,7 @@
 
 mod artifacts;
 pub(crate) mod bindings;
+mod in_place;
 pub mod plugins;
 pub mod runtime;
 pub mod sandbox;

@@ -9,7 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use tracing::debug;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -18,6 +19,7 @@ use super::bindings::wit::{Error as GuestError, ProcessSettings};
 use super::bindings::wit_profiles::{File, Files, ProfilesReport, Property};
 use super::bindings::wit_provider::Options;
 use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_spawn};
+use super::in_place::{PageAligned, ProtectInPlace};
 use super::plugins::{self, PluginLoader, PluginsView};
 use super::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
 use super::spawn::{self, SpawnView};
@@ -27,8 +29,10 @@ use crate::spawn::{SpawnCommand, SpawnPolicy};
 
 /// The guest component, built from `guest/` by the build script.
 pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
-/// The guest precompiled for this host by the same wasmtime and configuration.
-static GUEST_PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.cwasm"));
+/// The guest precompiled for this host by the same wasmtime and configuration, on a page of its
+/// own so that it can run where it is mapped (`in_place`).
+static GUEST_PRECOMPILED: &PageAligned<[u8]> =
+    &PageAligned(*include_bytes!(concat!(env!("OUT_DIR"), "/guest.cwasm")));
 /// The SHA-256 of [`GUEST_WASM`] (hex): which policy build made a decision the host recorded.
 pub const GUEST_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/guest.sha256"));
 
@@ -44,7 +48,9 @@ pub enum Source {
 /// cache record, pays nothing for it) and then instantiated cheaply many times. Cloning shares it.
 #[derive(Clone, Default)]
 pub struct Runtime {
-    loaded: Arc<OnceLock<Loaded>>,
+    /// A component given to [`Runtime::from_component`]; `None` for the embedded guest, which
+    /// every such runtime of the process shares ([`embedded`]).
+    component: Option<Arc<Loaded>>,
     /// Instructions (fuel) used by every call into the guest through this runtime, for measuring
     /// how work grows with the input.
     instructions: Arc<AtomicU64>,
@@ -53,6 +59,8 @@ pub struct Runtime {
 struct Loaded {
     engine: Engine,
     pre: CredboxPre<HostState>,
+    /// The embedded guest's precompiled code runs where the binary maps it (no JIT, no copy).
+    in_place: bool,
 }
 
 /// Per-instance host state: WASI granted empty, the spawn policy, the plugin loader, the limits.
@@ -100,6 +108,18 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     Ok(linker)
 }
 
+/// The embedded guest, loaded once per process and kept for its life. Its code runs in place,
+/// in the pages the binary maps (`in_place`), and wasmtime registers code by address: two loads
+/// of the same pages must never coexist (wasmtime asserts on it), and dropping one would make
+/// the pages non-executable under another. One load, never dropped, rules both out.
+fn embedded() -> Result<&'static Loaded> {
+    static EMBEDDED: OnceLock<Result<Loaded, String>> = OnceLock::new();
+    EMBEDDED
+        .get_or_init(|| Runtime::load_embedded().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))
+}
+
 impl Runtime {
     /// The embedded guest, loaded when first needed: the precompiled artifact when this CPU accepts
     /// it, else the embedded `.wasm` compiled (slower start-up, same behaviour).
@@ -108,30 +128,42 @@ impl Runtime {
     }
 
     fn load_embedded() -> Result<Loaded> {
-        let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
+        let mut config = engine_config();
+        config.with_custom_code_memory(Some(Arc::new(ProtectInPlace)));
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         // SAFETY: the bytes are this build's own output of `Engine::precompile_component`, made by
         // the build script with the same wasmtime and `engine_config()`; wasmtime checks the
-        // version and configuration before using them.
-        let component = match unsafe { Component::deserialize(&engine, GUEST_PRECOMPILED) } {
-            Ok(component) => component,
-            Err(_) => Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
-        };
-        Self::link(engine, &component)
+        // version and configuration before using them. They are a `static` in read-only data:
+        // alive as long as the process and never written, as `deserialize_raw` requires.
+        let (component, in_place) =
+            match unsafe { Component::deserialize_raw(&engine, GUEST_PRECOMPILED.memory()) } {
+                Ok(component) => (component, true),
+                Err(e) => {
+                    debug!("the precompiled guest does not fit this CPU ({e}); compiling it");
+                    (
+                        Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
+                        false,
+                    )
+                }
+            };
+        Ok(Loaded {
+            in_place,
+            ..Self::link(engine, &component)?
+        })
     }
 
     fn loaded(&self) -> Result<&Loaded> {
-        if let Some(loaded) = self.loaded.get() {
-            return Ok(loaded);
+        match &self.component {
+            Some(loaded) => Ok(loaded),
+            None => embedded(),
         }
-        let loaded = Self::load_embedded()?;
-        Ok(self.loaded.get_or_init(|| loaded))
     }
 
     /// A runtime for any component of the credbox world, through the strict linker.
     pub fn from_component(engine: Engine, component: &Component) -> Result<Self> {
         let loaded = Self::link(engine, component)?;
         Ok(Runtime {
-            loaded: Arc::new(OnceLock::from(loaded)),
+            component: Some(Arc::new(loaded)),
             instructions: Arc::default(),
         })
     }
@@ -143,7 +175,17 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("the guest component imports something credbox does not grant")?;
         let pre = CredboxPre::new(pre).map_err(anyhow::Error::from)?;
-        Ok(Loaded { engine, pre })
+        Ok(Loaded {
+            engine,
+            pre,
+            in_place: false,
+        })
+    }
+
+    /// Whether the guest runs from the precompiled code embedded in the binary, in place (the
+    /// fast start-up), rather than compiled at start-up (loading the guest if it is not yet).
+    pub fn guest_runs_in_place(&self) -> Result<bool> {
+        Ok(self.loaded()?.in_place)
     }
 
     /// The engine (loading the guest if it is not loaded yet).
