@@ -9,8 +9,6 @@ use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod admission;
@@ -169,122 +167,199 @@ pub fn run(
         .flatten();
     let _running = Running::register(child.id());
 
-    let (events, received) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
-    let stdout_events = events.clone();
-    std::thread::spawn(move || read_stdout(stdout, &stdout_events));
-    let stderr_tail = Arc::new(Mutex::new(Vec::new()));
     let stderr = child.stderr.take().expect("piped");
-    let (tail, stderr_events, forward) = (stderr_tail.clone(), events.clone(), policy.forward_stderr);
-    std::thread::spawn(move || read_stderr(stderr, &tail, forward, &stderr_events));
-    std::thread::spawn(move || {
-        let _ = events.send(Event::Exited(child.wait()));
-    });
-
-    let mut stdout_bytes = None;
-    let mut status = None;
-    let mut stderr_closed = false;
-    while stdout_bytes.is_none() || status.is_none() {
-        match received.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Event::Stdout(bytes)) => stdout_bytes = Some(bytes),
-            Ok(Event::Exited(result)) => {
-                status = Some(result.map_err(|e| SpawnError::Failed(format!("waiting for the helper: {e}")))?)
-            }
-            Ok(Event::StdoutOverflow) => {
-                kill_group(group, &received, status.is_some());
-                kill_escaped(started);
-                return Err(SpawnError::OutputTooLarge(STDOUT_CAP as u64));
-            }
-            Ok(Event::StderrClosed) => stderr_closed = true,
-            Err(_) => {
-                kill_group(group, &received, status.is_some());
+    let mut watch = Watch::new(child, stdout, stderr, policy.forward_stderr)
+        .map_err(|e| SpawnError::Failed(format!("watching the helper: {e}")))?;
+    while !(watch.stdout_closed() && watch.status.is_some()) {
+        match watch.step(deadline) {
+            Ok(true) => {}
+            Ok(false) => {
+                watch.kill_group(group);
                 kill_escaped(started);
                 return Err(SpawnError::TimedOut(timeout.as_millis() as u64));
+            }
+            Err(Overflow) => {
+                watch.kill_group(group);
+                kill_escaped(started);
+                return Err(SpawnError::OutputTooLarge(STDOUT_CAP as u64));
             }
         }
     }
     // The helper is done; let the reader catch up with what it wrote to stderr last (unless a
     // background process holds stderr open: then wait a little, not until the timeout).
     let drain_until = (Instant::now() + STDERR_DRAIN).min(deadline);
-    while !stderr_closed {
-        match received.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
-            Ok(Event::StderrClosed) | Err(_) => stderr_closed = true,
-            Ok(_) => {}
-        }
-    }
-    let status = status.expect("loop exits with a status");
-    let tail = String::from_utf8_lossy(&stderr_tail.lock().unwrap()).into_owned();
+    while watch.stderr.is_some() && matches!(watch.step(drain_until), Ok(true)) {}
+    let status = watch.status.take().expect("loop exits with a status");
+    let status = status.map_err(|e| SpawnError::Failed(format!("waiting for the helper: {e}")))?;
     Ok(SpawnOutput {
         status: match (status.code(), status.signal()) {
             (Some(code), _) => Exit::Code(code),
             (None, Some(signal)) => Exit::Signal(signal),
             (None, None) => Exit::Code(-1),
         },
-        stdout: stdout_bytes.expect("loop exits with stdout"),
-        stderr_tail: tail,
+        stdout: std::mem::take(&mut watch.stdout_bytes),
+        stderr_tail: String::from_utf8_lossy(&watch.stderr_tail).into_owned(),
     })
 }
 
-enum Event {
-    Stdout(Vec<u8>),
-    StdoutOverflow,
-    StderrClosed,
-    Exited(std::io::Result<std::process::ExitStatus>),
+/// The helper wrote more than [`STDOUT_CAP`] bytes.
+struct Overflow;
+
+/// A running helper watched from this thread: one `poll` over its stdout, its stderr and a pidfd
+/// (a descriptor that becomes readable when it exits), instead of a thread for each. Three
+/// threads per spawn cost their creation, a malloc arena each, and the teardown of both.
+struct Watch {
+    child: std::process::Child,
+    /// Open until end-of-file.
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+    /// Readable once the helper has exited; `None` where pidfds are not available (Linux before
+    /// 5.3), where the loop polls for the exit every few milliseconds instead.
+    pidfd: Option<std::os::fd::OwnedFd>,
+    forward_stderr: bool,
+    stdout_bytes: Vec<u8>,
+    stderr_tail: Vec<u8>,
+    status: Option<std::io::Result<std::process::ExitStatus>>,
 }
 
-fn read_stdout(mut stdout: impl Read, events: &mpsc::Sender<Event>) {
-    let mut bytes = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    loop {
-        match stdout.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) if bytes.len() + n > STDOUT_CAP => {
-                let _ = events.send(Event::StdoutOverflow);
-                return;
-            }
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
+/// How often to look for the helper's exit where there is no pidfd.
+const EXIT_POLL: Duration = Duration::from_millis(5);
+
+impl Watch {
+    fn new(
+        child: std::process::Child,
+        stdout: std::process::ChildStdout,
+        stderr: std::process::ChildStderr,
+        forward_stderr: bool,
+    ) -> std::io::Result<Self> {
+        set_nonblocking(&stdout)?;
+        set_nonblocking(&stderr)?;
+        let pid = rustix::process::Pid::from_child(&child);
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+        Ok(Watch {
+            child,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            pidfd,
+            forward_stderr,
+            stdout_bytes: Vec::with_capacity(4096),
+            stderr_tail: Vec::new(),
+            status: None,
+        })
     }
-    let _ = events.send(Event::Stdout(bytes));
-}
 
-fn read_stderr(mut stderr: impl Read, tail: &Mutex<Vec<u8>>, forward: bool, events: &mpsc::Sender<Event>) {
-    let mut chunk = [0u8; 4096];
-    let mut ours = std::io::stderr();
-    loop {
-        match stderr.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                if forward {
-                    let _ = ours.write_all(&chunk[..n]);
+    fn stdout_closed(&self) -> bool {
+        self.stdout.is_none()
+    }
+
+    /// Wait until something happens or `until` passes (then `Ok(false)`), and take it in: output
+    /// read, a closed pipe, or the exit status.
+    fn step(&mut self, until: Instant) -> Result<bool, Overflow> {
+        use std::os::fd::AsRawFd;
+        let remaining = until.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(false);
+        }
+        let waiting_for_exit = self.status.is_none();
+        let mut timeout = remaining;
+        let fd = |raw: Option<i32>| libc::pollfd {
+            fd: raw.unwrap_or(-1), // poll ignores negative descriptors
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds = [
+            fd(self.stdout.as_ref().map(|p| p.as_raw_fd())),
+            fd(self.stderr.as_ref().map(|p| p.as_raw_fd())),
+            fd(self
+                .pidfd
+                .as_ref()
+                .filter(|_| waiting_for_exit)
+                .map(|p| p.as_raw_fd())),
+        ];
+        if waiting_for_exit && self.pidfd.is_none() {
+            timeout = timeout.min(EXIT_POLL);
+        }
+        let millis = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+        if ready < 0 {
+            // EINTR: look again (the deadline is checked at the top).
+            return Ok(true);
+        }
+        if fds[0].revents != 0 {
+            self.read_stdout()?;
+        }
+        if fds[1].revents != 0 {
+            self.read_stderr();
+        }
+        if waiting_for_exit && (fds[2].revents != 0 || self.pidfd.is_none()) {
+            match self.child.try_wait() {
+                Ok(Some(status)) => self.status = Some(Ok(status)),
+                Ok(None) => {}
+                Err(e) => self.status = Some(Err(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    fn read_stdout(&mut self) -> Result<(), Overflow> {
+        let mut chunk = [0u8; 8192];
+        while let Some(stdout) = self.stdout.as_mut() {
+            match stdout.read(&mut chunk) {
+                Ok(0) => self.stdout = None,
+                Ok(n) if self.stdout_bytes.len() + n > STDOUT_CAP => return Err(Overflow),
+                Ok(n) => self.stdout_bytes.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => self.stdout = None,
+            }
+        }
+        Ok(())
+    }
+
+    fn read_stderr(&mut self) {
+        let mut chunk = [0u8; 4096];
+        while let Some(stderr) = self.stderr.as_mut() {
+            match stderr.read(&mut chunk) {
+                Ok(0) => self.stderr = None,
+                Ok(n) => {
+                    if self.forward_stderr {
+                        let _ = std::io::stderr().write_all(&chunk[..n]);
+                    }
+                    self.stderr_tail.extend_from_slice(&chunk[..n]);
+                    let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
+                    self.stderr_tail.drain(..excess);
                 }
-                let mut tail = tail.lock().unwrap();
-                tail.extend_from_slice(&chunk[..n]);
-                let excess = tail.len().saturating_sub(STDERR_TAIL);
-                tail.drain(..excess);
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => self.stderr = None,
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
         }
     }
-    let _ = events.send(Event::StderrClosed);
+
+    /// End the helper's process group: SIGTERM, then SIGKILL if the helper has not exited within
+    /// the grace period. Stray group members get SIGKILL too, so nothing is left holding a pipe.
+    fn kill_group(&mut self, group: rustix::process::Pid) {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+        let grace_end = Instant::now() + KILL_GRACE;
+        // Output no longer matters; only the exit does.
+        self.stdout = None;
+        self.stderr = None;
+        while self.status.is_none() && matches!(self.step(grace_end), Ok(true)) {}
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        // Reap it, so that a long-running `credbox serve` keeps no zombies; SIGKILL ends it at
+        // once unless the kernel holds it (a hung NFS read), which is not waited out.
+        let reap_end = Instant::now() + STDERR_DRAIN;
+        while self.status.is_none() && matches!(self.step(reap_end), Ok(true)) {}
+    }
 }
 
-/// End the helper's process group: SIGTERM, then SIGKILL if the helper has not exited within the
-/// grace period. Stray group members get SIGKILL too, so no reader is left waiting on them.
-fn kill_group(group: rustix::process::Pid, events: &mpsc::Receiver<Event>, exited: bool) {
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-    if !exited {
-        let grace_end = Instant::now() + KILL_GRACE;
-        while let Ok(event) = events.recv_timeout(grace_end.saturating_duration_since(Instant::now())) {
-            if matches!(event, Event::Exited(_)) {
-                break;
-            }
-        }
-    }
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+fn set_nonblocking(pipe: &impl std::os::fd::AsFd) -> std::io::Result<()> {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let flags = fcntl_getfl(pipe)?;
+    fcntl_setfl(pipe, flags | OFlags::NONBLOCK)?;
+    Ok(())
 }
 
 /// The program to execute (a bare name found on PATH) and its arguments.
@@ -321,4 +396,43 @@ fn exec_descriptor(file: &std::fs::File, program: &Path) -> Command {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Watch `script` to the end, with or without a pidfd.
+    fn watch_to_end(script: &str, pidfd: bool) -> (Vec<u8>, Option<i32>, Vec<u8>) {
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let mut watch = Watch::new(child, stdout, stderr, false).unwrap();
+        assert!(watch.pidfd.is_some(), "this kernel has pidfds");
+        if !pidfd {
+            watch.pidfd = None;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(watch.stdout_closed() && watch.status.is_some() && watch.stderr.is_none()) {
+            assert!(matches!(watch.step(deadline), Ok(true)), "timed out");
+        }
+        let code = watch.status.take().unwrap().unwrap().code();
+        (watch.stdout_bytes, code, watch.stderr_tail)
+    }
+
+    #[test]
+    fn one_thread_sees_output_and_exit_with_a_pidfd_and_without() {
+        let script = "printf out; sleep 0.05; printf err >&2; printf more; exit 3";
+        for pidfd in [true, false] {
+            let (stdout, code, stderr) = watch_to_end(script, pidfd);
+            assert_eq!(
+                (stdout.as_slice(), code, stderr.as_slice()),
+                (&b"outmore"[..], Some(3), &b"err"[..])
+            );
+        }
+    }
 }
