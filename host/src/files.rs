@@ -133,8 +133,11 @@ pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
         #[allow(clippy::unnecessary_cast)]
         let local =
             rustix::fs::fstatfs(&file).is_ok_and(|fs| STAMPED_FILESYSTEMS.contains(&(fs.f_type as i64)));
-        stamp = Some(Stamp::of(&file.metadata()?)).filter(|s| local && s.ctime_ns < read_ns - SETTLED_NS);
-        let mut bytes = Vec::new();
+        let metadata = file.metadata()?;
+        stamp = Some(Stamp::of(&metadata)).filter(|s| local && s.ctime_ns < read_ns - SETTLED_NS);
+        // Sized from the file (at most the cap), so a large file is read in one go instead of
+        // through a buffer doubling from 32 bytes.
+        let mut bytes = Vec::with_capacity(metadata.len().min(MAX_PROFILE_FILE + 1) as usize + 1);
         std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PROFILE_FILE + 1), &mut bytes)?;
         Ok(bytes)
     });
