@@ -8,7 +8,7 @@ CREDBOX := target/debug/credbox
 # feature on, `cargo test` still shares `cargo build`'s wasmtime build (checked with cargo's unit graph).
 FEATURES := --features credbox/aws-sdk
 
-.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean install man
+.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean install man static
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -22,13 +22,21 @@ build: setup
 PREFIX ?= $(HOME)/.local
 INSTALL_PROFILE ?= release
 INSTALL_FROM := target/$(if $(filter dev,$(INSTALL_PROFILE)),debug,$(INSTALL_PROFILE))/credbox
-install: setup
-	$(CARGO) build --locked --profile $(INSTALL_PROFILE) -p credbox
+install: static
 	install -d $(PREFIX)/bin
 	install -m 755 $(INSTALL_FROM) $(PREFIX)/bin/.credbox.new
 	mv -f $(PREFIX)/bin/.credbox.new $(PREFIX)/bin/credbox
 	$(PREFIX)/bin/credbox man --out $(PREFIX)/share/man/man1
 	@echo "installed $(PREFIX)/bin/credbox and its man pages; shell completions: credbox completions bash|zsh|fish|powershell|elvish"
+
+# The binary `make install` installs and the benchmarks time, linked static-pie: still
+# position-independent (ASLR), but no shared libraries to load, relocate and bind at every start,
+# about a third of a cold start and a quarter of a warm one (docs/PERFORMANCE.md). `cargo rustc`
+# gives the flag to the credbox binary alone, so only its final link differs: every dependency,
+# wasmtime included, is the build `make test` made. (`cargo install` links dynamically; same
+# behaviour, slower start.)
+static: setup
+	$(CARGO) rustc --locked --profile $(INSTALL_PROFILE) -p credbox --bin credbox -- -C target-feature=+crt-static
 
 # The man pages alone, from the debug build, into target/man.
 man: build
@@ -77,7 +85,6 @@ bench: setup plugins
 	CREDBOX_BENCH_HELPER="$(CURDIR)/target/bench-peers/helper" CARGO_TARGET_DIR="$(CURDIR)/target/bench" \
 	  $(CARGO) bench --manifest-path bench/Cargo.toml
 	bench/compare.sh
-	$(CARGO) build --release -p credbox
 	bench/plugins.sh
 
 # Fuzz the guest's parsers (cargo-fuzz on the nightly toolchain), FUZZ_SECONDS each, from seed

@@ -2,7 +2,8 @@
 # credbox side by side with the AWS SDKs' own credential_process support, cold processes.
 # Installs the peers from their registries (botocore from PyPI, @aws-sdk/credential-providers from
 # npm, aws-config from crates.io) under target/bench-peers, then times every command with
-# hyperfine and prints one table of medians and ratios. Run from the repository root:
+# hyperfine and prints one table of medians and ratios, peak RSS, and a line per target of
+# issue 17 (met or missed), so that a regression shows in every run. Run from the repository root:
 #   bench/compare.sh            (or `make bench`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ runs=${RUNS:-100}
 command -v hyperfine >/dev/null || { echo "installing hyperfine (Debian)"; apt-get install -y -qq hyperfine >/dev/null; }
 
 echo "== building credbox (release) and the helpers"
-cargo build --release -q -p credbox
+make -s static >/dev/null   # the release binary `make install` installs
 credbox=$root/target/release/credbox
 cc -O2 -o "$work/helper" bench/helper.c
 printf '#!/bin/sh\nsleep 0.2\nexec %s\n' "$work/helper" > "$work/slow-helper"
@@ -49,13 +50,32 @@ hyperfine -N -w 2 -r 20 --export-json "$work/slow.json" \
   -n "aws-config, slow helper" "$peer_rs slow" \
   -n "botocore, slow helper" "$work/venv/bin/python bench/peers/botocore_peer.py slow" >/dev/null
 
-python3 - "$work/fast.json" "$work/slow.json" <<'PY'
+rss() { # median peak RSS (KiB) of five runs
+  for _ in 1 2 3 4 5; do /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p
+}
+warm_rss=$(rss "$credbox" export --profile fast)
+cold_rss=$(rss "$credbox" export --profile fast --no-cache)
+
+python3 - "$work/fast.json" "$work/slow.json" "$warm_rss" "$cold_rss" <<'PY'
 import json, sys
-rows = [r for path in sys.argv[1:] for r in json.load(open(path))["results"]]
+rows = [r for path in sys.argv[1:3] for r in json.load(open(path))["results"]]
+warm_rss, cold_rss = (int(v) / 1024 for v in sys.argv[3:5])
 med = {r["command"]: r["median"] * 1000 for r in rows}
 helper, rust = med["helper run directly"], med["aws-config (Rust SDK)"]
 print(f"\n| command | median (ms) | × helper | × aws-config |")
 print(f"|---|---:|---:|---:|")
 for name, ms in med.items():
     print(f"| {name} | {ms:.2f} | {ms / helper:.2f} | {ms / rust:.2f} |")
+print(f"\npeak RSS (median of 5): warm export {warm_rss:.1f} MiB, export --no-cache {cold_rss:.1f} MiB")
+cold = med["credbox export --no-cache"] / rust
+warm = med["credbox export (warm cache)"] / helper
+targets = [
+    (f"cold export --no-cache <= 1.0x aws-config (stretch 0.7x): x{cold:.2f}", cold <= 1.0),
+    (f"warm export <= 2.0x the helper: x{warm:.2f}", warm <= 2.0),
+    (f"peak RSS, cold export <= 8 MiB: {cold_rss:.1f} MiB", cold_rss <= 8),
+    (f"peak RSS, warm export <= 5 MiB: {warm_rss:.1f} MiB", warm_rss <= 5),
+]
+print("\ntargets (issue 17):")
+for line, met in targets:
+    print(f"  {'met   ' if met else 'MISSED'} {line}")
 PY

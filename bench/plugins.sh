@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time a credential plugin's first run (compiled) against later runs (compiled artifact reused),
 # with the release binary and the example plugin. Run after `make plugins`:
-#   cargo build --release -p credbox && bench/plugins.sh
+#   make static && bench/plugins.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 credbox=target/release/credbox

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 work=$PWD/target/bench-scale
 mkdir -p "$work"
 command -v hyperfine >/dev/null || { echo "installing hyperfine (Debian)"; apt-get install -y -qq hyperfine >/dev/null; }
-cargo build --release -q -p credbox
+make -s static >/dev/null   # the release binary `make install` installs
 credbox=$PWD/target/release/credbox
 cc -O2 -o "$work/helper" bench/helper.c
 for n in 1000 10000 50000; do python3 bench/gen-config.py "$n" "$work/helper" > "$work/config-$n"; done
