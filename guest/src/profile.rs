@@ -167,18 +167,17 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
         });
     };
     let rest = inner_and_rest[close + 1..].trim();
-    if !(rest.is_empty() || rest.starts_with('#') || rest.starts_with(';')) {
+    if !matches!(rest.as_bytes().first(), None | Some(b'#' | b';')) {
         return Err(ParseError {
             line: line_no,
             message: "Profile definition must end with ']' (only a comment may follow it)".into(),
         });
     }
     let inner = trim_blanks(&inner_and_rest[..close]);
+    // `prefix`, at least one blank, then the name.
     let named = |prefix: &str| {
-        inner
-            .strip_prefix(prefix)
-            .filter(|rest| rest.starts_with([' ', '\t']))
-            .map(trim_blanks)
+        let rest = inner.strip_prefix(prefix)?;
+        matches!(rest.as_bytes().first(), Some(b' ' | b'\t')).then(|| trim_blanks(rest))
     };
     let section = match kind {
         FileKind::Config => {
