@@ -116,6 +116,7 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 }
 
 /// `s` without its leading spaces and tabs.
+#[inline(always)]
 fn trim_blanks_start(s: &str) -> &str {
     let start = s.bytes().position(|b| b != b' ' && b != b'\t').unwrap_or(s.len());
     &s[start..]
@@ -125,6 +126,7 @@ fn trim_blanks_start(s: &str) -> &str {
 /// stripped and it is trimmed, as `trim_blanks(strip_inline_comment(value)).is_empty()` says,
 /// without reading past the first byte that is not blank: an inline comment starts at a `#` or
 /// `;` after a blank, so only such a byte can end a blank value early.
+#[inline(always)]
 fn is_blank_value(value: &str) -> bool {
     let rest = trim_blanks_start(value);
     match rest.as_bytes().first() {
@@ -138,6 +140,7 @@ fn is_blank_value(value: &str) -> bool {
 /// form feed or a non-breaking space is part of a value). By bytes, not chars: this runs for
 /// every line of files with thousands of profiles, and both are ASCII, so the cuts are always
 /// on character boundaries.
+#[inline(always)]
 pub(crate) fn trim_blanks(s: &str) -> &str {
     let bytes = s.as_bytes();
     let blank = |b: &u8| *b == b' ' || *b == b'\t';
@@ -242,6 +245,7 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// `line` without one trailing `byte`.
+#[inline(always)]
 fn strip(line: &str, byte: u8) -> &str {
     match line.as_bytes().last() {
         Some(&last) if last == byte => &line[..line.len() - 1],
@@ -250,6 +254,7 @@ fn strip(line: &str, byte: u8) -> &str {
 }
 
 /// `s` split at its first `=`.
+#[inline(always)]
 fn split_at_equals(s: &str) -> Option<(&str, &str)> {
     let at = memchr::memchr(b'=', s.as_bytes())?;
     Some((&s[..at], &s[at + 1..]))
