@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod admission;
@@ -171,7 +172,7 @@ pub fn run(
     let stderr = child.stderr.take().expect("piped");
     let mut watch = Watch::new(child, stdout, stderr, policy.forward_stderr)
         .map_err(|e| SpawnError::Failed(format!("watching the helper: {e}")))?;
-    while !(watch.stdout_closed() && watch.status.is_some()) {
+    while !(watch.stdout_closed() && watch.exited) {
         match watch.step(deadline) {
             Ok(true) => {}
             Ok(false) => {
@@ -190,8 +191,15 @@ pub fn run(
     // background process holds stderr open: then wait a little, not until the timeout).
     let drain_until = (Instant::now() + STDERR_DRAIN).min(deadline);
     while watch.stderr.is_some() && matches!(watch.step(drain_until), Ok(true)) {}
-    let status = watch.status.take().expect("loop exits with a status");
-    let status = status.map_err(|e| SpawnError::Failed(format!("waiting for the helper: {e}")))?;
+    if let Some(forwarder) = watch.forwarder.take() {
+        forwarder.finish(Instant::now() + STDERR_DRAIN);
+    }
+    // It has exited, so this returns at once; reaping only now keeps its process group ID from
+    // being reused while anything above could still signal the group.
+    let status = watch
+        .child
+        .wait()
+        .map_err(|e| SpawnError::Failed(format!("waiting for the helper: {e}")))?;
     Ok(SpawnOutput {
         status: match (status.code(), status.signal()) {
             (Some(code), _) => Exit::Code(code),
@@ -209,18 +217,30 @@ struct Overflow;
 /// A running helper watched from this thread: one `poll` over its stdout, its stderr and a pidfd
 /// (a descriptor that becomes readable when it exits), instead of a thread for each. Three
 /// threads per spawn cost their creation, a malloc arena each, and the teardown of both.
+///
+/// Each wake-up reads at most one chunk per pipe before polling again, so a helper that floods
+/// stderr cannot keep the loop from its deadline; and nothing here writes to credbox's own
+/// stderr, which may block (a full pipe, a terminal stopped with Ctrl-S): forwarding is a
+/// [`Forwarder`]'s.
+///
+/// The exit is noticed without reaping the helper: until it is reaped (at the very end), its
+/// zombie keeps its process group ID from being reused, so killing the group after a timeout
+/// cannot reach an unrelated process group.
 struct Watch {
     child: std::process::Child,
     /// Open until end-of-file.
     stdout: Option<std::process::ChildStdout>,
     stderr: Option<std::process::ChildStderr>,
     /// Readable once the helper has exited; `None` where pidfds are not available (Linux before
-    /// 5.3), where the loop polls for the exit every few milliseconds instead.
+    /// 5.3), where the loop looks for the exit every few milliseconds instead.
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// Started on the first stderr the helper writes, if stderr is forwarded.
+    forwarder: Option<Forwarder>,
     forward_stderr: bool,
     stdout_bytes: Vec<u8>,
     stderr_tail: Vec<u8>,
-    status: Option<std::io::Result<std::process::ExitStatus>>,
+    /// The helper has exited (it is not reaped yet).
+    exited: bool,
 }
 
 /// How often to look for the helper's exit where there is no pidfd.
@@ -242,10 +262,11 @@ impl Watch {
             stdout: Some(stdout),
             stderr: Some(stderr),
             pidfd,
+            forwarder: None,
             forward_stderr,
             stdout_bytes: Vec::with_capacity(4096),
             stderr_tail: Vec::new(),
-            status: None,
+            exited: false,
         })
     }
 
@@ -253,15 +274,15 @@ impl Watch {
         self.stdout.is_none()
     }
 
-    /// Wait until something happens or `until` passes (then `Ok(false)`), and take it in: output
-    /// read, a closed pipe, or the exit status.
+    /// Wait until something happens or `until` passes (then `Ok(false)`), and take it in: a chunk
+    /// of output, a closed pipe, or the exit.
     fn step(&mut self, until: Instant) -> Result<bool, Overflow> {
         use std::os::fd::AsRawFd;
         let remaining = until.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Ok(false);
         }
-        let waiting_for_exit = self.status.is_none();
+        let waiting_for_exit = !self.exited;
         let mut timeout = remaining;
         let fd = |raw: Option<i32>| libc::pollfd {
             fd: raw.unwrap_or(-1), // poll ignores negative descriptors
@@ -294,24 +315,32 @@ impl Watch {
             self.read_stderr();
         }
         if waiting_for_exit && (fds[2].revents != 0 || self.pidfd.is_none()) {
-            match self.child.try_wait() {
-                Ok(Some(status)) => self.status = Some(Ok(status)),
-                Ok(None) => {}
-                Err(e) => self.status = Some(Err(e)),
-            }
+            self.exited = self.has_exited();
         }
         Ok(true)
     }
 
+    /// Whether the helper has exited, leaving it unreaped (waitid with WNOWAIT).
+    fn has_exited(&self) -> bool {
+        use rustix::process::{WaitId, WaitIdOptions, waitid};
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+        // An error (ECHILD: someone else reaped it) also means there is nothing left to wait for.
+        !matches!(waitid(WaitId::Pid(pid), options), Ok(None))
+    }
+
     fn read_stdout(&mut self) -> Result<(), Overflow> {
         let mut chunk = [0u8; 8192];
-        while let Some(stdout) = self.stdout.as_mut() {
+        if let Some(stdout) = self.stdout.as_mut() {
             match stdout.read(&mut chunk) {
                 Ok(0) => self.stdout = None,
                 Ok(n) if self.stdout_bytes.len() + n > STDOUT_CAP => return Err(Overflow),
                 Ok(n) => self.stdout_bytes.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                    ) => {}
                 Err(_) => self.stdout = None,
             }
         }
@@ -320,38 +349,95 @@ impl Watch {
 
     fn read_stderr(&mut self) {
         let mut chunk = [0u8; 4096];
-        while let Some(stderr) = self.stderr.as_mut() {
-            match stderr.read(&mut chunk) {
-                Ok(0) => self.stderr = None,
-                Ok(n) => {
-                    if self.forward_stderr {
-                        let _ = std::io::stderr().write_all(&chunk[..n]);
-                    }
-                    self.stderr_tail.extend_from_slice(&chunk[..n]);
-                    let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
-                    self.stderr_tail.drain(..excess);
+        let Some(stderr) = self.stderr.as_mut() else {
+            return;
+        };
+        match stderr.read(&mut chunk) {
+            Ok(0) => self.stderr = None,
+            Ok(n) => {
+                if self.forward_stderr {
+                    self.forwarder
+                        .get_or_insert_with(Forwarder::start)
+                        .send(&chunk[..n]);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => self.stderr = None,
+                self.stderr_tail.extend_from_slice(&chunk[..n]);
+                let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
+                self.stderr_tail.drain(..excess);
             }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                ) => {}
+            Err(_) => self.stderr = None,
         }
     }
 
     /// End the helper's process group: SIGTERM, then SIGKILL if the helper has not exited within
     /// the grace period. Stray group members get SIGKILL too, so nothing is left holding a pipe.
-    fn kill_group(&mut self, group: rustix::process::Pid) {
+    /// The helper is unreaped throughout, so the group ID is still its own.
+    fn kill_group(mut self, group: rustix::process::Pid) {
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
         let grace_end = Instant::now() + KILL_GRACE;
         // Output no longer matters; only the exit does.
         self.stdout = None;
         self.stderr = None;
-        while self.status.is_none() && matches!(self.step(grace_end), Ok(true)) {}
+        if let Some(forwarder) = self.forwarder.take() {
+            forwarder.finish(Instant::now() + STDERR_DRAIN);
+        }
+        while !self.exited && matches!(self.step(grace_end), Ok(true)) {}
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        // Reap it, so that a long-running `credbox serve` keeps no zombies; SIGKILL ends it at
-        // once unless the kernel holds it (a hung NFS read), which is not waited out.
+        // Reap it, so that a long-running `credbox serve` keeps no zombies. SIGKILL ends it at
+        // once unless the kernel holds it (a hung NFS read): then a thread waits for it.
         let reap_end = Instant::now() + STDERR_DRAIN;
-        while self.status.is_none() && matches!(self.step(reap_end), Ok(true)) {}
+        while !self.exited && matches!(self.step(reap_end), Ok(true)) {}
+        if self.exited {
+            let _ = self.child.wait();
+        } else {
+            let mut child = self.child;
+            std::thread::spawn(move || child.wait());
+        }
+    }
+}
+
+/// Copies a helper's stderr to credbox's own, on a thread of its own (started only for a helper
+/// that writes to stderr), so that a blocked stderr never holds up the watch loop. At most
+/// [`FORWARD_QUEUE`] chunks wait; more is dropped from the copy (the tail for error messages is
+/// kept apart, whole).
+struct Forwarder {
+    chunks: mpsc::SyncSender<Vec<u8>>,
+    /// Says when everything queued has been written.
+    written: mpsc::Receiver<()>,
+}
+
+/// How many chunks of stderr may wait to be forwarded.
+const FORWARD_QUEUE: usize = 16;
+
+impl Forwarder {
+    fn start() -> Self {
+        let (chunks, queued) = mpsc::sync_channel::<Vec<u8>>(FORWARD_QUEUE);
+        let (done, written) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ours = std::io::stderr();
+            for chunk in queued {
+                let _ = ours.write_all(&chunk);
+            }
+            let _ = done.send(());
+        });
+        Forwarder { chunks, written }
+    }
+
+    fn send(&self, chunk: &[u8]) {
+        let _ = self.chunks.try_send(chunk.to_vec());
+    }
+
+    /// Let what is queued reach stderr before credbox writes anything of its own after it (a
+    /// helper's prompt or message, then credbox's one-line error), waiting until `until` at most.
+    fn finish(self, until: Instant) {
+        drop(self.chunks);
+        let _ = self
+            .written
+            .recv_timeout(until.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -417,11 +503,41 @@ mod tests {
             watch.pidfd = None;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !(watch.stdout_closed() && watch.status.is_some() && watch.stderr.is_none()) {
+        while !(watch.stdout_closed() && watch.exited && watch.stderr.is_none()) {
             assert!(matches!(watch.step(deadline), Ok(true)), "timed out");
         }
-        let code = watch.status.take().unwrap().unwrap().code();
+        let code = watch.child.wait().unwrap().code();
         (watch.stdout_bytes, code, watch.stderr_tail)
+    }
+
+    #[test]
+    fn a_helper_flooding_stderr_still_times_out() {
+        // Reading stderr until it ran dry never ended while the helper kept writing.
+        let policy = SpawnPolicy {
+            forward_stderr: false,
+            ..SpawnPolicy::default()
+        };
+        let flood = SpawnCommand::Argv(
+            [
+                "/bin/sh",
+                "-c",
+                "while :; do echo flood flood flood flood; done >&2",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        let started = Instant::now();
+        let result = run(&policy, &flood, Duration::from_millis(300), "flood");
+        assert!(
+            matches!(result, Err(SpawnError::TimedOut(300))),
+            "{:?}",
+            result.err()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
