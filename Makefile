@@ -36,7 +36,9 @@ install: static
 # wasmtime included, is the build `make test` made. (`cargo install` links dynamically; same
 # behaviour, slower start.)
 static: setup
-	$(CARGO) rustc --locked --profile $(INSTALL_PROFILE) -p credbox --bin credbox -- -C target-feature=+crt-static
+	$(CARGO) rustc --locked --profile $(INSTALL_PROFILE) -p credbox --bin credbox -- -C target-feature=+crt-static \
+	  || { echo "make static: no static C library here (Debian: libc6-dev); building a dynamic credbox instead" >&2; \
+	       $(CARGO) build --locked --profile $(INSTALL_PROFILE) -p credbox; }
 
 # The man pages alone, from the debug build, into target/man.
 man: build

@@ -149,7 +149,7 @@ fn check_reports_each_problem_with_a_severity_and_exits_1_on_errors() {
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).unwrap();
     let not_executable = sandbox.path("bin/plain");
     std::fs::write(&not_executable, "").unwrap();
-    let credbox = env!("CARGO_BIN_EXE_credbox");
+    let credbox = credbox_binary().display().to_string();
     sandbox.config(&format!(
         "[profile good]\ncredential_process = {}\n\
          [profile shadowed]\naws_access_key_id = AKIA1\naws_secret_access_key = S\ncredential_process = {}\n\

@@ -131,7 +131,7 @@ fn the_allow_list_and_pins_are_enforced() {
 #[test]
 fn recursion_through_credbox_is_stopped() {
     let sandbox = Sandbox::new();
-    let credbox = env!("CARGO_BIN_EXE_credbox");
+    let credbox = credbox_binary().display().to_string();
     // A profile whose helper asks credbox for the same profile.
     sandbox.config(&format!(
         "[profile loop]\ncredential_process = {credbox} export --no-cache --profile loop\n"

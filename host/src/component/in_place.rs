@@ -10,13 +10,25 @@
 //! in, and they are shared page cache, not a private copy.
 
 use std::ptr::NonNull;
+use std::sync::{Arc, OnceLock};
 
-use wasmtime::CustomCodeMemory;
+use wasmtime::{CustomCodeMemory, Engine};
 
-/// Bytes at a page-aligned address: wasmtime's artifact aligns its text section to a page
-/// within the image, so the image must start on a page for the text to be `mprotect`able.
-#[repr(C, align(4096))]
+use crate::engine_config::engine_config;
+
+/// Bytes at an address aligned for any page size Linux uses (4, 16 or 64 KiB): wasmtime aligns
+/// the text section within the image to the target's page size (64 KiB on aarch64), so an image
+/// that starts on such a boundary has its text on a page boundary, as `mprotect` needs.
+#[repr(C, align(65536))]
 pub struct PageAligned<T: ?Sized>(pub T);
+
+impl PageAligned<[u8]> {
+    /// Whether these bytes can run in place on this machine: they start on a page boundary.
+    /// (Where they cannot, wasmtime would assert, not fail: check first, then copy instead.)
+    pub fn fits_in_place(&self) -> bool {
+        (self.0.as_ptr() as usize).is_multiple_of(page_size())
+    }
+}
 
 impl PageAligned<[u8]> {
     /// The bytes as the raw memory `Component::deserialize_raw` takes.
@@ -25,9 +37,35 @@ impl PageAligned<[u8]> {
     }
 }
 
-/// Publishes code by `mprotect`: read+execute while a component's code is in use, read-only
-/// after (never read+write+execute). For memory wasmtime owns (plugins compiled or loaded at
-/// run time) this is what wasmtime would do itself; for the embedded guest it is the only way.
+/// The engine the embedded guest runs on in place: code is published by [`ProtectInPlace`]. It
+/// loads nothing else, because publishing this way skips what wasmtime does itself for code it
+/// has just written (instruction-cache maintenance on aarch64 and riscv64, branch protection):
+/// the embedded code was never written at run time and needs none of it.
+pub fn in_place_engine() -> wasmtime::Result<Engine> {
+    let mut config = engine_config();
+    config.with_custom_code_memory(Some(Arc::new(ProtectInPlace)));
+    Engine::new(&config)
+}
+
+/// The engine for every other component (plugins, the guest when its precompiled code cannot
+/// run in place, components a library user compiles): wasmtime publishes their code itself.
+/// Created once per process, when first needed, so a run that loads no plugin never pays for it.
+pub fn plain_engine() -> wasmtime::Result<&'static Engine> {
+    static PLAIN: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = PLAIN.get() {
+        return Ok(engine);
+    }
+    let engine = Engine::new(&engine_config())?;
+    Ok(PLAIN.get_or_init(|| engine))
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
+/// Publishes code by `mprotect`: read+execute while the embedded guest's code is in use,
+/// read-only after (never read+write+execute). Only [`in_place_engine`] uses it.
 pub struct ProtectInPlace;
 
 impl ProtectInPlace {
@@ -52,8 +90,7 @@ impl ProtectInPlace {
 
 impl CustomCodeMemory for ProtectInPlace {
     fn required_alignment(&self) -> usize {
-        // SAFETY: sysconf has no preconditions.
-        usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+        page_size()
     }
 
     fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {

@@ -120,7 +120,7 @@ impl From<PluginError> for CallError {
 /// Loads plugins on the runtime's engine, with an optional directory of compiled artifacts.
 #[derive(Clone)]
 pub struct PluginLoader {
-    engine: Engine,
+    engine: Option<Engine>,
     artifacts: Option<PathBuf>,
     limits: Limits,
     allow_list: Option<Vec<Allowed>>,
@@ -161,8 +161,10 @@ impl PluginLoader {
     /// `artifacts`: the cache directory whose `plugins` subdirectory keeps compiled plugins; `None`
     /// compiles every time.
     /// `allow_list`: when set, only plugins it admits (and whose bytes match their pin) load.
+    /// `engine`: the one to compile and run plugins on; `None` for the process's plain engine
+    /// (`in_place::plain_engine`), created when the first plugin loads.
     pub fn new(
-        engine: Engine,
+        engine: Option<Engine>,
         artifacts: Option<PathBuf>,
         limits: Limits,
         allow_list: Option<Vec<Allowed>>,
@@ -197,11 +199,21 @@ impl PluginLoader {
         Ok(instance.outcome(result)?)
     }
 
+    fn engine(&self) -> Result<Engine, CallError> {
+        match &self.engine {
+            Some(engine) => Ok(engine.clone()),
+            None => Ok(super::in_place::plain_engine()
+                .map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?
+                .clone()),
+        }
+    }
+
     fn instantiate(&self, path: &Path) -> Result<Instance, CallError> {
-        let component = self.load(path)?;
-        check_imports(&self.engine, &component)?;
-        check_exports(&self.engine, &component)?;
-        let linker = plugin_linker(&self.engine).map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
+        let engine = self.engine()?;
+        let component = self.load(&engine, path)?;
+        check_imports(&engine, &component)?;
+        check_exports(&engine, &component)?;
+        let linker = plugin_linker(&engine).map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?;
@@ -211,7 +223,7 @@ impl PluginLoader {
             table: ResourceTable::new(),
             memory: MemoryCap::new(self.limits.memory_bytes),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&engine, state);
         store.limiter(|s| &mut s.memory);
         store
             .set_fuel(self.limits.fuel)
@@ -238,10 +250,10 @@ impl PluginLoader {
     /// The plugin's component. The allow-list admits the path before anything is opened; the file
     /// is read once, the pin is checked on those bytes, and those bytes are what is compiled (or
     /// what names the artifact), so swapping the file midway loads nothing unchecked.
-    fn load(&self, path: &Path) -> Result<Component, CallError> {
+    fn load(&self, engine: &Engine, path: &Path) -> Result<Component, CallError> {
         let bytes = read_admitted(self.allow_list.as_deref(), path)?;
         Ok(super::artifacts::compile(
-            &self.engine,
+            engine,
             self.artifacts.as_deref(),
             &bytes,
         )?)

@@ -7,9 +7,9 @@
 //! that loops or allocates without end fails with a clear error instead of hanging credbox.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use tracing::debug;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -19,12 +19,11 @@ use super::bindings::wit::{Error as GuestError, ProcessSettings};
 use super::bindings::wit_profiles::{File, Files, ProfilesReport, Property};
 use super::bindings::wit_provider::Options;
 use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_spawn};
-use super::in_place::{PageAligned, ProtectInPlace};
+use super::in_place::{PageAligned, in_place_engine, plain_engine};
 use super::plugins::{self, PluginLoader, PluginsView};
 use super::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
 use super::spawn::{self, SpawnView};
 use crate::Credentials;
-use crate::engine_config::engine_config;
 use crate::spawn::{SpawnCommand, SpawnPolicy};
 
 /// The guest component, built from `guest/` by the build script.
@@ -111,13 +110,20 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
 /// The embedded guest, loaded once per process and kept for its life. Its code runs in place,
 /// in the pages the binary maps (`in_place`), and wasmtime registers code by address: two loads
 /// of the same pages must never coexist (wasmtime asserts on it), and dropping one would make
-/// the pages non-executable under another. One load, never dropped, rules both out.
+/// the pages non-executable under another. One load, never dropped, rules both out. A failed
+/// load is not kept: its code was unregistered when it was dropped, and the next call tries again.
 fn embedded() -> Result<&'static Loaded> {
-    static EMBEDDED: OnceLock<Result<Loaded, String>> = OnceLock::new();
-    EMBEDDED
-        .get_or_init(|| Runtime::load_embedded().map_err(|e| format!("{e:#}")))
-        .as_ref()
-        .map_err(|e| anyhow!("{e}"))
+    static EMBEDDED: OnceLock<Loaded> = OnceLock::new();
+    static LOADING: Mutex<()> = Mutex::new(());
+    if let Some(loaded) = EMBEDDED.get() {
+        return Ok(loaded);
+    }
+    let _one_load_at_a_time = LOADING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(loaded) = EMBEDDED.get() {
+        return Ok(loaded);
+    }
+    let loaded = Runtime::load_embedded()?;
+    Ok(EMBEDDED.get_or_init(|| loaded))
 }
 
 impl Runtime {
@@ -128,28 +134,30 @@ impl Runtime {
     }
 
     fn load_embedded() -> Result<Loaded> {
-        let mut config = engine_config();
-        config.with_custom_code_memory(Some(Arc::new(ProtectInPlace)));
-        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-        // SAFETY: the bytes are this build's own output of `Engine::precompile_component`, made by
-        // the build script with the same wasmtime and `engine_config()`; wasmtime checks the
-        // version and configuration before using them. They are a `static` in read-only data:
-        // alive as long as the process and never written, as `deserialize_raw` requires.
-        let (component, in_place) =
+        if GUEST_PRECOMPILED.fits_in_place() {
+            let engine = in_place_engine().map_err(anyhow::Error::from)?;
+            // SAFETY: the bytes are this build's own output of `Engine::precompile_component`,
+            // made by the build script with the same wasmtime and `engine_config()`; wasmtime
+            // checks the version and configuration before using them. They are a `static` in
+            // read-only data: alive as long as the process and never written, as
+            // `deserialize_raw` requires; and they start on a page boundary (checked above).
             match unsafe { Component::deserialize_raw(&engine, GUEST_PRECOMPILED.memory()) } {
-                Ok(component) => (component, true),
-                Err(e) => {
-                    debug!("the precompiled guest does not fit this CPU ({e}); compiling it");
-                    (
-                        Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
-                        false,
-                    )
+                Ok(component) => {
+                    return Ok(Loaded {
+                        in_place: true,
+                        ..Self::link(engine, &component)?
+                    });
                 }
-            };
-        Ok(Loaded {
-            in_place,
-            ..Self::link(engine, &component)?
-        })
+                Err(e) => debug!("the precompiled guest cannot run here ({e}); compiling it"),
+            }
+        }
+        let engine = plain_engine().map_err(anyhow::Error::from)?.clone();
+        // SAFETY: as above; `deserialize` copies the bytes, so no alignment is needed.
+        let component = match unsafe { Component::deserialize(&engine, &GUEST_PRECOMPILED.0) } {
+            Ok(component) => component,
+            Err(_) => Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
+        };
+        Self::link(engine, &component)
     }
 
     fn loaded(&self) -> Result<&Loaded> {
@@ -188,9 +196,14 @@ impl Runtime {
         Ok(self.loaded()?.in_place)
     }
 
-    /// The engine (loading the guest if it is not loaded yet).
+    /// The engine to compile components for this runtime with: the one given to
+    /// [`Runtime::from_component`], or for the embedded guest's runtimes the process's plain
+    /// engine (the guest's own publishes code in place and loads nothing else).
     pub fn engine(&self) -> Result<&Engine> {
-        Ok(&self.loaded()?.engine)
+        match &self.component {
+            Some(loaded) => Ok(&loaded.engine),
+            None => plain_engine().map_err(anyhow::Error::from),
+        }
     }
 
     /// A fresh guest instance with its own memory, running helpers under `policy`. With `clock`,
@@ -202,7 +215,9 @@ impl Runtime {
         }
         let loaded = self.loaded()?;
         let plugins = PluginLoader::new(
-            loaded.engine.clone(),
+            // Plugins get the plain engine (created when the first one loads), never the
+            // embedded guest's in-place one.
+            self.component.as_ref().map(|given| given.engine.clone()),
             policy.plugin_artifacts.clone(),
             Limits::PLUGIN,
             policy.allow_list.clone(),
