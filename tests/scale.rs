@@ -69,7 +69,7 @@ fn check_over_a_large_config_grows_guest_memory_in_place() {
         let sandbox = Sandbox::new();
         sandbox.config(&generated_config(n, "/bin/true"));
         let runtime = Runtime::new().unwrap();
-        runtime.engine().unwrap(); // the guest loaded before counting
+        runtime.guest_runs_in_place().unwrap(); // the guest loaded before counting
         let before = page_faults();
         credbox::audit::check(&runtime, &locations(&sandbox), None).unwrap();
         page_faults() - before

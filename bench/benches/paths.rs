@@ -9,20 +9,27 @@ use credbox::{FetchOptions, Provider, Runtime, SpawnPolicy, Target};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn helper() -> String {
-    std::env::var("CREDBOX_BENCH_HELPER").expect("set CREDBOX_BENCH_HELPER to a compiled helper (make bench does)")
+    std::env::var("CREDBOX_BENCH_HELPER")
+        .expect("set CREDBOX_BENCH_HELPER to a compiled helper (make bench does)")
 }
 
 const OUTPUT: &[u8] = br#"{"Version": 1, "AccessKeyId": "ASIAIOSFODNN7EXAMPLE", "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "SessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN", "Expiration": "2099-01-01T00:00:00Z"}"#;
 
 fn warm_provider() -> Arc<Provider> {
-    let provider = Provider::new(Runtime::new().unwrap(), Target::Command(vec![helper()]), FetchOptions::default());
+    let provider = Provider::new(
+        Runtime::new().unwrap(),
+        Target::Command(vec![helper()]),
+        FetchOptions::default(),
+    );
     provider.retrieve().unwrap();
     Arc::new(provider)
 }
 
 fn cached_retrieve(c: &mut Criterion) {
     let provider = warm_provider();
-    c.bench_function("cached retrieve, 1 thread", |b| b.iter(|| provider.retrieve().unwrap()));
+    c.bench_function("cached retrieve, 1 thread", |b| {
+        b.iter(|| provider.retrieve().unwrap())
+    });
     for threads in [2, 4, 8] {
         // Wall time for all calls spread over the threads: with perfect scaling it falls as
         // threads are added, up to the number of cores.
@@ -55,10 +62,21 @@ fn guest_calls(c: &mut Criterion) {
         b.iter(|| session.validate_output(OUTPUT, None).unwrap())
     });
     let files = Files {
-        config: File { path: "config".into(), text: format!("[profile p]\nregion = eu-west-1\ncredential_process = {}\n", helper()) },
-        credentials: File { path: "credentials".into(), text: String::new() },
+        config: File {
+            path: "config".into(),
+            text: format!(
+                "[profile p]\nregion = eu-west-1\ncredential_process = {}\n",
+                helper()
+            ),
+        },
+        credentials: File {
+            path: "credentials".into(),
+            text: String::new(),
+        },
     };
-    c.bench_function("guest: resolve a profile", |b| b.iter(|| session.resolve(&files, "p").unwrap()));
+    c.bench_function("guest: resolve a profile", |b| {
+        b.iter(|| session.resolve(&files, "p").unwrap())
+    });
     c.bench_function("instantiate the guest", |b| {
         b.iter(|| runtime.session(SpawnPolicy::default(), None).unwrap())
     });
@@ -68,11 +86,23 @@ fn refresh(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
     let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
     let files = Files {
-        config: File { path: "config".into(), text: format!("[profile p]\ncredential_process = {}\n", helper()) },
-        credentials: File { path: "credentials".into(), text: String::new() },
+        config: File {
+            path: "config".into(),
+            text: format!("[profile p]\ncredential_process = {}\n", helper()),
+        },
+        credentials: File {
+            path: "credentials".into(),
+            text: String::new(),
+        },
     };
-    let Source::Process(settings) = session.resolve(&files, "p").unwrap() else { panic!() };
-    let options = Options { min_ttl_seconds: 900, timeout_ms: 60_000, allow_shell: false };
+    let Source::Process(settings) = session.resolve(&files, "p").unwrap() else {
+        panic!()
+    };
+    let options = Options {
+        min_ttl_seconds: 900,
+        timeout_ms: 60_000,
+        allow_shell: false,
+    };
     let mut group = c.benchmark_group("refresh");
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("spawn the helper and validate (no cache)", |b| {
@@ -84,15 +114,9 @@ fn refresh(c: &mut Criterion) {
     group.finish();
 }
 
-fn load(c: &mut Criterion) {
-    c.bench_function("load the precompiled guest (engine, deserialize, link)", |b| {
-        b.iter(|| {
-            let runtime = Runtime::new().unwrap();
-            runtime.engine().unwrap();
-            runtime
-        })
-    });
-}
+// Loading the guest is not benchmarked in-process: the embedded guest is loaded once per process
+// and shared (it runs in place, and wasmtime registers code by address), so only a new process
+// pays for it: bench/compare.sh's cold export measures that.
 
-criterion_group!(benches, cached_retrieve, guest_calls, refresh, load);
+criterion_group!(benches, cached_retrieve, guest_calls, refresh);
 criterion_main!(benches);

@@ -5,14 +5,14 @@
 //! with optional SHA-256 pins, a timeout ceiling that kills the helper's whole process group, a
 //! stdout cap, a bounded stderr tail, and a recursion guard.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod admission;
+mod forward;
 mod reaper;
 mod recursion;
 
@@ -144,7 +144,7 @@ pub fn run(
         Some(file) => exec_descriptor(file, &program),
         None => Command::new(&program),
     };
-    let mut child = command
+    command
         .args(&args)
         .env(CHAIN_VAR, chain)
         .stdin(match policy.stdin {
@@ -154,9 +154,8 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group, so that a timeout kills everything it started.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| spawn_failure(&program, &e))?;
+        .process_group(0);
+    let (mut child, running) = Running::spawn(|| command.spawn()).map_err(|e| spawn_failure(&program, &e))?;
     let deadline = Instant::now() + timeout;
     let group = rustix::process::Pid::from_child(&child);
     // When the helper started (in the kernel's clock ticks): processes that leave its group with
@@ -166,11 +165,10 @@ pub fn run(
         .load(std::sync::atomic::Ordering::Relaxed)
         .then(|| process_start(child.id()))
         .flatten();
-    let _running = Running::register(child.id());
 
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let mut watch = Watch::new(child, stdout, stderr, policy.forward_stderr)
+    let mut watch = Watch::new(child, running, stdout, stderr, policy.forward_stderr)
         .map_err(|e| SpawnError::Failed(format!("watching the helper: {e}")))?;
     while !(watch.stdout_closed() && watch.exited) {
         match watch.step(deadline) {
@@ -191,8 +189,8 @@ pub fn run(
     // background process holds stderr open: then wait a little, not until the timeout).
     let drain_until = (Instant::now() + STDERR_DRAIN).min(deadline);
     while watch.stderr.is_some() && matches!(watch.step(drain_until), Ok(true)) {}
-    if let Some(forwarder) = watch.forwarder.take() {
-        forwarder.finish(Instant::now() + STDERR_DRAIN);
+    if watch.forward_stderr {
+        forward::flush(Instant::now() + STDERR_DRAIN);
     }
     // It has exited, so this returns at once; reaping only now keeps its process group ID from
     // being reused while anything above could still signal the group.
@@ -220,22 +218,21 @@ struct Overflow;
 ///
 /// Each wake-up reads at most one chunk per pipe before polling again, so a helper that floods
 /// stderr cannot keep the loop from its deadline; and nothing here writes to credbox's own
-/// stderr, which may block (a full pipe, a terminal stopped with Ctrl-S): forwarding is a
-/// [`Forwarder`]'s.
+/// stderr, which may block (a full pipe, a terminal stopped with Ctrl-S): [`forward`] does.
 ///
 /// The exit is noticed without reaping the helper: until it is reaped (at the very end), its
 /// zombie keeps its process group ID from being reused, so killing the group after a timeout
 /// cannot reach an unrelated process group.
 struct Watch {
     child: std::process::Child,
+    /// Its place among the running helpers, for as long as it is unreaped.
+    running: Running,
     /// Open until end-of-file.
     stdout: Option<std::process::ChildStdout>,
     stderr: Option<std::process::ChildStderr>,
     /// Readable once the helper has exited; `None` where pidfds are not available (Linux before
     /// 5.3), where the loop looks for the exit every few milliseconds instead.
     pidfd: Option<std::os::fd::OwnedFd>,
-    /// Started on the first stderr the helper writes, if stderr is forwarded.
-    forwarder: Option<Forwarder>,
     forward_stderr: bool,
     stdout_bytes: Vec<u8>,
     stderr_tail: Vec<u8>,
@@ -249,6 +246,7 @@ const EXIT_POLL: Duration = Duration::from_millis(5);
 impl Watch {
     fn new(
         child: std::process::Child,
+        running: Running,
         stdout: std::process::ChildStdout,
         stderr: std::process::ChildStderr,
         forward_stderr: bool,
@@ -259,10 +257,10 @@ impl Watch {
         let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
         Ok(Watch {
             child,
+            running,
             stdout: Some(stdout),
             stderr: Some(stderr),
             pidfd,
-            forwarder: None,
             forward_stderr,
             stdout_bytes: Vec::with_capacity(4096),
             stderr_tail: Vec::new(),
@@ -356,9 +354,7 @@ impl Watch {
             Ok(0) => self.stderr = None,
             Ok(n) => {
                 if self.forward_stderr {
-                    self.forwarder
-                        .get_or_insert_with(Forwarder::start)
-                        .send(&chunk[..n]);
+                    forward::send(&chunk[..n]);
                 }
                 self.stderr_tail.extend_from_slice(&chunk[..n]);
                 let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
@@ -382,8 +378,8 @@ impl Watch {
         // Output no longer matters; only the exit does.
         self.stdout = None;
         self.stderr = None;
-        if let Some(forwarder) = self.forwarder.take() {
-            forwarder.finish(Instant::now() + STDERR_DRAIN);
+        if self.forward_stderr {
+            forward::flush(Instant::now() + STDERR_DRAIN);
         }
         while !self.exited && matches!(self.step(grace_end), Ok(true)) {}
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
@@ -394,50 +390,14 @@ impl Watch {
         if self.exited {
             let _ = self.child.wait();
         } else {
-            let mut child = self.child;
-            std::thread::spawn(move || child.wait());
+            // It stays registered as running until that thread has reaped it. Where no thread
+            // can be started, the orphan reaping of a later run collects it.
+            let (mut child, running) = (self.child, self.running);
+            let _ = std::thread::Builder::new().spawn(move || {
+                let _ = child.wait();
+                drop(running);
+            });
         }
-    }
-}
-
-/// Copies a helper's stderr to credbox's own, on a thread of its own (started only for a helper
-/// that writes to stderr), so that a blocked stderr never holds up the watch loop. At most
-/// [`FORWARD_QUEUE`] chunks wait; more is dropped from the copy (the tail for error messages is
-/// kept apart, whole).
-struct Forwarder {
-    chunks: mpsc::SyncSender<Vec<u8>>,
-    /// Says when everything queued has been written.
-    written: mpsc::Receiver<()>,
-}
-
-/// How many chunks of stderr may wait to be forwarded.
-const FORWARD_QUEUE: usize = 16;
-
-impl Forwarder {
-    fn start() -> Self {
-        let (chunks, queued) = mpsc::sync_channel::<Vec<u8>>(FORWARD_QUEUE);
-        let (done, written) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut ours = std::io::stderr();
-            for chunk in queued {
-                let _ = ours.write_all(&chunk);
-            }
-            let _ = done.send(());
-        });
-        Forwarder { chunks, written }
-    }
-
-    fn send(&self, chunk: &[u8]) {
-        let _ = self.chunks.try_send(chunk.to_vec());
-    }
-
-    /// Let what is queued reach stderr before credbox writes anything of its own after it (a
-    /// helper's prompt or message, then credbox's one-line error), waiting until `until` at most.
-    fn finish(self, until: Instant) {
-        drop(self.chunks);
-        let _ = self
-            .written
-            .recv_timeout(until.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -490,14 +450,14 @@ mod tests {
 
     /// Watch `script` to the end, with or without a pidfd.
     fn watch_to_end(script: &str, pidfd: bool) -> (Vec<u8>, Option<i32>, Vec<u8>) {
-        let mut child = Command::new("/bin/sh")
+        let mut command = Command::new("/bin/sh");
+        command
             .args(["-c", script])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        let (mut child, running) = Running::spawn(|| command.spawn()).unwrap();
         let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let mut watch = Watch::new(child, stdout, stderr, false).unwrap();
+        let mut watch = Watch::new(child, running, stdout, stderr, false).unwrap();
         assert!(watch.pidfd.is_some(), "this kernel has pidfds");
         if !pidfd {
             watch.pidfd = None;

@@ -34,15 +34,26 @@ static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 pub(super) struct Running(u32);
 
 impl Running {
-    pub(super) fn register(pid: u32) -> Running {
-        RUNNING.lock().unwrap().push(pid);
-        Running(pid)
+    /// Start a helper with `spawn` and register it in one step, under the lock [`reap_orphans`]
+    /// checks: a helper that exits at once is never taken for an orphan and reaped before it
+    /// is registered (which would free its pid, and its process group ID, before any kill).
+    pub(super) fn spawn(
+        spawn: impl FnOnce() -> std::io::Result<std::process::Child>,
+    ) -> std::io::Result<(std::process::Child, Running)> {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        let child = spawn()?;
+        let pid = child.id();
+        running.push(pid);
+        Ok((child, Running(pid)))
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING.lock().unwrap().retain(|&pid| pid != self.0);
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&pid| pid != self.0);
     }
 }
 
@@ -68,7 +79,12 @@ pub(super) fn reap_orphans() {
             }
             info.si_pid()
         };
-        if pid <= 0 || RUNNING.lock().unwrap().contains(&(pid as u32)) {
+        if pid <= 0
+            || RUNNING
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&(pid as u32))
+        {
             return;
         }
         // SAFETY: reaps exactly the orphan just seen.
