@@ -42,11 +42,17 @@ fn locations(sandbox: &Sandbox) -> files::Locations {
     }
 }
 
-/// The guest instructions `credbox check` over every profile takes on an `n`-profile config.
-fn check_instructions(n: usize) -> u64 {
+/// A sandbox whose config holds `n` generated profiles, the `bench` one with a working helper.
+fn sandbox_with_profiles(n: usize) -> Sandbox {
     let sandbox = Sandbox::new();
     let helper = sandbox.json_helper("bin/helper", &session_json(1));
     sandbox.config(&generated_config(n, &helper.display().to_string()));
+    sandbox
+}
+
+/// The guest instructions `credbox check` over every profile takes on an `n`-profile config.
+fn check_instructions(n: usize) -> u64 {
+    let sandbox = sandbox_with_profiles(n);
     let runtime = Runtime::new().unwrap();
     let findings = credbox::audit::check(&runtime, &locations(&sandbox), None).unwrap();
     assert!(findings.is_empty(), "{findings:?}");
@@ -93,9 +99,7 @@ fn check_over_every_profile_is_linear_work() {
 /// The guest instructions of resolving and running the `bench` profile (cold, no cache) in an
 /// `n`-profile config.
 fn export_instructions(n: usize) -> u64 {
-    let sandbox = Sandbox::new();
-    let helper = sandbox.json_helper("bin/helper", &session_json(1));
-    sandbox.config(&generated_config(n, &helper.display().to_string()));
+    let sandbox = sandbox_with_profiles(n);
     let runtime = Runtime::new().unwrap();
     let options = FetchOptions::default();
     credbox::credentials_for_profile(&runtime, &locations(&sandbox), "bench", &options).unwrap();

@@ -329,43 +329,24 @@ impl Watch {
 
     fn read_stdout(&mut self) -> Result<(), Overflow> {
         let mut chunk = [0u8; 8192];
-        if let Some(stdout) = self.stdout.as_mut() {
-            match stdout.read(&mut chunk) {
-                Ok(0) => self.stdout = None,
-                Ok(n) if self.stdout_bytes.len() + n > STDOUT_CAP => return Err(Overflow),
-                Ok(n) => self.stdout_bytes.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-                    ) => {}
-                Err(_) => self.stdout = None,
+        if let Some(n) = read_chunk(&mut self.stdout, &mut chunk) {
+            if self.stdout_bytes.len() + n > STDOUT_CAP {
+                return Err(Overflow);
             }
+            self.stdout_bytes.extend_from_slice(&chunk[..n]);
         }
         Ok(())
     }
 
     fn read_stderr(&mut self) {
         let mut chunk = [0u8; 4096];
-        let Some(stderr) = self.stderr.as_mut() else {
-            return;
-        };
-        match stderr.read(&mut chunk) {
-            Ok(0) => self.stderr = None,
-            Ok(n) => {
-                if self.forward_stderr {
-                    forward::send(&chunk[..n]);
-                }
-                self.stderr_tail.extend_from_slice(&chunk[..n]);
-                let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
-                self.stderr_tail.drain(..excess);
+        if let Some(n) = read_chunk(&mut self.stderr, &mut chunk) {
+            if self.forward_stderr {
+                forward::send(&chunk[..n]);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-                ) => {}
-            Err(_) => self.stderr = None,
+            self.stderr_tail.extend_from_slice(&chunk[..n]);
+            let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
+            self.stderr_tail.drain(..excess);
         }
     }
 
@@ -397,6 +378,30 @@ impl Watch {
                 let _ = child.wait();
                 drop(running);
             });
+        }
+    }
+}
+
+/// One read from a non-blocking pipe: how many bytes arrived, if any. End of file or an error
+/// closes the pipe (sets it to `None`); nothing ready yet, or a signal, is just no bytes.
+fn read_chunk(pipe: &mut Option<impl Read>, chunk: &mut [u8]) -> Option<usize> {
+    match pipe.as_mut()?.read(chunk) {
+        Ok(0) => {
+            *pipe = None;
+            None
+        }
+        Ok(n) => Some(n),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
+            None
+        }
+        Err(_) => {
+            *pipe = None;
+            None
         }
     }
 }
