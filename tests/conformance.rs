@@ -7,9 +7,9 @@
 //!   run by the real binary with their `fs/` and `env.json`.
 //!
 //! Where a fixture follows one SDK's choice and docs/BEHAVIOUR.md decides differently, the case
-//! asserts credbox's behaviour and says why. Out of scope: `assume-role-tests.json` and every scenario that needs
-//! AWS STS or SSO traffic (`source_profile` + `role_arn` chains, web identity, SSO) — credbox runs
-//! credential_process helpers and reads static keys, it makes no AWS API calls.
+//! asserts credbox's behaviour and says why. `assume-role-tests.json` runs in the guest's own
+//! suite (`guest/tests/role_fixtures.rs`); role chains against a real STS are in `tests/roles.rs`.
+//! Out of scope: scenarios that need web identity, SSO or instance metadata.
 
 mod common;
 
@@ -246,9 +246,13 @@ fn smithy_expectation(name: &str) -> (Expect, &'static [&'static str]) {
         ),
         // aws-config's default chain reads AWS_ACCESS_KEY_ID first. `credbox export` answers for a
         // profile and ignores environment credentials (which `exec` replaces); this profile assumes
-        // a role through STS, which is out of scope, and says so.
+        // a role with `base`'s keys. The scenarios' STS endpoint is a closed loopback port (no test
+        // reaches the internet), so the call fails, naming the role and the source.
         "prefer_environment" => (
-            Expect::Err(3, "uses assume-role (role_arn), which credbox does not run"),
+            Expect::Err(
+                6,
+                "assuming arn:aws:iam::123456789:role/integration-test with the credentials of profile base (access key ****************FAKE) failed: http://127.0.0.1:9 could not be reached",
+            ),
             &[],
         ),
         "environment_variables_blank" => (
@@ -345,6 +349,7 @@ fn smithy_trials() -> Vec<Trial> {
                     let sandbox = common::Sandbox::new();
                     let mut command = sandbox.std_credbox();
                     command
+                        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
                         .envs(scenario_env(&dir))
                         .arg("export")
                         .arg("--no-cache")

@@ -149,3 +149,43 @@ fn the_granted_wasi_interfaces_give_the_guest_nothing() {
         "{message}"
     );
 }
+
+#[test]
+fn a_guest_cannot_send_credentials_to_an_endpoint_nobody_configured() {
+    // A listener the attacker controls: the host must refuse before connecting to it, so that the
+    // signed request (and the source's access key id) never leaves.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    for target in [url.as_str(), "https://sts.amazonaws.com.evil.example"] {
+        let (error, _) = attack(&["sts-elsewhere", target], &FetchOptions::default());
+        assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("neither an AWS STS endpoint nor one you configured"),
+            "{error}"
+        );
+    }
+    assert!(
+        listener.accept().is_err(),
+        "the host connected to an endpoint the user never configured"
+    );
+}
+
+#[test]
+fn a_guest_cannot_call_sts_or_prompt_in_a_loop() {
+    let options = FetchOptions {
+        policy: SpawnPolicy {
+            prompt: credbox::prompt::PromptMode::Never,
+            ..SpawnPolicy::default()
+        },
+        ..FetchOptions::default()
+    };
+    for attack_words in [&["sts-loop", "https://sts.invalid.example"][..], &["prompt-loop"]] {
+        let (error, took) = attack(attack_words, &options);
+        assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+        assert!(error.to_string().contains("in one call"), "{error}");
+        assert!(took < Duration::from_secs(30), "{took:?}");
+    }
+}

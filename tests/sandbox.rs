@@ -1,5 +1,5 @@
-//! The sandbox audit (docs/SECURITY.md): the guest component imports only its two capabilities
-//! (spawn and plugins), their types, and the WASI interfaces Rust's std needs; the host links
+//! The sandbox audit (docs/SECURITY.md): the guest component imports only its four capabilities
+//! (spawn, plugins, sts, prompt), their types, and the WASI interfaces Rust's std needs; the host links
 //! nothing more.
 
 use credbox::component::{GRANTED_WASI, GUEST_WASM, Runtime, component_imports};
@@ -11,7 +11,7 @@ fn unversioned(name: &str) -> &str {
 }
 
 #[test]
-fn the_guest_imports_nothing_beyond_its_two_capabilities_and_empty_wasi() {
+fn the_guest_imports_nothing_beyond_its_four_capabilities_and_empty_wasi() {
     let runtime = Runtime::new().unwrap();
     let engine = runtime.engine().unwrap();
     let component = Component::new(engine, GUEST_WASM).unwrap();
@@ -22,6 +22,8 @@ fn the_guest_imports_nothing_beyond_its_two_capabilities_and_empty_wasi() {
         [
             "credbox:provider/spawn",
             "credbox:provider/plugins",
+            "credbox:provider/sts",
+            "credbox:provider/prompt",
             "credbox:provider/types",
         ]
         .contains(&name)
@@ -32,7 +34,12 @@ fn the_guest_imports_nothing_beyond_its_two_capabilities_and_empty_wasi() {
         forbidden.is_empty(),
         "forbidden imports: {forbidden:?} (all: {imports:?})"
     );
-    for capability in ["credbox:provider/spawn", "credbox:provider/plugins"] {
+    for capability in [
+        "credbox:provider/spawn",
+        "credbox:provider/plugins",
+        "credbox:provider/sts",
+        "credbox:provider/prompt",
+    ] {
         assert!(
             imports.iter().any(|i| unversioned(i) == capability),
             "{capability} not in {imports:?}"

@@ -19,7 +19,7 @@ const out = pathToFileURL(`${outDir}/`);
 const STDOUT_CAP = 64 * 1024;
 const MAX_TIMEOUT_MS = 60_000;
 
-/** A WIT `spawn-error` or `call-error`: jco turns a thrown Error's `payload` into the `err` of the result. */
+/** A WIT `spawn-error`, `call-error`, `sts-error` or `prompt-error`: jco turns a thrown Error's `payload` into the `err` of the result. */
 function spawnError(tag, val) {
   const error = new Error(tag);
   error.payload = { tag, val };
@@ -59,11 +59,23 @@ function noPlugins() {
   throw spawnError("denied", "this host loads no credential plugins");
 }
 
+/** credbox:provider/sts — this host assumes no roles: every call is `denied`. */
+function noRoles() {
+  throw spawnError("denied", "this host assumes no roles");
+}
+
+/** credbox:provider/prompt — this host asks nobody: every MFA prompt is `unavailable`. */
+function noPrompts() {
+  throw spawnError("unavailable", "this host has no terminal to ask on");
+}
+
 // Everything else the component imports is what Rust's std needs; grant it empty: no environment
 // variables, no arguments. (The shim's own environment would hand over process.env.)
 const imports = {
   "credbox:provider/spawn": { run },
   "credbox:provider/plugins": { retrieve: noPlugins, isExpired: noPlugins },
+  "credbox:provider/sts": { assumeRole: noRoles },
+  "credbox:provider/prompt": { mfaCode: noPrompts },
   "wasi:cli/environment": { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined },
   "wasi:cli/exit": cli.exit,
   "wasi:cli/stdin": cli.stdin,
@@ -90,7 +102,8 @@ try {
     config: { path: configPath, text: await readFile(configPath, "utf8") },
     credentials: { path: "(no credentials file)", text: "" },
   };
-  const source = credbox.profiles.resolve(files, profile);
+  // No environment: a role profile's endpoint would come from the config file alone.
+  const source = credbox.profiles.resolve(files, profile, []);
   const credentials =
     source.tag === "static-keys"
       ? source.val

@@ -5,7 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::profile::{FileKind, Profile};
 use crate::provider::{self, Host as _};
-use crate::{Command, Credentials, Error, ExitStatus, PluginError, SyntaxRule, edit, report, resolve};
+use crate::{
+    Command, Credentials, Error, ExitStatus, PluginError, StsError, SyntaxRule, edit, report, resolve, role,
+};
 use resolve::Helper;
 
 wit_bindgen::generate!({
@@ -14,7 +16,7 @@ wit_bindgen::generate!({
 });
 
 use credbox::provider::types as wit;
-use credbox::provider::{plugins, spawn};
+use credbox::provider::{plugins, prompt, spawn, sts};
 use exports::credbox::provider::profiles as wit_profiles;
 use exports::credbox::provider::provider as wit_provider;
 use wit::ProcessSettings;
@@ -59,11 +61,136 @@ impl provider::Host for ComponentHost {
         plugins::is_expired(path, &credentials_to_wit(credentials.clone())).map_err(call_error_from_wit)
     }
 
+    fn assume_role(&self, request: provider::AssumeRoleRequest) -> Result<(Credentials, String), StsError> {
+        let request = sts::AssumeRoleRequest {
+            source: credentials_to_wit(request.source),
+            role_arn: request.role_arn,
+            session_name: request.session_name,
+            external_id: request.external_id,
+            duration_seconds: request.duration_seconds,
+            mfa: request.mfa,
+            source_identity: request.source_identity,
+            endpoint: endpoint_to_wit(request.endpoint),
+        };
+        sts::assume_role(&request)
+            .map(|assumed| {
+                (
+                    credentials_from_wit(assumed.credentials),
+                    assumed.assumed_role_arn,
+                )
+            })
+            .map_err(sts_error_from_wit)
+    }
+
+    fn mfa_code(&self, profile: &str, serial: &str) -> Result<String, provider::PromptError> {
+        prompt::mfa_code(profile, serial).map_err(|e| match e {
+            prompt::PromptError::Unavailable(why) => provider::PromptError::Unavailable(why),
+            prompt::PromptError::Cancelled => provider::PromptError::Cancelled,
+        })
+    }
+
     fn now(&self) -> i64 {
         match SystemTime::now().duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_secs() as i64,
             Err(e) => -(e.duration().as_secs() as i64),
         }
+    }
+}
+
+fn endpoint_to_wit(e: role::Endpoint) -> wit::StsEndpoint {
+    wit::StsEndpoint {
+        url: e.url,
+        region: e.region,
+    }
+}
+
+fn endpoint_from_wit(e: wit::StsEndpoint) -> role::Endpoint {
+    role::Endpoint {
+        url: e.url,
+        region: e.region,
+    }
+}
+
+fn sts_error_from_wit(e: wit::StsError) -> StsError {
+    match e {
+        wit::StsError::Denied(s) => StsError::Denied(s),
+        wit::StsError::Unreachable(s) => StsError::Unreachable(s),
+        wit::StsError::Rejected(r) => StsError::Rejected {
+            status: r.status,
+            code: r.code,
+            message: r.message,
+            request_id: r.request_id,
+        },
+        wit::StsError::Malformed(s) => StsError::Malformed(s),
+    }
+}
+
+fn sts_error_to_wit(e: StsError) -> wit::StsError {
+    match e {
+        StsError::Denied(s) => wit::StsError::Denied(s),
+        StsError::Unreachable(s) => wit::StsError::Unreachable(s),
+        StsError::Rejected {
+            status,
+            code,
+            message,
+            request_id,
+        } => wit::StsError::Rejected(wit::StsRejection {
+            status,
+            code,
+            message,
+            request_id,
+        }),
+        StsError::Malformed(s) => wit::StsError::Malformed(s),
+    }
+}
+
+fn role_to_wit(r: role::RoleSettings) -> wit::RoleSettings {
+    wit::RoleSettings {
+        profile: r.profile,
+        role_arn: r.role_arn,
+        session_name: r.session_name,
+        external_id: r.external_id,
+        duration_seconds: r.duration_seconds,
+        mfa_serial: r.mfa_serial,
+        mfa_process: r.mfa_process,
+        source_identity: r.source_identity,
+        endpoint: endpoint_to_wit(r.endpoint),
+        origin: place_to_wit(r.origin),
+    }
+}
+
+fn role_from_wit(r: wit::RoleSettings) -> role::RoleSettings {
+    role::RoleSettings {
+        profile: r.profile,
+        role_arn: r.role_arn,
+        session_name: r.session_name,
+        external_id: r.external_id,
+        duration_seconds: r.duration_seconds,
+        mfa_serial: r.mfa_serial,
+        mfa_process: r.mfa_process,
+        source_identity: r.source_identity,
+        endpoint: endpoint_from_wit(r.endpoint),
+        origin: (r.origin.file, r.origin.line.unwrap_or(0)),
+    }
+}
+
+fn chain_to_wit(chain: role::Chain) -> wit_profiles::RoleChain {
+    wit_profiles::RoleChain {
+        base_profile: chain.base_profile,
+        base: match chain.base {
+            role::Base::StaticKeys(c) => wit_profiles::BaseSource::StaticKeys(credentials_to_wit(c)),
+            role::Base::Process(s) => wit_profiles::BaseSource::Process(settings_to_wit(s)),
+            role::Base::Environment => wit_profiles::BaseSource::Environment,
+        },
+        roles: chain.roles.into_iter().map(role_to_wit).collect(),
+    }
+}
+
+fn options_from_wit(options: wit_provider::Options) -> provider::Options {
+    provider::Options {
+        min_ttl_seconds: options.min_ttl_seconds,
+        timeout_ms: options.timeout_ms,
+        allow_shell: options.allow_shell,
     }
 }
 
@@ -178,6 +305,13 @@ fn error_to_wit(error: Error) -> wit::Error {
         }
         Error::Expired(at) => wit::Error::Expired(at),
         Error::Plugin(e) => wit::Error::Plugin(plugin_error_to_wit(e)),
+        Error::Sts(f) => wit::Error::Sts(wit::StsFailure {
+            role_arn: f.role_arn,
+            source_key: f.source_key,
+            source_profile: f.source_profile,
+            error: sts_error_to_wit(f.error),
+        }),
+        Error::Mfa(why) => wit::Error::Mfa(why),
     }
 }
 
@@ -329,11 +463,17 @@ impl wit_profiles::Guest for Component {
         }
     }
 
-    fn resolve(files: wit_profiles::Files, profile: String) -> Result<wit_profiles::Source, wit::Error> {
+    fn resolve(
+        files: wit_profiles::Files,
+        profile: String,
+        environment: Vec<(String, String)>,
+    ) -> Result<wit_profiles::Source, wit::Error> {
         let (config, credentials) = (file_text(&files.config), file_text(&files.credentials));
-        match resolve::resolve(config, credentials, &profile).map_err(error_to_wit)? {
+        let env = role::Environment::new(&environment);
+        match resolve::resolve(config, credentials, &profile, &env).map_err(error_to_wit)? {
             resolve::Source::StaticKeys(c) => Ok(wit_profiles::Source::StaticKeys(credentials_to_wit(c))),
             resolve::Source::Process(s) => Ok(wit_profiles::Source::Process(settings_to_wit(s))),
+            resolve::Source::Role(chain) => Ok(wit_profiles::Source::Role(chain_to_wit(chain))),
         }
     }
 }
@@ -359,12 +499,28 @@ pub struct CredentialProvider(provider::Provider);
 
 impl wit_provider::GuestCredentialProvider for CredentialProvider {
     fn new(settings: ProcessSettings, options: wit_provider::Options) -> Self {
-        let options = provider::Options {
-            min_ttl_seconds: options.min_ttl_seconds,
-            timeout_ms: options.timeout_ms,
-            allow_shell: options.allow_shell,
-        };
-        CredentialProvider(provider::Provider::new(settings_from_wit(settings), options))
+        CredentialProvider(provider::Provider::new(
+            settings_from_wit(settings),
+            options_from_wit(options),
+        ))
+    }
+
+    fn for_role(
+        settings: wit::RoleSettings,
+        source: wit::Credentials,
+        source_profile: String,
+        options: wit_provider::Options,
+    ) -> wit_provider::CredentialProvider {
+        wit_provider::CredentialProvider::new(CredentialProvider(provider::Provider::for_role(
+            role_from_wit(settings),
+            credentials_from_wit(source),
+            source_profile,
+            options_from_wit(options),
+        )))
+    }
+
+    fn cache_key(&self) -> Vec<u8> {
+        self.0.cache_key()
     }
 
     fn retrieve(&self) -> Result<wit::Credentials, wit::Error> {

@@ -12,6 +12,7 @@ pub mod profile;
 pub mod provider;
 pub mod report;
 pub mod resolve;
+pub mod role;
 
 #[cfg(target_family = "wasm")]
 mod component;
@@ -104,6 +105,34 @@ pub enum Error {
     },
     Expired(i64),
     Plugin(PluginError),
+    /// An STS call for a role failed.
+    Sts(StsFailure),
+    /// No MFA code could be had; says why and how to fix it.
+    Mfa(String),
+}
+
+/// An STS call that gave no credentials (mirrors the WIT `sts-failure`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StsFailure {
+    pub role_arn: String,
+    /// Masked.
+    pub source_key: String,
+    pub source_profile: String,
+    pub error: StsError,
+}
+
+/// Why STS gave no credentials (mirrors the WIT `sts-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StsError {
+    Denied(String),
+    Unreachable(String),
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    Malformed(String),
 }
 
 /// Why a credential plugin gave no credentials (mirrors the WIT `plugin-error`).

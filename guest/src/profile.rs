@@ -32,11 +32,15 @@ pub struct Value {
 /// One profile: lower-cased property names to values.
 pub type Profile = BTreeMap<String, Value>;
 
-/// Every profile (and sso-session) defined by a config file and a credentials file.
+/// Every profile (and sso-session, and services section) defined by a config file and a
+/// credentials file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProfileSet {
     pub profiles: BTreeMap<String, Profile>,
     pub sso_sessions: BTreeMap<String, Profile>,
+    /// `[services NAME]` sections: per-service settings (`sts =` then `endpoint_url = ...` as
+    /// sub-properties) that a profile selects with `services = NAME`.
+    pub services: BTreeMap<String, Profile>,
 }
 
 /// What a section header names, after normalisation (borrowed from the line).
@@ -48,6 +52,7 @@ enum Section<'a> {
         prefixed: bool,
     },
     SsoSession(&'a str),
+    Services(&'a str),
     /// A section credbox does not use (or an invalid name): its properties are parsed and dropped.
     Ignored,
 }
@@ -96,6 +101,7 @@ impl ProfileSet {
                     self.profiles.entry(name.to_string()).or_default()
                 }
                 Section::SsoSession(name) => self.sso_sessions.entry(name.to_string()).or_default(),
+                Section::Services(name) => self.services.entry(name.to_string()).or_default(),
                 Section::Ignored => continue,
             };
             // Invalid property names are parsed (so their continuations attach to them) and dropped.
@@ -188,6 +194,8 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
                 Section::Profile { name, prefixed: true }
             } else if let Some(name) = named("sso-session") {
                 Section::SsoSession(name)
+            } else if let Some(name) = named("services") {
+                Section::Services(name)
             } else if inner == "default" {
                 Section::Profile {
                     name: inner,
@@ -203,7 +211,11 @@ fn parse_section_header(line: &str, kind: FileKind, line_no: u32) -> Result<Sect
         },
     };
     Ok(match section {
-        Section::Profile { name, .. } | Section::SsoSession(name) if !is_valid_name(name) => Section::Ignored,
+        Section::Profile { name, .. } | Section::SsoSession(name) | Section::Services(name)
+            if !is_valid_name(name) =>
+        {
+            Section::Ignored
+        }
         other => other,
     })
 }
@@ -285,7 +297,7 @@ fn parse_sections<'a>(
                 (Section::Ignored, _) => false,
                 (_, None) => true,
                 (Section::Profile { name, .. }, Some(only)) => *name == only,
-                (Section::SsoSession(_), Some(_)) => false,
+                (Section::SsoSession(_) | Section::Services(_), Some(_)) => false,
             };
             if keep {
                 sections.push((section, Vec::new()));

@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 
 use crate::resolve::{Helper, ProcessSettings};
+use crate::role::{Endpoint, RoleSettings};
 use crate::{
-    Command, Credentials, Error, ExitStatus, PluginError, parse_command, validate_credentials,
-    validate_output,
+    Command, Credentials, Error, ExitStatus, PluginError, StsError, StsFailure, mask, parse_command,
+    validate_credentials, validate_output,
 };
 
 /// The user's options (mirrors the WIT `options`).
@@ -83,13 +84,38 @@ impl From<PluginCallError> for Error {
     }
 }
 
-/// The provider's view of the outside world: the host's two capabilities and the clock.
+/// An STS `AssumeRole` call (mirrors the WIT `sts.assume-role-request`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumeRoleRequest {
+    pub source: Credentials,
+    pub role_arn: String,
+    pub session_name: String,
+    pub external_id: Option<String>,
+    pub duration_seconds: Option<u32>,
+    /// The MFA serial and the code.
+    pub mfa: Option<(String, String)>,
+    pub source_identity: Option<String>,
+    pub endpoint: Endpoint,
+}
+
+/// Why the person gave no MFA code (mirrors the WIT `prompt.prompt-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PromptError {
+    Unavailable(String),
+    Cancelled,
+}
+
+/// The provider's view of the outside world: the host's capabilities and the clock.
 pub trait Host {
     fn spawn(&self, request: SpawnRequest) -> Result<SpawnOutput, SpawnError>;
     /// The `retrieve` of the credential plugin at `path`.
     fn plugin_retrieve(&self, path: &str) -> Result<Credentials, PluginCallError>;
     /// The `is-expired` of the credential plugin at `path`.
     fn plugin_is_expired(&self, path: &str, credentials: &Credentials) -> Result<bool, PluginCallError>;
+    /// STS `AssumeRole`: the credentials and the assumed role's ARN.
+    fn assume_role(&self, request: AssumeRoleRequest) -> Result<(Credentials, String), StsError>;
+    /// Ask the person for the MFA code of `serial`.
+    fn mfa_code(&self, profile: &str, serial: &str) -> Result<String, PromptError>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
 }
@@ -128,6 +154,9 @@ struct CacheEntry {
     /// `command_line` is then empty: the on-disk format of credbox 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plugin: Option<String>,
+    /// For a role: its cache key (what decides the credentials; no secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
     fetched_at: i64,
     access_key_id: String,
     secret_access_key: String,
@@ -138,9 +167,31 @@ struct CacheEntry {
 
 const CACHE_FORMAT: u32 = 1;
 
-/// One profile's `credential_process`, fetched at most once per refresh window.
+/// A role to assume with given source credentials.
+struct RoleJob {
+    settings: RoleSettings,
+    source: Credentials,
+    source_profile: String,
+}
+
+/// STS `TokenCode`s are six digits.
+fn is_mfa_code(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account of an assumed role's ARN (`arn:aws:sts::ACCOUNT:assumed-role/...`), as botocore
+/// reads it.
+fn account_of(assumed_role_arn: &str) -> Option<String> {
+    let account = assumed_role_arn.split(':').nth(4)?;
+    (!account.is_empty()).then(|| account.to_string())
+}
+
+/// One profile's `credential_process` (or plugin, or role), fetched at most once per refresh
+/// window.
 pub struct Provider {
     settings: ProcessSettings,
+    /// Set for a role: then `settings` only names the profile.
+    role: Option<RoleJob>,
     options: Options,
     current: RefCell<Option<Fetched>>,
 }
@@ -149,9 +200,137 @@ impl Provider {
     pub fn new(settings: ProcessSettings, options: Options) -> Self {
         Provider {
             settings,
+            role: None,
             options,
             current: RefCell::new(None),
         }
+    }
+
+    /// A provider that assumes `settings`' role with `source`, the credentials of `source_profile`.
+    pub fn for_role(
+        settings: RoleSettings,
+        source: Credentials,
+        source_profile: String,
+        options: Options,
+    ) -> Self {
+        Provider {
+            settings: ProcessSettings::new(&settings.profile, Helper::CommandLine(String::new())),
+            role: Some(RoleJob {
+                settings,
+                source,
+                source_profile,
+            }),
+            options,
+            current: RefCell::new(None),
+        }
+    }
+
+    /// What decides this provider's credentials, as text: for a role, the source's access key id
+    /// and every parameter of the call; for a helper, its command line or plugin path.
+    pub fn cache_key(&self) -> Vec<u8> {
+        let Some(job) = &self.role else {
+            let (command_line, plugin) = self.entry_helper();
+            return serde_json::to_vec(&(
+                &self.settings.profile,
+                command_line,
+                plugin,
+                &self.settings.account_id,
+            ))
+            .unwrap_or_default();
+        };
+        let r = &job.settings;
+        serde_json::to_vec(&serde_json::json!({
+            "role": r.role_arn,
+            "profile": r.profile,
+            "source": job.source.access_key_id,
+            "session": r.session_name,
+            "external_id": r.external_id,
+            "duration": r.duration_seconds,
+            "mfa_serial": r.mfa_serial,
+            "source_identity": r.source_identity,
+            "endpoint": r.endpoint.url,
+            "region": r.endpoint.region,
+        }))
+        .unwrap_or_default()
+    }
+
+    /// Assume the role: ask for an MFA code first when the role needs one.
+    fn assume(&self, job: &RoleJob, host: &impl Host) -> Result<(Credentials, i64), Error> {
+        let r = &job.settings;
+        let mfa = match &r.mfa_serial {
+            None => None,
+            Some(serial) => Some((serial.clone(), self.mfa_code(r, serial, host)?)),
+        };
+        let request = AssumeRoleRequest {
+            source: job.source.clone(),
+            role_arn: r.role_arn.clone(),
+            session_name: r
+                .session_name
+                .clone()
+                .unwrap_or_else(|| format!("credbox-session-{}", host.now())),
+            external_id: r.external_id.clone(),
+            duration_seconds: r.duration_seconds,
+            mfa,
+            source_identity: r.source_identity.clone(),
+            endpoint: r.endpoint.clone(),
+        };
+        let (returned, assumed_role_arn) = host.assume_role(request).map_err(|error| {
+            Error::Sts(StsFailure {
+                role_arn: r.role_arn.clone(),
+                source_key: mask(&job.source.access_key_id),
+                source_profile: job.source_profile.clone(),
+                error,
+            })
+        })?;
+        let now = host.now();
+        let account_id = account_of(&assumed_role_arn);
+        let credentials = validate_credentials(returned, account_id.as_deref(), now)?;
+        if credentials.expiration.is_none() || credentials.session_token.is_none() {
+            return Err(Error::Sts(StsFailure {
+                role_arn: r.role_arn.clone(),
+                source_key: mask(&job.source.access_key_id),
+                source_profile: job.source_profile.clone(),
+                error: StsError::Malformed("the answer has no session token or expiration".into()),
+            }));
+        }
+        Ok((credentials, now))
+    }
+
+    /// The MFA code: from `mfa_process` (run through `spawn`) or from the person.
+    fn mfa_code(&self, r: &RoleSettings, serial: &str, host: &impl Host) -> Result<String, Error> {
+        let Some(process) = &r.mfa_process else {
+            return host.mfa_code(&r.profile, serial).map_err(|e| {
+                Error::Mfa(match e {
+                    PromptError::Unavailable(why) => format!(
+                        "profile {} needs an MFA code for {serial}, but {why}; run credbox where it can ask on a terminal, or set mfa_process to a command that prints the code",
+                        r.profile
+                    ),
+                    PromptError::Cancelled => format!("no MFA code was entered for {serial} (profile {})", r.profile),
+                })
+            });
+        };
+        let output = host.spawn(SpawnRequest {
+            command: parse_command(process, self.options.allow_shell)?,
+            timeout_ms: self.options.timeout_ms,
+            label: format!("{} mfa_process", r.profile),
+        })?;
+        if output.status != ExitStatus::Code(0) {
+            return Err(Error::NonzeroExit {
+                status: output.status,
+                stderr_tail: output.stderr_tail,
+            });
+        }
+        // The code itself is never shown: a message says only what shape it had.
+        let code = String::from_utf8(output.stdout).unwrap_or_default();
+        let code = code.trim();
+        if !is_mfa_code(code) {
+            return Err(Error::Mfa(format!(
+                "mfa_process of profile {} printed {} characters, not a 6-digit MFA code; make it print only the code",
+                r.profile,
+                code.chars().count()
+            )));
+        }
+        Ok(code.to_string())
     }
 
     /// The cached credentials if they may be reused, else fresh ones.
@@ -160,8 +339,9 @@ impl Provider {
             return Ok(credentials);
         }
         let account_id = self.settings.account_id.as_deref();
-        let (credentials, now) = match &self.settings.helper {
-            Helper::CommandLine(command_line) => {
+        let (credentials, now) = match (&self.role, &self.settings.helper) {
+            (Some(job), _) => self.assume(job, host)?,
+            (None, Helper::CommandLine(command_line)) => {
                 let output = host.spawn(SpawnRequest {
                     command: parse_command(command_line, self.options.allow_shell)?,
                     timeout_ms: self.options.timeout_ms,
@@ -176,7 +356,7 @@ impl Provider {
                 let now = host.now();
                 (validate_output(&output.stdout, account_id, now)?, now)
             }
-            Helper::Plugin(path) => {
+            (None, Helper::Plugin(path)) => {
                 let returned = host.plugin_retrieve(path)?;
                 let now = host.now();
                 (validate_credentials(returned, account_id, now)?, now)
@@ -226,6 +406,13 @@ impl Provider {
         self.current.borrow_mut().take();
     }
 
+    /// A role's cache key as its cache entry records it.
+    fn role_key(&self) -> Option<String> {
+        self.role
+            .as_ref()
+            .map(|_| String::from_utf8_lossy(&self.cache_key()).into_owned())
+    }
+
     /// The command line and plugin path as the cache entry records them.
     fn entry_helper(&self) -> (&str, Option<&str>) {
         match &self.settings.helper {
@@ -245,6 +432,7 @@ impl Provider {
             || entry.profile != self.settings.profile
             || entry.command_line != command_line
             || entry.plugin.as_deref() != plugin
+            || entry.role != self.role_key()
             || entry.access_key_id.is_empty()
             || entry.secret_access_key.is_empty()
         {
@@ -288,6 +476,7 @@ impl Provider {
             profile: self.settings.profile.clone(),
             command_line: command_line.to_string(),
             plugin: plugin.map(String::from),
+            role: self.role_key(),
             fetched_at: *fetched_at,
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
@@ -312,6 +501,8 @@ mod tests {
         runs: Cell<u32>,
         plugin_says_expired: Cell<bool>,
         expiry_asks: Cell<u32>,
+        assumed: RefCell<Vec<AssumeRoleRequest>>,
+        prompts: Cell<u32>,
     }
 
     impl TestHost {
@@ -322,6 +513,8 @@ mod tests {
                 runs: Cell::new(0),
                 plugin_says_expired: Cell::new(false),
                 expiry_asks: Cell::new(0),
+                assumed: RefCell::new(Vec::new()),
+                prompts: Cell::new(0),
             }
         }
 
@@ -366,8 +559,103 @@ mod tests {
             self.expiry_asks.set(self.expiry_asks.get() + 1);
             Ok(self.plugin_says_expired.get())
         }
+        fn assume_role(&self, request: AssumeRoleRequest) -> Result<(Credentials, String), StsError> {
+            self.runs.set(self.runs.get() + 1);
+            self.assumed.borrow_mut().push(request);
+            Ok((
+                Credentials {
+                    access_key_id: format!("ASIA{}", self.runs.get()),
+                    secret_access_key: "S".into(),
+                    session_token: Some("T".into()),
+                    expiration: Some(self.now.get() + 3600),
+                    account_id: None,
+                },
+                "arn:aws:sts::210987654321:assumed-role/Deploy/s".into(),
+            ))
+        }
+        fn mfa_code(&self, _: &str, _: &str) -> Result<String, PromptError> {
+            self.prompts.set(self.prompts.get() + 1);
+            Ok("123456".into())
+        }
         fn now(&self) -> i64 {
             self.now.get()
+        }
+    }
+
+    fn role(mfa_serial: Option<&str>) -> RoleSettings {
+        RoleSettings {
+            profile: "prod".into(),
+            role_arn: "arn:aws:iam::210987654321:role/Deploy".into(),
+            session_name: None,
+            external_id: Some("x".into()),
+            duration_seconds: Some(1800),
+            mfa_serial: mfa_serial.map(String::from),
+            mfa_process: None,
+            source_identity: None,
+            endpoint: Endpoint {
+                url: "https://sts.amazonaws.com".into(),
+                region: "us-east-1".into(),
+            },
+            origin: ("/c".into(), 1),
+        }
+    }
+
+    fn source(key: &str) -> Credentials {
+        Credentials {
+            access_key_id: key.into(),
+            secret_access_key: "base-secret".into(),
+            session_token: None,
+            expiration: None,
+            account_id: None,
+        }
+    }
+
+    #[test]
+    fn a_role_asks_once_and_its_entry_is_bound_to_source_and_parameters() {
+        let host = TestHost::new(None);
+        let p = Provider::for_role(
+            role(Some("arn:mfa")),
+            source("AKIABASE"),
+            "base".into(),
+            Options::default(),
+        );
+        let credentials = p.retrieve(&host).unwrap();
+        assert_eq!(credentials.account_id.as_deref(), Some("210987654321"));
+        p.retrieve(host.at(60)).unwrap();
+        assert_eq!(
+            (host.runs.get(), host.prompts.get()),
+            (1, 1),
+            "one STS call, one prompt"
+        );
+        let sent = host.assumed.borrow()[0].clone();
+        assert_eq!(sent.mfa, Some(("arn:mfa".into(), "123456".into())));
+        assert_eq!(sent.session_name, format!("credbox-session-{}", 1_000_000));
+        assert_eq!(
+            (sent.duration_seconds, sent.external_id.as_deref()),
+            (Some(1800), Some("x"))
+        );
+
+        let entry = p.cache_entry().unwrap();
+        let same = Provider::for_role(
+            role(Some("arn:mfa")),
+            source("AKIABASE"),
+            "base".into(),
+            Options::default(),
+        );
+        assert!(same.restore(&entry, &host).unwrap());
+        assert_eq!(same.cache_key(), p.cache_key());
+        for other in [
+            Provider::for_role(
+                role(Some("arn:mfa")),
+                source("AKIAOTHER"),
+                "base".into(),
+                Options::default(),
+            ),
+            Provider::for_role(role(None), source("AKIABASE"), "base".into(), Options::default()),
+            provider(),
+        ] {
+            assert!(!other.restore(&entry, &host).unwrap());
+            assert_ne!(other.cache_key(), p.cache_key());
         }
     }
 

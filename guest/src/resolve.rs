@@ -1,6 +1,7 @@
 //! Choosing how a profile supplies credentials (BEHAVIOUR.md §1).
 
 use crate::profile::{FileKind, Profile, ProfileSet, Value};
+use crate::role::{self, Chain, Environment};
 use crate::{Credentials, Error};
 
 /// A profile file's path (for messages) and text.
@@ -51,11 +52,12 @@ impl ProcessSettings {
 pub enum Source {
     StaticKeys(Credentials),
     Process(ProcessSettings),
+    /// A role on top of another source (`role_arn`).
+    Role(Chain),
 }
 
 /// Credential sources of the SDKs that credbox does not run, for a precise error.
-const OTHER_SOURCES: [(&str, &str); 4] = [
-    ("role_arn", "assume-role (role_arn)"),
+const OTHER_SOURCES: [(&str, &str); 3] = [
     ("sso_session", "IAM Identity Center (sso_session)"),
     ("sso_start_url", "IAM Identity Center (sso_start_url)"),
     (
@@ -64,7 +66,7 @@ const OTHER_SOURCES: [(&str, &str); 4] = [
     ),
 ];
 
-fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: String) -> Error {
+pub(crate) fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: String) -> Error {
     Error::Config {
         profile: Some(profile.to_string()),
         file: file.map(String::from),
@@ -73,12 +75,25 @@ fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: S
     }
 }
 
-/// Resolve `name` from the two files: static keys win over `credential_process`.
-pub fn resolve(config: FileText, credentials: FileText, name: &str) -> Result<Source, Error> {
+/// Resolve `name` from the two files: a role (`role_arn`) first, then static keys, then
+/// `credential_process`. `env` is what the host read of the variables that choose a role's STS
+/// endpoint.
+pub fn resolve(
+    config: FileText,
+    credentials: FileText,
+    name: &str,
+    env: &Environment,
+) -> Result<Source, Error> {
     let set = parse(&config, &credentials, Some(name))?;
     let Some(profile) = set.profiles.get(name) else {
         return Err(not_found(&config, &credentials, name));
     };
+    if role::is_role(profile) {
+        // A chain reaches other profiles and `[services]` sections: parse everything (roles
+        // are the rare path; the one-profile scan stays for everything else).
+        let set = parse(&config, &credentials, None)?;
+        return role::chain(name, &set, (&config, &credentials), env).map(Source::Role);
+    }
     resolve_profile(name, profile, &config, &credentials)
 }
 
@@ -258,6 +273,7 @@ mod tests {
                 text: credentials,
             },
             name,
+            &Environment::default(),
         )
     }
 
@@ -345,7 +361,7 @@ mod tests {
         let Err(Error::Config { message, .. }) = run("[profile a]\nrole_arn = x\n", "", "a") else {
             panic!()
         };
-        assert!(message.contains("assume-role"));
+        assert!(message.contains("not an ARN"), "{message}");
         let Err(Error::Config { file, line, .. }) = run("[profile a]\nbroken\n", "", "a") else {
             panic!()
         };

@@ -12,10 +12,11 @@ use credbox_guest::edit::{EditError, file_for_key, set_property};
 use credbox_guest::output::FIELDS;
 use credbox_guest::profile::{FileKind, ProfileSet};
 use credbox_guest::provider::{
-    Host, Options, PluginCallError, Provider, SpawnError, SpawnOutput, SpawnRequest,
+    AssumeRoleRequest, Host, Options, PluginCallError, PromptError, Provider, SpawnError, SpawnOutput,
+    SpawnRequest,
 };
 use credbox_guest::resolve::ProcessSettings;
-use credbox_guest::{Credentials, Error, ExitStatus, validate_output};
+use credbox_guest::{Credentials, Error, ExitStatus, StsError, validate_output};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -543,6 +544,14 @@ impl Host for OneShot {
 
     fn plugin_is_expired(&self, _: &str, _: &Credentials) -> Result<bool, PluginCallError> {
         unreachable!("no plugin in these properties")
+    }
+
+    fn assume_role(&self, _: AssumeRoleRequest) -> Result<(Credentials, String), StsError> {
+        unreachable!("no role in these properties")
+    }
+
+    fn mfa_code(&self, _: &str, _: &str) -> Result<String, PromptError> {
+        unreachable!("no role in these properties")
     }
 
     fn now(&self) -> i64 {

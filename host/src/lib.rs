@@ -21,9 +21,11 @@ pub mod error;
 mod fetch;
 pub mod files;
 pub mod format;
+pub mod prompt;
 pub mod provider;
 pub mod serve;
 pub mod spawn;
+pub mod sts;
 
 pub use cache::Cache;
 pub use component::{Clock, Runtime};

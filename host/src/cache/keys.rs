@@ -33,6 +33,12 @@ impl CacheKey {
         Self::from_fields(profile, [&b"plugin"[..], path.as_bytes()], account_id)
     }
 
+    /// The key of a role's credentials: `guest_key` is what the guest says decides them (the
+    /// source's access key id, the role, every parameter of the call, the endpoint).
+    pub fn for_role(profile: &str, guest_key: &[u8]) -> Self {
+        Self::from_fields(profile, [&b"role"[..], guest_key], None)
+    }
+
     fn from_fields<'a>(
         profile: &'a str,
         helper: impl IntoIterator<Item = &'a [u8]>,

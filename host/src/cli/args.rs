@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use credbox::format::Format;
+use credbox::prompt::PromptMode;
 use credbox::spawn::Allowed;
 use credbox::{Cache, Error, ErrorKind, FetchOptions, SpawnPolicy, StdinMode};
 
@@ -210,12 +211,23 @@ pub struct RunArgs {
     /// Let credential_process values that use shell syntax run through /bin/sh -c.
     #[arg(long)]
     allow_shell: bool,
+    /// Where a role's MFA prompt goes: the controlling terminal (`terminal`, even when stdin and
+    /// stderr are captured), or nowhere (`never`: fail at once unless the profile has
+    /// mfa_process).
+    #[arg(long, value_enum, default_value = "terminal")]
+    prompt: PromptArg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum StdinArg {
     Inherit,
     Null,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PromptArg {
+    Terminal,
+    Never,
 }
 
 impl RunArgs {
@@ -244,6 +256,10 @@ impl RunArgs {
                 allow_list: (!self.allow.is_empty()).then(|| self.allow.clone()),
                 forward_stderr: true,
                 plugin_artifacts,
+                prompt: match self.prompt {
+                    PromptArg::Terminal => PromptMode::Terminal,
+                    PromptArg::Never => PromptMode::Never,
+                },
             },
             cache,
             clock: None,

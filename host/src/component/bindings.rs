@@ -25,7 +25,9 @@ mod plugin_world {
 /// The WIT `types` interface. Its `Credentials` prints its secret in `Debug`: it never leaves
 /// `component` and `credentials`; callers get [`crate::Credentials`].
 pub use credbox_world::credbox::provider::types as wit;
-pub(crate) use credbox_world::credbox::provider::{plugins as wit_plugins, spawn as wit_spawn};
+pub(crate) use credbox_world::credbox::provider::{
+    plugins as wit_plugins, prompt as wit_prompt, spawn as wit_spawn, sts as wit_sts,
+};
 pub(crate) use credbox_world::exports::credbox::provider::profiles as wit_profiles;
 pub(crate) use credbox_world::exports::credbox::provider::provider as wit_provider;
 pub(crate) use credbox_world::{Credbox, CredboxPre};

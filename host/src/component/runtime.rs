@@ -1,7 +1,7 @@
 //! Loading and calling the guest component.
 //!
 //! The guest is precompiled at build time and embedded; start-up deserializes it (no JIT). The
-//! linker is strict: it links the two capabilities and only the WASI interfaces Rust's std needs,
+//! linker is strict: it links the four capabilities and only the WASI interfaces Rust's std needs,
 //! each granted nothing, so a guest that imports anything else fails to instantiate. Every call
 //! into the guest has an instruction budget (fuel) and its memory a cap ([`Limits`]), so a guest
 //! that loops or allocates without end fails with a clear error instead of hanging credbox.
@@ -15,16 +15,18 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::wit::{Error as GuestError, ProcessSettings};
+use super::bindings::wit::{Error as GuestError, ProcessSettings, RoleSettings};
 use super::bindings::wit_profiles::{File, Files, ProfilesReport, Property};
 use super::bindings::wit_provider::Options;
-use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_spawn};
+use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_prompt, wit_spawn, wit_sts};
 use super::in_place::{PageAligned, in_place_engine, plain_engine};
 use super::plugins::{self, PluginLoader, PluginsView};
+use super::roles::{self, PromptView, StsView};
 use super::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
 use super::spawn::{self, SpawnView};
 use crate::Credentials;
 use crate::spawn::{SpawnCommand, SpawnPolicy};
+use crate::sts::StsPolicy;
 
 /// The guest component, built from `guest/` by the build script.
 pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
@@ -41,6 +43,8 @@ pub enum Source {
     StaticKeys(Credentials),
     /// A helper to run.
     Process(ProcessSettings),
+    /// A role on top of another source (`role_arn`).
+    Role(wit_profiles::RoleChain),
 }
 
 /// The guest, loaded on first use (so that a path that never enters the guest, like a served
@@ -70,8 +74,11 @@ pub struct HostState {
     policy: SpawnPolicy,
     memory: MemoryCap,
     plugins: PluginLoader,
-    /// How many more commands and plugin calls the current guest call may make.
+    /// How many more commands, plugin calls, STS calls and prompts the current guest call may
+    /// make.
     calls: CallBudget,
+    /// What bounds the `sts` import.
+    sts: StsPolicy,
 }
 
 impl HasResourceTable for HostState {
@@ -91,7 +98,7 @@ impl WasiView for HostState {
 
 impl wit::Host for HostState {}
 
-/// Link the two capabilities and the WASI interfaces in [`sandbox::GRANTED_WASI`], nothing else.
+/// Link the four capabilities (spawn, plugins, sts, prompt) and the WASI interfaces in [`sandbox::GRANTED_WASI`], nothing else.
 fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wit_spawn::add_to_linker::<_, spawn::Spawn>(&mut linker, |s: &mut HostState| SpawnView {
@@ -100,6 +107,14 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     })?;
     wit_plugins::add_to_linker::<_, plugins::Plugins>(&mut linker, |s: &mut HostState| PluginsView {
         loader: &s.plugins,
+        calls: &mut s.calls,
+    })?;
+    wit_sts::add_to_linker::<_, roles::Sts>(&mut linker, |s: &mut HostState| StsView {
+        policy: &s.sts,
+        calls: &mut s.calls,
+    })?;
+    wit_prompt::add_to_linker::<_, roles::Prompt>(&mut linker, |s: &mut HostState| PromptView {
+        mode: s.policy.prompt,
         calls: &mut s.calls,
     })?;
     wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;
@@ -229,6 +244,7 @@ impl Runtime {
             memory: MemoryCap::new(Limits::GUEST.memory_bytes),
             plugins,
             calls: CallBudget::full(),
+            sts: StsPolicy::default(),
         };
         let mut store = Store::new(&loaded.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -310,6 +326,8 @@ fn case(error: &GuestError) -> &'static str {
         GuestError::InvalidField(_) => "invalid-field",
         GuestError::Expired(_) => "expired",
         GuestError::Plugin(_) => "plugin",
+        GuestError::Sts(_) => "sts",
+        GuestError::Mfa(_) => "mfa",
     }
 }
 
@@ -384,15 +402,25 @@ impl Session {
         self.budget - self.store.get_fuel().unwrap_or(0)
     }
 
-    /// `profiles.resolve`: how `profile` supplies credentials.
+    /// `profiles.resolve`: how `profile` supplies credentials, with the environment variables
+    /// that choose a role's STS endpoint read from this process's environment.
     pub fn resolve(&mut self, files: &Files, profile: &str) -> Result<Source, CallError> {
+        let environment = crate::sts::endpoint_environment();
         let source = self.ask(text_len(files), |i, s| {
-            i.credbox_provider_profiles().call_resolve(s, files, profile)
+            i.credbox_provider_profiles()
+                .call_resolve(s, files, profile, &environment)
         })?;
         Ok(match source {
             wit_profiles::Source::StaticKeys(c) => Source::StaticKeys(c.into()),
             wit_profiles::Source::Process(settings) => Source::Process(settings),
+            wit_profiles::Source::Role(chain) => Source::Role(chain),
         })
+    }
+
+    /// Bound this session's STS calls by `policy` (by default: AWS endpoints and the ones set in
+    /// the environment).
+    pub fn set_sts_policy(&mut self, policy: StsPolicy) {
+        self.store.data_mut().sts = policy;
     }
 
     /// `profiles.report`: how every profile (or only `profile`) supplies credentials, and where
@@ -465,6 +493,33 @@ impl Session {
         })?)
     }
 
+    /// A new `credential-provider` resource for a role, assumed with `source` (the credentials of
+    /// `source_profile`).
+    pub fn new_role_provider(
+        &mut self,
+        settings: &RoleSettings,
+        source: &Credentials,
+        source_profile: &str,
+        options: Options,
+    ) -> Result<ProviderHandle, CallError> {
+        let source = wit::Credentials::from(source);
+        Ok(self.call(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_for_role(s, settings, &source, source_profile, options)
+                .map(ProviderHandle)
+        })?)
+    }
+
+    /// `credential-provider.cache-key`: what decides the provider's credentials.
+    pub fn cache_key(&mut self, provider: ProviderHandle) -> Result<Vec<u8>, CallError> {
+        Ok(self.call(0, |i, s| {
+            i.credbox_provider_provider()
+                .credential_provider()
+                .call_cache_key(s, provider.0)
+        })?)
+    }
+
     /// `credential-provider.retrieve`: cached credentials, or fresh ones (running the helper).
     pub fn retrieve(&mut self, provider: ProviderHandle) -> Result<Credentials, CallError> {
         let credentials = self.ask(0, |i, s| {
@@ -509,6 +564,19 @@ impl Session {
                 .credential_provider()
                 .call_cache_entry(s, provider.0)
         })?)
+    }
+}
+
+/// The host's credentials as the guest takes them (a role's source).
+impl From<&Credentials> for wit::Credentials {
+    fn from(c: &Credentials) -> Self {
+        wit::Credentials {
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key().to_string(),
+            session_token: c.session_token().map(String::from),
+            expiration: c.expiration,
+            account_id: c.account_id.clone(),
+        }
     }
 }
 

@@ -39,6 +39,12 @@ pub fn grant(import: &str) -> Option<&'static str> {
         "credbox:provider/plugins" => {
             "call a credential plugin at an absolute path, in a store of its own granted nothing, under the allow-list"
         }
+        "credbox:provider/sts" => {
+            "STS AssumeRole only, signed by the host, sent only to AWS STS or an endpoint the user configured, bounded in time and size"
+        }
+        "credbox:provider/prompt" => {
+            "ask for an MFA code on the controlling terminal, unless prompts are off"
+        }
         "credbox:provider/types" => "types only, no functions",
         "wasi:cli/environment" => "empty: no variables, no arguments, no working directory",
         "wasi:cli/exit" => "exit (ends the call with an error)",
@@ -72,7 +78,7 @@ impl CallBudget {
     pub(crate) fn take(&mut self) -> Result<(), String> {
         if self.0 == 0 {
             return Err(format!(
-                "the policy asked to run more than {MAX_SPAWNS_PER_CALL} commands in one call (a plugin call counts as one)"
+                "the policy asked to run more than {MAX_SPAWNS_PER_CALL} commands in one call (a plugin call, an STS call or a prompt counts as one)"
             ));
         }
         self.0 -= 1;

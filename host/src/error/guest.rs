@@ -170,6 +170,50 @@ fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> 
             ),
         ),
         GuestError::Plugin(e) => (K::Plugin, describe_plugin(e)),
+        GuestError::Sts(failure) => (K::Sts, describe_sts(failure)),
+        GuestError::Mfa(why) => (K::Mfa, why),
+    }
+}
+
+/// An STS failure: the role, whose credentials asked (masked), what STS or the network said, and
+/// what to do about the common causes.
+fn describe_sts(failure: wit::StsFailure) -> String {
+    let asked = format!(
+        "assuming {} with the credentials of profile {} (access key {})",
+        failure.role_arn, failure.source_profile, failure.source_key
+    );
+    match failure.error {
+        wit::StsError::Denied(why) => format!("{asked} was not attempted: {why}"),
+        wit::StsError::Unreachable(why) => format!(
+            "{asked} failed: {why}; check the network, HTTPS_PROXY/NO_PROXY, or the STS endpoint setting"
+        ),
+        wit::StsError::Malformed(why) => format!("{asked} failed: {why}"),
+        wit::StsError::Rejected(r) => {
+            let request = r
+                .request_id
+                .map(|id| format!(" (request id {id})"))
+                .unwrap_or_default();
+            let hint = if r.message.contains("MultiFactorAuthentication") || r.message.contains("MFA") {
+                "; the MFA code was wrong or expired: enter a fresh one"
+            } else {
+                match r.code.as_str() {
+                    "AccessDenied" => {
+                        "; the role's trust policy must allow this identity (and the MFA device, if it requires one)"
+                    }
+                    "ExpiredToken" => {
+                        "; the source credentials have expired: refresh them (credbox cache clear --profile for a helper)"
+                    }
+                    "InvalidClientTokenId" | "SignatureDoesNotMatch" => {
+                        "; the source credentials are not valid for this endpoint"
+                    }
+                    _ => "",
+                }
+            };
+            format!(
+                "{asked} failed: STS {} (HTTP {}): {}{request}{hint}",
+                r.code, r.status, r.message
+            )
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub enum ErrorKind {
     Expired,
     /// A credential plugin could not be loaded, failed, or hit its limits.
     Plugin,
+    /// A role could not be assumed: STS refused, could not be reached, or gave no credentials.
+    Sts,
+    /// A role needs an MFA code and none could be had (no terminal, `mfa_process` failed).
+    Mfa,
     /// A bug or an environment problem in credbox itself (I/O, the WebAssembly runtime).
     Internal,
 }
@@ -57,6 +61,7 @@ impl ErrorKind {
             | ErrorKind::MissingField
             | ErrorKind::InvalidField
             | ErrorKind::Expired => 5,
+            ErrorKind::Sts | ErrorKind::Mfa => 6,
             ErrorKind::Internal => 70,
         }
     }

@@ -13,12 +13,13 @@ use tracing::{debug, info, warn};
 use crate::Credentials;
 use crate::cache::{self, Cache, CacheKey};
 use crate::component::{
-    CallError, Clock, GuestError, Helper, Options, ProcessSettings, ProviderHandle, Runtime, Session, Source,
-    plugins,
+    BaseSource, CallError, Clock, GuestError, Helper, Location, Options, ProcessSettings, ProviderHandle,
+    RoleChain, RoleSettings, Runtime, Session, Source, plugins,
 };
 use crate::error::{Context, Error, ErrorKind, format_time};
 use crate::files;
 use crate::spawn::{self, SpawnCommand, SpawnPolicy};
+use crate::sts::StsPolicy;
 use served::ServedRecord;
 
 /// How credentials are fetched.
@@ -75,8 +76,12 @@ pub enum Origin {
     Process,
     /// A credential plugin, run now.
     Plugin,
-    /// A helper's earlier output, from the cross-process cache.
+    /// A helper's earlier output (or a role's credentials), from the cross-process cache.
     Cache,
+    /// An STS `AssumeRole` call, made now.
+    Role,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (a role's `credential_source = Environment`).
+    Environment,
 }
 
 /// Resolve `profile` from the files at `locations` and return its credentials: its static keys,
@@ -97,7 +102,13 @@ pub(crate) fn fetch_for_profile(
     options: &FetchOptions,
 ) -> Result<Fetched, Error> {
     // A recorded decision is checked against the files' stamps first: a hit reads neither file.
-    let sources = [locations.config.as_str(), locations.credentials.as_str()];
+    // The variables that choose a role's endpoint and source are inputs of the decision too.
+    let environment = decision_environment();
+    let sources = [
+        locations.config.as_str(),
+        locations.credentials.as_str(),
+        &environment,
+    ];
     let served = ServedRecord::new(options, &sources, profile);
     if let Some(fetched) = served.lookup(&options.policy, profile) {
         return Ok(fetched);
@@ -119,6 +130,17 @@ pub(crate) fn fetch_for_profile(
             });
         }
         Source::Process(settings) => settings,
+        Source::Role(chain) => {
+            session.set_sts_policy(StsPolicy::for_config(&files.config.text, options.timeout));
+            let fetched = fetch_chain(&mut session, &chain, options)?;
+            served.store(&fetched, || {
+                vec![
+                    cache::FileSeen::new(&files.config, stamps[0]),
+                    cache::FileSeen::new(&files.credentials, stamps[1]),
+                ]
+            });
+            return Ok(fetched);
+        }
     };
     if let Some(origin) = &settings.origin {
         debug!(profile, file = %origin.file, line = origin.line.unwrap_or(0), "helper");
@@ -131,6 +153,96 @@ pub(crate) fn fetch_for_profile(
         ]
     });
     Ok(fetched)
+}
+
+/// The environment a profile's resolution depends on, as one string for the served record's key.
+fn decision_environment() -> String {
+    let mut text = String::new();
+    for (name, value) in crate::sts::endpoint_environment() {
+        text.push_str(&format!("{name}={value}\n"));
+    }
+    // A role over `credential_source = Environment` is assumed with this key (not secret).
+    if let Ok(key) = std::env::var("AWS_ACCESS_KEY_ID") {
+        text.push_str(&format!("AWS_ACCESS_KEY_ID={key}\n"));
+    }
+    text
+}
+
+/// A role chain's credentials: the base's (through the cache, for a helper), then each role's in
+/// turn, assumed with the credentials before it (each through the cache and its lock, so that
+/// parallel callers make one STS call and show one prompt).
+fn fetch_chain(session: &mut Session, chain: &RoleChain, options: &FetchOptions) -> Result<Fetched, Error> {
+    let mut fetched = match &chain.base {
+        BaseSource::StaticKeys(credentials) => Fetched {
+            credentials: credentials.clone().into(),
+            origin: Origin::StaticKeys,
+            serve_until: Some(i64::MAX),
+            command: None,
+            storable: false,
+        },
+        BaseSource::Process(settings) => {
+            fetch_process(session, settings, options, &Context::Profile(&chain.base_profile))?
+        }
+        BaseSource::Environment => environment_credentials(&chain.base_profile)?,
+    };
+    // A served record of the final credentials is checked against the policy on the base's
+    // command, as a helper's own record is.
+    let base_command = fetched.command.take();
+    let mut source_profile = chain.base_profile.as_str();
+    for role in &chain.roles {
+        debug!(profile = %role.profile, role = %role.role_arn, source = source_profile, "role");
+        fetched = fetch_role(session, role, &fetched.credentials, source_profile, options)?;
+        source_profile = &role.profile;
+    }
+    fetched.command = base_command;
+    Ok(fetched)
+}
+
+/// `credential_source = Environment`: the keys in this process's environment, as the SDKs read them.
+fn environment_credentials(profile: &str) -> Result<Fetched, Error> {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    let (Some(access_key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "profile {profile}: credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set; set them, or use a source_profile"
+            ),
+        ));
+    };
+    Ok(Fetched {
+        credentials: Credentials::new(access_key_id, secret, var("AWS_SESSION_TOKEN"), None, None),
+        origin: Origin::Environment,
+        serve_until: Some(i64::MAX),
+        command: None,
+        storable: false,
+    })
+}
+
+fn fetch_role(
+    session: &mut Session,
+    role: &RoleSettings,
+    source: &Credentials,
+    source_profile: &str,
+    options: &FetchOptions,
+) -> Result<Fetched, Error> {
+    let context = Context::Profile(&role.profile);
+    let error = |e: CallError| Error::from_call(e, &context, Some(&role.origin));
+    let provider = session
+        .new_role_provider(role, source, source_profile, options.guest_options())
+        .map_err(error)?;
+    let key = session.cache_key(provider).map_err(error)?;
+    let fetch = Fetch {
+        session,
+        provider,
+        profile: &role.profile,
+        account_id: None,
+        origin: Some(&role.origin),
+        options,
+        context: &context,
+        runs: Runs::Role(key),
+        admitted: false,
+    };
+    cached_or_fresh(fetch)
 }
 
 /// Run `argv` as a credential_process helper (no profile), with the same validation and caching.
@@ -221,18 +333,25 @@ pub(crate) struct Fetched {
     storable: bool,
 }
 
-/// What a helper runs, as the host keys the cache and checks its policy.
+/// What a helper runs, as the host keys the cache and checks its policy; or, for a role, what
+/// the guest says decides its credentials.
 enum Runs {
     Command(SpawnCommand),
     Plugin(String),
+    Role(Vec<u8>),
 }
 
-/// One helper's credentials being fetched: the guest's provider for it, and what the host needs
-/// around it (the error context, the cache key, the policy check).
+/// One helper's (or role's) credentials being fetched: the guest's provider for it, and what the
+/// host needs around it (the error context, the cache key, the policy check).
 struct Fetch<'a> {
     session: &'a mut Session,
     provider: ProviderHandle,
-    settings: &'a ProcessSettings,
+    /// The profile (or label) the credentials are for.
+    profile: &'a str,
+    /// The profile's `aws_account_id`, which keys a helper's entry.
+    account_id: Option<&'a str>,
+    /// Where the helper or role is defined, for messages.
+    origin: Option<&'a Location>,
     options: &'a FetchOptions,
     context: &'a Context<'a>,
     runs: Runs,
@@ -254,7 +373,13 @@ fn fetch_process(
         }
         _ => context,
     };
-    let mut fetch = Fetch::start(session, settings, options, context)?;
+    cached_or_fresh(Fetch::start(session, settings, options, context)?)
+}
+
+/// The cache's entry when the guest adopts it, else fresh credentials (under the entry's lock,
+/// checking again once it is held), stored for the next caller.
+fn cached_or_fresh(mut fetch: Fetch) -> Result<Fetched, Error> {
+    let options = fetch.options;
     let Some(cache) = &options.cache else {
         debug!("cache disabled; running the helper");
         return fetch.fresh();
@@ -274,7 +399,10 @@ fn fetch_process(
     if let Some(credentials) = fetch.restore(cache, &key)? {
         return fetch.served(credentials, "cache hit after waiting for another credbox");
     }
-    info!("cache miss; running the helper");
+    match fetch.runs {
+        Runs::Role(_) => info!("cache miss; assuming the role"),
+        _ => info!("cache miss; running the helper"),
+    }
     let mut fetched = fetch.fresh()?;
     fetched.storable = fetch.store(cache, &key)?;
     Ok(fetched)
@@ -308,7 +436,9 @@ impl<'a> Fetch<'a> {
         Ok(Fetch {
             session,
             provider,
-            settings,
+            profile: &settings.profile,
+            account_id: settings.account_id.as_deref(),
+            origin: settings.origin.as_ref(),
             options,
             context,
             runs,
@@ -317,14 +447,15 @@ impl<'a> Fetch<'a> {
     }
 
     fn error(&self, e: CallError) -> Error {
-        Error::from_call(e, self.context, self.settings.origin.as_ref())
+        Error::from_call(e, self.context, self.origin)
     }
 
     fn cache_key(&self) -> CacheKey {
-        let (profile, account) = (&self.settings.profile, self.settings.account_id.as_deref());
+        let (profile, account) = (self.profile, self.account_id);
         match &self.runs {
             Runs::Command(command) => CacheKey::new(profile, command, account),
             Runs::Plugin(path) => CacheKey::for_plugin(profile, path, account),
+            Runs::Role(key) => CacheKey::for_role(profile, key),
         }
     }
 
@@ -343,6 +474,8 @@ impl<'a> Fetch<'a> {
                 Runs::Plugin(path) => plugins::check_admitted(policy.allow_list.as_deref(), Path::new(path))
                     .err()
                     .map(Into::into),
+                // The role's source was fetched (and its helper admitted) just before.
+                Runs::Role(_) => None,
             };
             if let Some(refusal) = refusal {
                 return Err(self.error(CallError::Policy(refusal)));
@@ -369,6 +502,7 @@ impl<'a> Fetch<'a> {
         let origin = match self.runs {
             Runs::Command(_) => Origin::Process,
             Runs::Plugin(_) => Origin::Plugin,
+            Runs::Role(_) => Origin::Role,
         };
         self.done(credentials, origin)
     }
@@ -398,7 +532,7 @@ impl<'a> Fetch<'a> {
             serve_until,
             command: match &self.runs {
                 Runs::Command(command) => Some(command.clone()),
-                Runs::Plugin(_) => None,
+                Runs::Plugin(_) | Runs::Role(_) => None,
             },
             storable: false,
         })
@@ -445,6 +579,7 @@ fn log_runs(runs: &Runs) {
             debug!("helper command runs through /bin/sh -c (text redacted)")
         }
         Runs::Plugin(path) => debug!(plugin = %path, "credential plugin"),
+        Runs::Role(_) => debug!("role"),
     }
 }
 

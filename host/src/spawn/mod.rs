@@ -64,6 +64,8 @@ pub struct SpawnPolicy {
     /// runs (`None`: compile every time). It is only used when the cache directory passes
     /// [`crate::Cache::open`]'s checks.
     pub plugin_artifacts: Option<PathBuf>,
+    /// Where the guest's prompts (a role's MFA code) go.
+    pub prompt: crate::prompt::PromptMode,
 }
 
 impl Default for SpawnPolicy {
@@ -75,6 +77,7 @@ impl Default for SpawnPolicy {
             allow_list: None,
             forward_stderr: true,
             plugin_artifacts: None,
+            prompt: crate::prompt::PromptMode::Terminal,
         }
     }
 }

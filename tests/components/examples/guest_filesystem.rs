@@ -4,7 +4,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::spawn;
-use credbox::provider::types::{Credentials, Error, ProcessSettings};
+use credbox::provider::types::{Credentials, Error, ProcessSettings, RoleSettings};
 use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
@@ -27,7 +27,7 @@ impl profiles::Guest for Reader {
     fn set_property(_: Files, _: String, _: String, _: String) -> Result<File, Error> {
         Err(read_credentials())
     }
-    fn resolve(_: Files, _: String) -> Result<Source, Error> {
+    fn resolve(_: Files, _: String, _: Vec<(String, String)>) -> Result<Source, Error> {
         Err(read_credentials())
     }
 }
@@ -48,6 +48,12 @@ struct Reading;
 impl GuestCredentialProvider for Reading {
     fn new(_: ProcessSettings, _: Options) -> Self {
         Reading
+    }
+    fn for_role(_: RoleSettings, _: Credentials, _: String, _: Options) -> provider::CredentialProvider {
+        provider::CredentialProvider::new(Reading)
+    }
+    fn cache_key(&self) -> Vec<u8> {
+        Vec::new()
     }
     fn retrieve(&self) -> Result<Credentials, Error> {
         Err(read_credentials())

@@ -14,6 +14,10 @@
 //! * `plugin-relative`: calls a plugin by a relative path (the host must refuse it);
 //! * `plugin-loop PATH`: calls the plugin at PATH again and again within one call (the per-call
 //!   ceiling, shared with commands, must stop it);
+//! * `sts-elsewhere URL`: sends the source credentials in an STS call to URL, an endpoint nobody
+//!   configured (the host must refuse before connecting);
+//! * `sts-loop URL`: calls STS again and again within one call (the per-call ceiling must stop it);
+//! * `prompt-loop`: asks the person for MFA codes again and again (the same ceiling must stop it);
 //! * `wasi-probe`: reads everything the granted WASI interfaces can tell it (environment,
 //!   arguments, working directory, stdin, terminals) and reports it in its error, which the host
 //!   must have made empty.
@@ -21,8 +25,10 @@
 //! Every other export answers as little as it can.
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
-use credbox::provider::types::{Credentials, Error, Helper, ProcessSettings};
-use credbox::provider::{plugins, spawn};
+use credbox::provider::types::{
+    Credentials, Error, Helper, ProcessSettings, RoleSettings, StsEndpoint, StsError,
+};
+use credbox::provider::{plugins, prompt, spawn, sts};
 use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
@@ -50,7 +56,7 @@ impl profiles::Guest for Hostile {
     fn set_property(_: Files, _: String, _: String, _: String) -> Result<File, Error> {
         Err(refuse())
     }
-    fn resolve(_: Files, _: String) -> Result<Source, Error> {
+    fn resolve(_: Files, _: String, _: Vec<(String, String)>) -> Result<Source, Error> {
         Err(refuse())
     }
 }
@@ -118,12 +124,51 @@ fn probe_wasi() -> String {
     )
 }
 
+/// An AssumeRole call to `url`, signed with made-up source credentials.
+fn assume_role_at(url: &str) -> Result<sts::AssumedRole, StsError> {
+    sts::assume_role(&sts::AssumeRoleRequest {
+        source: Credentials {
+            access_key_id: "AKIASTOLEN".into(),
+            secret_access_key: "stolen-secret".into(),
+            session_token: None,
+            expiration: None,
+            account_id: None,
+        },
+        role_arn: "arn:aws:iam::1:role/R".into(),
+        session_name: "s".into(),
+        external_id: None,
+        duration_seconds: None,
+        mfa: None,
+        source_identity: None,
+        endpoint: StsEndpoint {
+            url: url.into(),
+            region: "us-east-1".into(),
+        },
+    })
+}
+
+fn sts_refused(error: StsError) -> Error {
+    match error {
+        StsError::Denied(why) => Error::SpawnDenied(why),
+        StsError::Unreachable(why) => Error::SpawnFailed(format!("unreachable: {why}")),
+        _ => Error::SpawnFailed("STS answered".into()),
+    }
+}
+
 impl GuestCredentialProvider for Attack {
     fn new(settings: ProcessSettings, _: Options) -> Self {
         match settings.helper {
             Helper::CommandLine(line) => Attack(words(&line)),
             Helper::Plugin(_) => Attack(Vec::new()),
         }
+    }
+
+    fn for_role(_: RoleSettings, _: Credentials, _: String, _: Options) -> provider::CredentialProvider {
+        provider::CredentialProvider::new(Attack(Vec::new()))
+    }
+
+    fn cache_key(&self) -> Vec<u8> {
+        Vec::new()
     }
 
     fn retrieve(&self) -> Result<Credentials, Error> {
@@ -152,6 +197,24 @@ impl GuestCredentialProvider for Attack {
                 }
             },
             Some("wasi-probe") => Err(Error::SpawnFailed(probe_wasi())),
+            Some("sts-elsewhere") => match assume_role_at(&self.0[1]) {
+                Ok(_) => Err(Error::SpawnFailed("the host sent it".into())),
+                Err(e) => Err(sts_refused(e)),
+            },
+            Some("sts-loop") => loop {
+                if let Err(StsError::Denied(why)) = assume_role_at(&self.0[1])
+                    && why.contains("in one call")
+                {
+                    return Err(Error::SpawnDenied(why));
+                }
+            },
+            Some("prompt-loop") => loop {
+                if let Err(prompt::PromptError::Unavailable(why)) = prompt::mfa_code("p", "arn:mfa")
+                    && why.contains("in one call")
+                {
+                    return Err(Error::SpawnDenied(why));
+                }
+            },
             Some("spawn-loop") => loop {
                 let request = spawn::Request {
                     command: spawn::Command::Argv(self.0[1..].to_vec()),

@@ -1,0 +1,483 @@
+//! The `sts` capability (docs/ROLES.md): one STS `AssumeRole` call for the guest, and nothing else.
+//!
+//! The guest chooses the role and the endpoint; the host decides whether it will send there at
+//! all ([`check_endpoint`]: an AWS STS host name, or a URL the user configured, found by the host
+//! on its own), signs with the AWS SDK's own SigV4 signer, sends with ureq (rustls; the
+//! platform's trust store or `AWS_CA_BUNDLE`; `HTTPS_PROXY`/`NO_PROXY`), bounds the time and the
+//! answer, and retries as the SDKs' standard retry mode does. The request and the answer hold
+//! secrets: only the endpoint, the role and a masked access key id are ever logged.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use tracing::{debug, info};
+
+use crate::component::bindings::{wit, wit_sts};
+use crate::credentials::mask;
+
+/// The most an STS answer may be: a real one is about 1.5 KiB.
+pub const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+
+/// Attempts per call, as in the SDKs' standard retry mode.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// What bounds the guest's STS calls.
+#[derive(Clone, Debug)]
+pub struct StsPolicy {
+    /// Endpoint URLs the user configured, which the host accepts besides AWS's own.
+    configured: Vec<String>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long one call may take in all, retries included.
+    pub total_timeout: Duration,
+}
+
+impl Default for StsPolicy {
+    fn default() -> Self {
+        StsPolicy {
+            configured: configured_from_env(),
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl StsPolicy {
+    /// The policy for roles resolved from this config file's text: the endpoint URLs set in the
+    /// environment or on an `endpoint_url` line of the file are the user's own choice.
+    pub fn for_config(config_text: &str, total_timeout: Duration) -> Self {
+        let mut policy = StsPolicy {
+            total_timeout,
+            ..StsPolicy::default()
+        };
+        policy.configured.extend(endpoint_url_lines(config_text));
+        policy
+    }
+}
+
+/// The variables `profiles.resolve` reads to choose a role's STS endpoint, as set here.
+pub(crate) const ENDPOINT_VARIABLES: [&str; 5] = [
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+];
+
+/// The set ones of [`ENDPOINT_VARIABLES`], for the guest.
+pub(crate) fn endpoint_environment() -> Vec<(String, String)> {
+    ENDPOINT_VARIABLES
+        .iter()
+        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+        .collect()
+}
+
+fn configured_from_env() -> Vec<String> {
+    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .map(|url| url.trim().to_string())
+        .filter(|url| !url.is_empty())
+        .collect()
+}
+
+/// The values of every `endpoint_url = VALUE` line (a property or a `[services]` sub-property).
+/// Read by the host itself, not taken from the guest: the guest may only send where the person
+/// wrote an endpoint.
+fn endpoint_url_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines().filter_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if !key.trim().eq_ignore_ascii_case("endpoint_url") {
+            return None;
+        }
+        // An inline comment starts at a `#` or `;` after a blank.
+        let comment = value
+            .char_indices()
+            .find(|&(i, c)| matches!(c, '#' | ';') && value[..i].ends_with([' ', '\t']))
+            .map(|(i, _)| i);
+        let value = comment.map_or(value, |i| &value[..i]).trim();
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// Whether the host sends to `url`: one the user configured, or an AWS STS endpoint over HTTPS
+/// (`sts.amazonaws.com`, `sts.REGION.amazonaws.com`, `sts.REGION.amazonaws.com.cn`).
+pub fn check_endpoint(url: &str, policy: &StsPolicy) -> Result<(), String> {
+    if policy.configured.iter().any(|configured| configured == url) {
+        return Ok(());
+    }
+    let host = url
+        .strip_prefix("https://")
+        .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
+    let is_region = |r: &str| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let aws = host.is_some_and(|host| {
+        host == "sts.amazonaws.com"
+            || host
+                .strip_prefix("sts.")
+                .and_then(|rest| {
+                    rest.strip_suffix(".amazonaws.com")
+                        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
+                })
+                .is_some_and(is_region)
+    });
+    if aws {
+        Ok(())
+    } else {
+        Err(format!(
+            "the STS endpoint {url} is neither an AWS STS endpoint nor one you configured (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or endpoint_url in the config file)"
+        ))
+    }
+}
+
+/// `AssumeRole`, within the policy's bounds.
+pub(crate) fn assume_role(
+    policy: &StsPolicy,
+    request: &wit_sts::AssumeRoleRequest,
+) -> Result<wit_sts::AssumedRole, wit::StsError> {
+    let url = request.endpoint.url.as_str();
+    check_endpoint(url, policy).map_err(wit::StsError::Denied)?;
+    info!(
+        endpoint = url,
+        role = %request.role_arn,
+        source_key = %mask(&request.source.access_key_id),
+        "assuming a role"
+    );
+    let body = form_body(request);
+    let agent = agent(policy).map_err(wit::StsError::Denied)?;
+    let deadline = Instant::now() + policy.total_timeout;
+    let mut attempt = 1;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let outcome = send(&agent, request, &body, remaining);
+        let retry = match &outcome {
+            Ok((status, _)) => is_retryable_status(*status),
+            Err(Unsent::Network(_)) => true,
+            Err(Unsent::Timeout | Unsent::Signing(_)) => false,
+        };
+        if retry && attempt < MAX_ATTEMPTS {
+            let pause = backoff(attempt).min(deadline.saturating_duration_since(Instant::now()));
+            debug!(
+                attempt,
+                pause_ms = pause.as_millis() as u64,
+                "STS call failed; retrying"
+            );
+            std::thread::sleep(pause);
+            attempt += 1;
+            continue;
+        }
+        return match outcome {
+            Ok((200, answer)) => parse_success(&answer),
+            Ok((status, answer)) => Err(parse_rejection(status, &answer)),
+            Err(Unsent::Timeout) => Err(wit::StsError::Unreachable(format!(
+                "{url} did not answer within {} s",
+                policy.total_timeout.as_secs()
+            ))),
+            Err(Unsent::Network(why)) => Err(wit::StsError::Unreachable(format!(
+                "{url} could not be reached (after {attempt} attempts; connect timeout {} s): {why}",
+                policy.connect_timeout.as_secs()
+            ))),
+            Err(Unsent::Signing(why)) => Err(wit::StsError::Denied(why)),
+        };
+    }
+}
+
+/// Why a request got no HTTP answer.
+enum Unsent {
+    Timeout,
+    Network(String),
+    Signing(String),
+}
+
+fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
+    let roots = match std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+        None => ureq::tls::RootCerts::PlatformVerifier,
+        Some(path) => {
+            let pem = std::fs::read(&path)
+                .map_err(|e| format!("AWS_CA_BUNDLE {}: {e}", std::path::Path::new(&path).display()))?;
+            let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certificates.is_empty() {
+                return Err(format!(
+                    "AWS_CA_BUNDLE {} holds no PEM certificate",
+                    std::path::Path::new(&path).display()
+                ));
+            }
+            ureq::tls::RootCerts::new_with_certs(&certificates)
+        }
+    };
+    Ok(ureq::Agent::config_builder()
+        .timeout_connect(Some(policy.connect_timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("credbox/", env!("CARGO_PKG_VERSION")))
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into())
+}
+
+/// The query-protocol form body of `AssumeRole`.
+fn form_body(request: &wit_sts::AssumeRoleRequest) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", "AssumeRole")
+        .append_pair("Version", "2011-06-15")
+        .append_pair("RoleArn", &request.role_arn)
+        .append_pair("RoleSessionName", &request.session_name);
+    if let Some(seconds) = request.duration_seconds {
+        form.append_pair("DurationSeconds", &seconds.to_string());
+    }
+    if let Some(id) = &request.external_id {
+        form.append_pair("ExternalId", id);
+    }
+    if let Some((serial, code)) = &request.mfa {
+        form.append_pair("SerialNumber", serial)
+            .append_pair("TokenCode", code);
+    }
+    if let Some(identity) = &request.source_identity {
+        form.append_pair("SourceIdentity", identity);
+    }
+    form.finish()
+}
+
+/// Sign (afresh: the signature carries the time) and send one attempt.
+fn send(
+    agent: &ureq::Agent,
+    request: &wit_sts::AssumeRoleRequest,
+    body: &str,
+    remaining: Duration,
+) -> Result<(u16, Vec<u8>), Unsent> {
+    if remaining.is_zero() {
+        return Err(Unsent::Timeout);
+    }
+    let url = &request.endpoint.url;
+    let content_type = ("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+    let signed = signature_headers(request, url, content_type, body).map_err(Unsent::Signing)?;
+    let mut call = agent
+        .post(url)
+        .config()
+        .timeout_global(Some(remaining))
+        .build()
+        .header(content_type.0, content_type.1);
+    for (name, value) in &signed {
+        call = call.header(name, value);
+    }
+    let mut response = call.send(body).map_err(|e| match e {
+        ureq::Error::Timeout(_) => Unsent::Timeout,
+        other => Unsent::Network(other.to_string()),
+    })?;
+    let status = response.status().as_u16();
+    let answer = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::Timeout(_) => Unsent::Timeout,
+            ureq::Error::BodyExceedsLimit(_) => {
+                Unsent::Network(format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"))
+            }
+            other => Unsent::Network(other.to_string()),
+        })?;
+    Ok((status, answer))
+}
+
+/// The SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for the request,
+/// signed for `sts` in the endpoint's region.
+fn signature_headers(
+    request: &wit_sts::AssumeRoleRequest,
+    url: &str,
+    content_type: (&str, &str),
+    body: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let source = &request.source;
+    let identity = aws_credential_types::Credentials::new(
+        &source.access_key_id,
+        &source.secret_access_key,
+        source.session_token.clone(),
+        None,
+        "credbox",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&request.endpoint.region)
+        .name("sts")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| format!("cannot sign the request: {e}"))?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        url,
+        [content_type].into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .map_err(|e| format!("cannot sign a request to {url}: {e}"))?;
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|e| format!("cannot sign the request: {e}"))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect())
+}
+
+/// Throttling and server errors are retried (the SDKs' standard mode also retries a few
+/// throttling codes sent with a 400; STS sends `Throttling` with 400).
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 400 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Exponential backoff with full jitter, base 1 s, capped at 20 s: the SDKs' standard mode.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = Duration::from_secs(1u64 << attempt.min(4)).min(Duration::from_secs(20));
+    // Jitter from the clock's nanoseconds: no random source needed for spreading retries.
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    ceiling.mul_f64(f64::from(nanos) / 1e9)
+}
+
+/// The text of the first element named `name` under `node`.
+fn text_of<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Option<&'a str> {
+    node.descendants()
+        .find(|n| n.has_tag_name(name))
+        .and_then(|n| n.text())
+        .map(str::trim)
+}
+
+fn parse_success(answer: &[u8]) -> Result<wit_sts::AssumedRole, wit::StsError> {
+    let malformed = |what: &str| wit::StsError::Malformed(format!("the AssumeRole answer {what}"));
+    let text = std::str::from_utf8(answer).map_err(|_| malformed("is not UTF-8"))?;
+    let document = roxmltree::Document::parse(text).map_err(|e| malformed(&format!("is not XML ({e})")))?;
+    let root = document.root_element();
+    let credentials = root
+        .descendants()
+        .find(|n| n.has_tag_name("Credentials"))
+        .ok_or_else(|| malformed("has no Credentials"))?;
+    let field = |name: &str| {
+        text_of(credentials, name)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+            .ok_or_else(|| malformed(&format!("has no {name}")))
+    };
+    let expiration = field("Expiration")?;
+    let expiration = expiration
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| malformed("has an Expiration that is not a date and time"))?
+        .as_second();
+    let assumed_role_arn = root
+        .descendants()
+        .find(|n| n.has_tag_name("AssumedRoleUser"))
+        .and_then(|user| text_of(user, "Arn"))
+        .unwrap_or_default()
+        .to_string();
+    Ok(wit_sts::AssumedRole {
+        credentials: wit::Credentials {
+            access_key_id: field("AccessKeyId")?,
+            secret_access_key: field("SecretAccessKey")?,
+            session_token: Some(field("SessionToken")?),
+            expiration: Some(expiration),
+            account_id: None,
+        },
+        assumed_role_arn,
+    })
+}
+
+/// An STS error answer: `<ErrorResponse><Error><Code>...</Code><Message>...` and a request id.
+fn parse_rejection(status: u16, answer: &[u8]) -> wit::StsError {
+    let text = String::from_utf8_lossy(answer);
+    let Ok(document) = roxmltree::Document::parse(&text) else {
+        return wit::StsError::Malformed(format!("STS answered HTTP {status} with a body that is not XML"));
+    };
+    let root = document.root_element();
+    // STS messages name the role, the caller and the reason; they hold no secret.
+    let one_line = |s: Option<&str>| crate::component::one_line(s.unwrap_or_default());
+    wit::StsError::Rejected(wit::StsRejection {
+        status,
+        code: one_line(text_of(root, "Code")),
+        message: one_line(text_of(root, "Message")),
+        request_id: text_of(root, "RequestId").map(String::from),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(configured: &[&str]) -> StsPolicy {
+        StsPolicy {
+            configured: configured.iter().map(|s| s.to_string()).collect(),
+            ..StsPolicy::default()
+        }
+    }
+
+    #[test]
+    fn only_aws_sts_endpoints_and_configured_ones_are_accepted() {
+        let none = policy(&[]);
+        for good in [
+            "https://sts.amazonaws.com",
+            "https://sts.eu-west-1.amazonaws.com",
+            "https://sts.cn-north-1.amazonaws.com.cn/",
+        ] {
+            assert_eq!(check_endpoint(good, &none), Ok(()), "{good}");
+        }
+        for bad in [
+            "http://sts.amazonaws.com",
+            "https://sts.amazonaws.com.evil.example",
+            "https://sts.eu-west-1.amazonaws.com@evil.example",
+            "https://sts.a/b.amazonaws.com",
+            "https://evil.example/sts.amazonaws.com",
+            "https://sts..amazonaws.com",
+            "https://s3.amazonaws.com",
+            "http://127.0.0.1:5000",
+        ] {
+            assert!(check_endpoint(bad, &none).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:5000", &policy(&["http://127.0.0.1:5000"])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn endpoint_url_lines_are_read_with_their_comments_stripped() {
+        let text = "[profile a]\nendpoint_url = http://one # note\n[services s]\nsts =\n  endpoint_url=http://two\nother = endpoint_url\n";
+        let found: Vec<String> = endpoint_url_lines(text).collect();
+        assert_eq!(found, ["http://one", "http://two"]);
+    }
+
+    #[test]
+    fn answers_are_parsed_without_echoing_them() {
+        let ok = br#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+            <AssumedRoleUser><Arn>arn:aws:sts::123:assumed-role/R/s</Arn></AssumedRoleUser>
+            <Credentials><AccessKeyId>ASIA1</AccessKeyId><SecretAccessKey>SECRET</SecretAccessKey>
+            <SessionToken>TOKEN</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>
+            </AssumeRoleResult></AssumeRoleResponse>"#;
+        let assumed = parse_success(ok).unwrap();
+        assert_eq!(assumed.assumed_role_arn, "arn:aws:sts::123:assumed-role/R/s");
+        assert_eq!(assumed.credentials.expiration, Some(1_893_456_000));
+        let error = br#"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>
+            <Message>not authorized</Message></Error><RequestId>abc</RequestId></ErrorResponse>"#;
+        let wit::StsError::Rejected(rejection) = parse_rejection(403, error) else {
+            panic!()
+        };
+        assert_eq!(
+            (rejection.code.as_str(), rejection.request_id.as_deref()),
+            ("AccessDenied", Some("abc"))
+        );
+        let wit::StsError::Malformed(why) = parse_success(b"<x>SECRET</x>").unwrap_err() else {
+            panic!()
+        };
+        assert!(!why.contains("SECRET"), "{why}");
+    }
+}
