@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the real SDK clients the endpoint tests talk to, under target/clients:
-#   botocore from PyPI (always: the serve tests need it), and, where Node.js exists,
+#   botocore and moto's server from PyPI (always: the serve and role tests need them), and, where Node.js exists,
 #   @aws-sdk/credential-provider-http (the endpoint tests) and jco with its WASI shim (running the
 #   guest component in Node) from npm. Idempotent; `make test` runs it.
 set -euo pipefail
@@ -10,6 +10,9 @@ mkdir -p "$work"
 if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
 "$work/venv/bin/python" -c "import botocore" 2>/dev/null ||
   "$work/venv/bin/pip" install -q --disable-pip-version-check "botocore>=1.34,<2"
+# moto's server: a real STS (and IAM) on loopback for the role tests (tests/roles.rs).
+"$work/venv/bin/python" -c "import moto.server, flask_cors" 2>/dev/null ||
+  "$work/venv/bin/pip" install -q --disable-pip-version-check "moto[server]>=5.1,<6"
 # CI runs every test: where Node.js is missing, install Debian's, or fail here, loudly.
 if [ -n "${CI:-}" ] && ! command -v npm >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) ||

@@ -1,0 +1,572 @@
+//! Role profiles against a real STS: moto's server on loopback (from PyPI, installed by `make
+//! clients`), reached through `AWS_ENDPOINT_URL_STS`. moto records every request it serves, so
+//! the tests count AssumeRole calls and read their parameters and signatures; botocore, run on the
+//! same files against the same server, is the oracle for what the call should carry.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const ROLE: &str = "arn:aws:iam::210987654321:role/Deploy";
+const BASE_KEY: &str = "AKIAEXAMPLEBASE00001";
+
+fn clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clients")
+}
+
+fn python() -> PathBuf {
+    clients().join("venv/bin/python")
+}
+
+/// moto's server on a free loopback port, recording every request; stopped when dropped.
+struct Moto {
+    child: Child,
+    url: String,
+    recording: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// A server; with `free_actions`, only that many requests may go unsigned (strict mode).
+    fn start(free_actions: Option<u32>) -> Option<Moto> {
+        let server = clients().join("venv/bin/moto_server");
+        if !server.exists() {
+            skip("moto_server is not installed: run `make clients` (make test does)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("recording.jsonl");
+        let mut command = Command::new(server);
+        command
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .env("MOTO_ENABLE_RECORDING", "true")
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(n) = free_actions {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0 && Instant::now() < deadline,
+                "moto_server stopped before it said where it listens"
+            );
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                break line[at..].trim().to_string();
+            }
+        };
+        // Keep draining its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Some(Moto {
+            child,
+            url,
+            recording,
+            _dir: dir,
+        })
+    }
+
+    /// Every AssumeRole request moto served: its form parameters, and the access key id in its
+    /// signature's credential scope (with the scope).
+    fn assume_role_calls(&self) -> Vec<(BTreeMap<String, String>, String)> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let entry: Value = serde_json::from_str(line).ok()?;
+                let body = entry["body"].as_str()?;
+                let body = if entry["body_encoded"] == true {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.decode(body).ok()?
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+                (form.get("Action").map(String::as_str) == Some("AssumeRole")).then(|| {
+                    let authorization = entry["headers"]["Authorization"].as_str().unwrap_or("");
+                    let scope = authorization
+                        .split("Credential=")
+                        .nth(1)
+                        .and_then(|rest| rest.split(',').next())
+                        .unwrap_or("")
+                        .to_string();
+                    (form, scope)
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `credbox ARGS` in `sandbox`, with STS at `moto`.
+fn credbox_at(sandbox: &Sandbox, moto: &Moto, args: &[&str]) -> Command {
+    let mut command = sandbox.std_credbox();
+    command.env("AWS_ENDPOINT_URL_STS", &moto.url).args(args);
+    command
+}
+
+fn export(sandbox: &Sandbox, moto: &Moto, profile: &str) -> Output {
+    credbox_at(sandbox, moto, &["export", "--profile", profile])
+        .output()
+        .unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{}", stderr_of(output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn base_with_role(extra: &str) -> String {
+    format!(
+        "[profile base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = {SECRET}\n\
+         [profile prod]\nrole_arn = {ROLE}\nsource_profile = base\n{extra}"
+    )
+}
+
+#[test]
+fn a_role_is_assumed_once_with_its_settings_and_cached_across_processes() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role("duration_seconds = 1800\nexternal_id = ext-1\n"));
+    let first = json_of(&export(&sandbox, &moto, "prod"));
+    let second = json_of(&export(&sandbox, &moto, "prod"));
+    assert_eq!(
+        first["AccessKeyId"], second["AccessKeyId"],
+        "the second process used the cache"
+    );
+    let calls = moto.assume_role_calls();
+    assert_eq!(calls.len(), 1, "one STS call for two processes: {calls:?}");
+    let (form, scope) = &calls[0];
+    assert_eq!(form["RoleArn"], ROLE);
+    assert_eq!(form["DurationSeconds"], "1800");
+    assert_eq!(form["ExternalId"], "ext-1");
+    assert!(
+        form["RoleSessionName"].starts_with("credbox-session-"),
+        "{form:?}"
+    );
+    // Signed with the base profile's key, for STS in the global endpoint's region.
+    assert!(
+        scope.starts_with(BASE_KEY) && scope.ends_with("/us-east-1/sts/aws4_request"),
+        "{scope}"
+    );
+    // duration_seconds is honoured: the credentials live 30 minutes.
+    let expiration: jiff::Timestamp = first["Expiration"].as_str().unwrap().parse().unwrap();
+    let lifetime = expiration.as_second() - jiff::Timestamp::now().as_second();
+    assert!((1700..=1800).contains(&lifetime), "{lifetime}");
+    assert_eq!(first["AccountId"], "210987654321");
+    assert!(first["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+}
+
+#[test]
+fn chains_of_two_hops_over_a_helper_and_one_over_a_plugin() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    let helper = sandbox.helper(
+        "bin/idp-helper",
+        &format!(
+            "echo run >> \"{}\"\ncat <<'EOF'\n{}\nEOF",
+            sandbox.path("runs").display(),
+            session_json(2)
+        ),
+    );
+    let plugin = component("credbox_example_plugin");
+    sandbox.config(&format!(
+        "[profile idp]\ncredential_process = {}\n\
+         [profile mid]\nrole_arn = arn:aws:iam::111111111111:role/Mid\nsource_profile = idp\nrole_session_name = mid\n\
+         [profile top]\nrole_arn = arn:aws:iam::222222222222:role/Top\nsource_profile = mid\nrole_session_name = top\n\
+         [profile plugged]\ncredential_plugin = {}\n\
+         [profile onplugin]\nrole_arn = {ROLE}\nsource_profile = plugged\n",
+        helper.display(),
+        plugin.display()
+    ));
+    let top = json_of(&export(&sandbox, &moto, "top"));
+    assert_eq!(top["AccountId"], "222222222222");
+    let calls = moto.assume_role_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let (mid, top_call) = (&calls[0], &calls[1]);
+    assert_eq!(
+        (
+            mid.0["RoleSessionName"].as_str(),
+            top_call.0["RoleSessionName"].as_str()
+        ),
+        ("mid", "top")
+    );
+    // Each hop is signed by the credentials the one before gave.
+    assert!(
+        mid.1.starts_with("ASIATESTKEY00001/"),
+        "the helper's key signs the first hop: {}",
+        mid.1
+    );
+    assert!(
+        top_call.1.starts_with("ASIA") && !top_call.1.starts_with("ASIATESTKEY00001/"),
+        "the first role's key signs the second hop: {}",
+        top_call.1
+    );
+    // A second process: the helper does not run again and STS is not called.
+    json_of(&export(&sandbox, &moto, "top"));
+    assert_eq!(moto.assume_role_calls().len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+
+    let on_plugin = json_of(&export(&sandbox, &moto, "onplugin"));
+    assert_eq!(on_plugin["AccountId"], "210987654321");
+    assert_eq!(moto.assume_role_calls().len(), 3);
+}
+
+#[test]
+fn parallel_cold_callers_make_one_sts_call() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(""));
+    let children: Vec<Child> = (0..20)
+        .map(|_| {
+            credbox_at(&sandbox, &moto, &["export", "--profile", "prod"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let keys: std::collections::BTreeSet<String> = children
+        .into_iter()
+        .map(|child| {
+            json_of(&child.wait_with_output().unwrap())["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "every caller got the same role credentials: {keys:?}"
+    );
+    assert_eq!(
+        moto.assume_role_calls().len(),
+        1,
+        "twenty cold callers, one STS call"
+    );
+}
+
+#[test]
+fn strict_sts_rejects_a_wrong_signature_and_accepts_the_right_one() {
+    let Some(moto) = Moto::start(Some(3)) else { return };
+    let created = Command::new(python())
+        .args([
+            clients()
+                .join("../../tests/clients/moto_iam_user.py")
+                .to_str()
+                .unwrap(),
+            &moto.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", stderr_of(&created));
+    let key: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let (id, secret) = (
+        key["AccessKeyId"].as_str().unwrap(),
+        key["SecretAccessKey"].as_str().unwrap(),
+    );
+    let sandbox = Sandbox::new();
+    sandbox.config(&format!(
+        "[profile good]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n\
+         [profile bad]\naws_access_key_id = {id}\naws_secret_access_key = {SECRET}\n\
+         [profile good-role]\nrole_arn = {ROLE}\nsource_profile = good\n\
+         [profile bad-role]\nrole_arn = {ROLE}\nsource_profile = bad\n"
+    ));
+    let good = json_of(&export(&sandbox, &moto, "good-role"));
+    assert!(good["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    let bad = export(&sandbox, &moto, "bad-role");
+    assert_eq!(bad.status.code(), Some(6), "{}", stderr_of(&bad));
+    let message = stderr_of(&bad);
+    assert!(
+        message.contains(&format!(
+            "profile bad-role: assuming {ROLE} with the credentials of profile bad"
+        )) && message.contains("STS SignatureDoesNotMatch (HTTP 403)"),
+        "{message}"
+    );
+    assert!(!message.contains(SECRET) && !message.contains(id), "{message}");
+}
+
+#[test]
+fn credbox_sends_the_assume_role_call_botocore_sends() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(
+        "role_session_name = deploy\nexternal_id = ext-9\nduration_seconds = 2700\nregion = eu-west-1\n",
+    ));
+    let botocore = Command::new(python())
+        .arg(clients().join("../../tests/clients/botocore_assume_role.py"))
+        .arg("prod")
+        .env("AWS_CONFIG_FILE", sandbox.config_path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", sandbox.credentials_path())
+        .env("AWS_ENDPOINT_URL_STS", &moto.url)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(botocore.status.success(), "{}", stderr_of(&botocore));
+    json_of(
+        &credbox_at(&sandbox, &moto, &["export", "--profile", "prod", "--no-cache"])
+            .output()
+            .unwrap(),
+    );
+    let calls = moto.assume_role_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let (oracle, ours) = (&calls[0], &calls[1]);
+    assert_eq!(ours.0, oracle.0, "the same AssumeRole parameters as botocore");
+    // The same signing identity and scope (the date aside): the base key, eu-west-1, sts.
+    let scope = |s: &str| {
+        let parts: Vec<&str> = s.split('/').collect();
+        (parts[0].to_string(), parts[2..].join("/"))
+    };
+    assert_eq!(scope(&ours.1), scope(&oracle.1));
+    assert_eq!(scope(&ours.1).1, "eu-west-1/sts/aws4_request");
+}
+
+/// A pseudo-terminal pair: the controller side, and the path of the terminal side.
+fn open_pty() -> (std::fs::File, PathBuf) {
+    unsafe {
+        let controller = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(controller >= 0);
+        assert_eq!(libc::grantpt(controller), 0);
+        assert_eq!(libc::unlockpt(controller), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(controller, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (
+            std::fs::File::from(OwnedFd::from_raw_fd(controller)),
+            PathBuf::from(path),
+        )
+    }
+}
+
+/// Run `command` in a new session whose controlling terminal is `terminal` (or none), with its
+/// stdin, stdout and stderr captured, as an SDK runs a credential_process.
+fn spawn_in_session(mut command: Command, terminal: Option<&Path>) -> (Child, Option<std::fs::File>) {
+    let terminal = terminal.map(|path| {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(path)
+            .unwrap()
+    });
+    let fd = terminal.as_ref().map(|t| t.as_raw_fd());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(fd) = fd
+                && libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // The caller keeps the terminal side open: with no side open, the controller reads nothing.
+    (command.spawn().unwrap(), terminal)
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+const MFA: &str = "arn:aws:iam::123456789012:mfa/me";
+
+#[test]
+fn an_mfa_code_is_asked_on_the_terminal_even_when_output_is_captured() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(&format!("mfa_serial = {MFA}\n")));
+    let (mut controller, terminal) = open_pty();
+    let (child, _terminal) = spawn_in_session(
+        credbox_at(&sandbox, &moto, &["export", "--profile", "prod"]),
+        Some(&terminal),
+    );
+    // Read what credbox writes on the terminal until it asks, then type a code.
+    let mut reader = controller.try_clone().unwrap();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 1024];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0
+                || seen_tx
+                    .send(String::from_utf8_lossy(&buffer[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut shown = String::new();
+    while !shown.contains("enter MFA code") {
+        shown.push_str(
+            &seen_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("no MFA prompt on the terminal"),
+        );
+    }
+    assert!(
+        shown.contains(&format!("profile prod: enter MFA code for {MFA}")),
+        "{shown}"
+    );
+    controller.write_all(b"902817\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    json_of(&output);
+    while let Ok(more) = seen_rx.recv_timeout(Duration::from_millis(200)) {
+        shown.push_str(&more);
+    }
+    assert!(!shown.contains("902817"), "the code was echoed: {shown:?}");
+    assert!(!stderr_of(&output).contains("902817"));
+    let calls = moto.assume_role_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (
+            calls[0].0["SerialNumber"].as_str(),
+            calls[0].0["TokenCode"].as_str()
+        ),
+        (MFA, "902817")
+    );
+    // Cached: the next process neither calls STS nor asks.
+    let (again, _) = spawn_in_session(
+        credbox_at(&sandbox, &moto, &["export", "--profile", "prod"]),
+        None,
+    );
+    json_of(&again.wait_with_output().unwrap());
+    assert_eq!(moto.assume_role_calls().len(), 1);
+}
+
+#[test]
+fn an_mfa_code_comes_from_mfa_process_and_never_hangs_without_a_terminal() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    let code = sandbox.helper("bin/totp", "echo 654321");
+    sandbox.config(&format!(
+        "{}[profile prod-process]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {MFA}\nmfa_process = {}\n",
+        base_with_role(&format!("mfa_serial = {MFA}\n")),
+        code.display()
+    ));
+    let output = spawn_in_session(
+        credbox_at(&sandbox, &moto, &["export", "--profile", "prod-process"]),
+        None,
+    )
+    .0
+    .wait_with_output()
+    .unwrap();
+    json_of(&output);
+    let calls = moto.assume_role_calls();
+    assert_eq!(calls[0].0["TokenCode"], "654321");
+
+    // No terminal, no mfa_process: an immediate, clear error; and the same with --prompt never.
+    for args in [
+        &["export", "--profile", "prod"][..],
+        &["export", "--profile", "prod", "--prompt", "never"],
+    ] {
+        let started = Instant::now();
+        let output = spawn_in_session(credbox_at(&sandbox, &moto, args), None)
+            .0
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+        let message = stderr_of(&output);
+        assert!(
+            message.contains(&format!("profile prod needs an MFA code for {MFA}, but"))
+                && message.contains("set mfa_process"),
+            "{message}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(moto.assume_role_calls().len(), 1);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named_and_bounded() {
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(""));
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let output = sandbox
+        .std_credbox()
+        .env("AWS_ENDPOINT_URL_STS", &url)
+        .args(["export", "--profile", "prod", "--timeout", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    let message = stderr_of(&output);
+    assert!(
+        message.contains(&format!("{url} could not be reached")),
+        "{message}"
+    );
+    assert!(!message.contains(SECRET));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn exec_runs_a_command_with_the_role_credentials() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(""));
+    let output = credbox_at(
+        &sandbox,
+        &moto,
+        &[
+            "exec",
+            "--profile",
+            "prod",
+            "--",
+            "sh",
+            "-c",
+            "echo $AWS_ACCESS_KEY_ID",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let key = stdout_of(&output).trim().to_string();
+    assert!(key.starts_with("ASIA") && key != BASE_KEY, "{key}");
+}
