@@ -570,3 +570,87 @@ fn exec_runs_a_command_with_the_role_credentials() {
     let key = stdout_of(&output).trim().to_string();
     assert!(key.starts_with("ASIA") && key != BASE_KEY, "{key}");
 }
+
+#[test]
+fn check_and_list_show_role_chains_and_their_problems() {
+    let sandbox = Sandbox::new();
+    sandbox.config(&format!(
+        "{}[profile loop1]\nrole_arn = {ROLE}\nsource_profile = loop2\n\
+         [profile loop2]\nrole_arn = {ROLE}\nsource_profile = loop1\n\
+         [profile both]\nrole_arn = {ROLE}\nsource_profile = base\ncredential_process = /bin/true\n\
+         [profile orphan]\nrole_arn = {ROLE}\nsource_profile = nowhere\n",
+        base_with_role("")
+    ));
+    std::fs::set_permissions(
+        sandbox.config_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let listed = sandbox.std_credbox().args(["list", "--all"]).output().unwrap();
+    let listed = stdout_of(&listed);
+    let line = |name: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        line("prod").contains("role") && line("prod").contains("config:5 via base (static keys)"),
+        "{listed}"
+    );
+    assert!(
+        line("loop1").contains("broken chain") && line("loop1").contains("1 error(s)"),
+        "{listed}"
+    );
+    let checked = sandbox.std_credbox().arg("check").output().unwrap();
+    assert_eq!(checked.status.code(), Some(1));
+    let report = stdout_of(&checked) + &stderr_of(&checked);
+    for expected in [
+        "error: profile loop1: source_profile forms a cycle (loop1 -> loop2 -> loop1)",
+        "error: profile orphan: source profile nowhere (named by profile orphan) is not defined",
+        "warning: profile both: role_arn wins over credential_process",
+    ] {
+        assert!(report.contains(expected), "{expected} not in {report}");
+    }
+    // `export` refuses a broken chain before anything runs, with the file and line.
+    let export = sandbox
+        .std_credbox()
+        .args(["export", "--profile", "orphan"])
+        .output()
+        .unwrap();
+    assert_eq!(export.status.code(), Some(3));
+    assert!(stderr_of(&export).contains("config:"), "{}", stderr_of(&export));
+}
+
+#[test]
+fn the_library_provider_assumes_a_role_from_the_profile_s_own_endpoint_url() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    // The endpoint comes from the profile (no environment): the host accepts it because the
+    // config file names it.
+    sandbox.config(&base_with_role(&format!("endpoint_url = {}\n", moto.url)));
+    let target = credbox::Target::Profile {
+        locations: credbox::files::Locations {
+            config: sandbox.config_path().display().to_string(),
+            credentials: sandbox.credentials_path().display().to_string(),
+            profile: "prod".into(),
+        },
+        name: "prod".into(),
+    };
+    let provider = std::sync::Arc::new(credbox::Provider::new(
+        credbox::Runtime::new().unwrap(),
+        target,
+        credbox::FetchOptions::default(),
+    ));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let provider = provider.clone();
+            std::thread::spawn(move || provider.retrieve().unwrap().access_key_id.clone())
+        })
+        .collect();
+    let keys: std::collections::BTreeSet<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(keys.len(), 1);
+    assert!(keys.iter().next().unwrap().starts_with("ASIA"));
+    assert_eq!(moto.assume_role_calls().len(), 1, "eight threads, one STS call");
+}

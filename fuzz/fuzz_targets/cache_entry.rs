@@ -1,11 +1,12 @@
 //! Cache-entry decoding: a corrupt entry is ignored, never a panic; an accepted entry round-trips.
 #![no_main]
 
-use credbox_guest::Credentials;
 use credbox_guest::provider::{
-    Host, Options, PluginCallError, Provider, SpawnError, SpawnOutput, SpawnRequest,
+    AssumeRoleRequest, Host, Options, PluginCallError, PromptError, Provider, SpawnError, SpawnOutput,
+    SpawnRequest,
 };
 use credbox_guest::resolve::ProcessSettings;
+use credbox_guest::{Credentials, StsError};
 use libfuzzer_sys::fuzz_target;
 
 /// A host at a fixed time that runs nothing: restoring never needs to.
@@ -20,6 +21,12 @@ impl Host for Frozen {
     }
     fn plugin_is_expired(&self, _: &str, _: &Credentials) -> Result<bool, PluginCallError> {
         Err(PluginCallError::Denied("restoring runs nothing".into()))
+    }
+    fn assume_role(&self, _: AssumeRoleRequest) -> Result<(Credentials, String), StsError> {
+        Err(StsError::Denied("restoring runs nothing".into()))
+    }
+    fn mfa_code(&self, _: &str, _: &str) -> Result<String, PromptError> {
+        Err(PromptError::Unavailable("restoring asks nobody".into()))
     }
     fn now(&self) -> i64 {
         self.0

@@ -371,6 +371,11 @@ fn profile_report_to_wit(report: report::ProfileReport) -> wit_profiles::Profile
             command: h.command.map(|c| c.map(command_to_wit).map_err(error_to_wit)),
             needs_shell: h.needs_shell,
         }),
+        role: report.role.map(|r| wit_profiles::RoleReport {
+            location: place_to_wit(r.place),
+            chain: r.chain.map_err(error_to_wit),
+            asks_for_mfa: r.asks_for_mfa,
+        }),
     }
 }
 

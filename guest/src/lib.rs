@@ -106,7 +106,7 @@ pub enum Error {
     Expired(i64),
     Plugin(PluginError),
     /// An STS call for a role failed.
-    Sts(StsFailure),
+    Sts(Box<StsFailure>),
     /// No MFA code could be had; says why and how to fix it.
     Mfa(String),
 }

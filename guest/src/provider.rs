@@ -275,23 +275,23 @@ impl Provider {
             endpoint: r.endpoint.clone(),
         };
         let (returned, assumed_role_arn) = host.assume_role(request).map_err(|error| {
-            Error::Sts(StsFailure {
+            Error::Sts(Box::new(StsFailure {
                 role_arn: r.role_arn.clone(),
                 source_key: mask(&job.source.access_key_id),
                 source_profile: job.source_profile.clone(),
                 error,
-            })
+            }))
         })?;
         let now = host.now();
         let account_id = account_of(&assumed_role_arn);
         let credentials = validate_credentials(returned, account_id.as_deref(), now)?;
         if credentials.expiration.is_none() || credentials.session_token.is_none() {
-            return Err(Error::Sts(StsFailure {
+            return Err(Error::Sts(Box::new(StsFailure {
                 role_arn: r.role_arn.clone(),
                 source_key: mask(&job.source.access_key_id),
                 source_profile: job.source_profile.clone(),
                 error: StsError::Malformed("the answer has no session token or expiration".into()),
-            }));
+            })));
         }
         Ok((credentials, now))
     }

@@ -6,6 +6,7 @@ use crate::Error;
 use crate::command::{Command, parse_command};
 use crate::profile::{Profile, ProfileSet};
 use crate::resolve::{FileText, Helper, helper_of, not_found, parse, path_of, static_keys};
+use crate::role::{self, Base, Environment};
 
 /// A place in a profile file: its path and 1-based line.
 pub type Place = (String, u32);
@@ -18,6 +19,20 @@ pub struct ProfileReport {
     pub static_keys: Option<Place>,
     /// Its helper, when it names one.
     pub helper: Option<HelperReport>,
+    /// Its role, when it names one.
+    pub role: Option<RoleReport>,
+}
+
+/// A role a profile names, and its chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleReport {
+    /// Where `role_arn` is defined.
+    pub place: Place,
+    /// The profiles from this one to the base, the last with how it supplies credentials; or why
+    /// the chain is broken.
+    pub chain: Result<Vec<String>, Error>,
+    /// Whether a role of the chain needs a typed MFA code (`mfa_serial` without `mfa_process`).
+    pub asks_for_mfa: bool,
 }
 
 /// A helper a profile names, and what the policy makes of it.
@@ -57,6 +72,15 @@ pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Re
         },
         None => set.profiles.iter().collect(),
     };
+    // A chain reaches other profiles: with `only`, parse everything once if it names a role.
+    let full;
+    let everything = match only {
+        Some(_) if chosen.iter().any(|(_, profile)| role::is_role(profile)) => {
+            full = parse(&config, &credentials, None)?;
+            &full
+        }
+        _ => &set,
+    };
     let mut secrets: Vec<Place> = Vec::new();
     let mut profiles = Vec::new();
     for (name, profile) in chosen {
@@ -87,10 +111,39 @@ pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Re
                 needs_shell,
             }
         });
+        let role = role::is_role(profile).then(|| {
+            let role_arn = &profile["role_arn"];
+            let chain = role::chain(name, everything, (&config, &credentials), &Environment::default());
+            RoleReport {
+                place: (
+                    path_of(role_arn.file, &config, &credentials).to_string(),
+                    role_arn.line,
+                ),
+                asks_for_mfa: chain.as_ref().is_ok_and(|c| {
+                    c.roles
+                        .iter()
+                        .any(|r| r.mfa_serial.is_some() && r.mfa_process.is_none())
+                }),
+                chain: chain.map(|c| {
+                    let base = match &c.base {
+                        Base::StaticKeys(_) => "static keys",
+                        Base::Process(settings) => match settings.helper {
+                            Helper::CommandLine(_) => "credential_process",
+                            Helper::Plugin(_) => "credential_plugin",
+                        },
+                        Base::Environment => "environment",
+                    };
+                    let mut names: Vec<String> = c.roles.iter().rev().map(|r| r.profile.clone()).collect();
+                    names.push(format!("{} ({base})", c.base_profile));
+                    names
+                }),
+            }
+        });
         profiles.push(ProfileReport {
             profile: name.clone(),
             static_keys: keys,
             helper,
+            role,
         });
     }
     Ok(Report { profiles, secrets })
@@ -152,6 +205,38 @@ mod tests {
             "no shell makes a relative program absolute"
         );
         assert_eq!(report.secrets, [("/k".to_string(), 3), ("/c".to_string(), 3)]);
+    }
+
+    #[test]
+    fn role_profiles_report_their_chain_or_why_it_is_broken() {
+        let config = "[profile base]\ncredential_process = /h\n\
+            [profile prod]\nrole_arn = arn:aws:iam::1:role/P\nsource_profile = base\nmfa_serial = arn:mfa\n\
+            [profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\n\
+            [profile b]\nrole_arn = arn:aws:iam::1:role/B\nsource_profile = a\n";
+        let report = run(config, "", None).unwrap();
+        let role = |name: &str| {
+            report
+                .profiles
+                .iter()
+                .find(|p| p.profile == name)
+                .unwrap()
+                .role
+                .clone()
+        };
+        let prod = role("prod").unwrap();
+        assert_eq!(
+            prod.chain,
+            Ok(vec!["prod".to_string(), "base (credential_process)".to_string()])
+        );
+        assert_eq!(prod.place, ("/c".to_string(), 4));
+        assert!(prod.asks_for_mfa);
+        assert!(
+            matches!(role("a").unwrap().chain, Err(Error::Config { message, .. }) if message.contains("cycle"))
+        );
+        assert_eq!(role("base"), None);
+        // Asked about one profile, the chain still reaches the others.
+        let only = run(config, "", Some("prod")).unwrap();
+        assert_eq!(only.profiles[0].role.as_ref().unwrap().chain, prod.chain);
     }
 
     #[test]

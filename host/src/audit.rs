@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::SpawnPolicy;
-use crate::component::{GuestError, Helper, ProfileReport, ProfilesReport, Runtime, wit};
+use crate::component::{GuestError, Helper, ProfileReport, ProfilesReport, Runtime, wit, wit_profiles};
 use crate::error::{self, Context, Error};
 use crate::files::{self, Locations};
 use crate::spawn::{self, SpawnCommand};
@@ -75,9 +75,13 @@ pub fn review(
     for ProfileReport {
         profile: name,
         helper,
+        role,
         ..
     } in &report.profiles
     {
+        if let Some(role) = role {
+            findings.extend(role_findings(name, role, helper.is_some()));
+        }
         let Some(helper) = helper else {
             continue;
         };
@@ -132,6 +136,36 @@ pub fn review(
         }
     }
     Ok((report, findings))
+}
+
+/// Problems with a role profile: a broken chain, a helper the role makes unused, an MFA code
+/// that nobody could type here.
+fn role_findings(profile: &str, role: &wit_profiles::RoleReport, has_helper: bool) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut add = |severity, message| {
+        findings.push(finding(
+            severity,
+            Some(profile),
+            Some(role.location.to_string()),
+            message,
+        ))
+    };
+    if let Err(e) = &role.chain {
+        add(Severity::Error, error::detail(e.clone()));
+    }
+    if has_helper {
+        add(
+            Severity::Warning,
+            "role_arn wins over credential_process here: the helper only runs if another profile uses this one as its source_profile; move it to a profile of its own".into(),
+        );
+    }
+    if role.asks_for_mfa && std::fs::File::open("/dev/tty").is_err() {
+        add(
+            Severity::Warning,
+            "a role of this chain needs an MFA code, and there is no terminal here to type it; set mfa_process to a command that prints the code".into(),
+        );
+    }
+    findings
 }
 
 /// Problems with the program a profile runs: missing, not executable, writable by others, or

@@ -82,6 +82,7 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
             }
         };
         let (kind, location) = match (origin, report.as_ref()) {
+            (_, Some(ProfileReport { role: Some(role), .. })) => ("assume-role", role.location.to_string()),
             (
                 Origin::StaticKeys,
                 Some(ProfileReport {
@@ -140,16 +141,25 @@ pub fn list_all() -> Result<(), Error> {
         profile,
         static_keys,
         helper,
+        role,
     } in &report.profiles
     {
-        let (source, location) = match (static_keys, helper) {
-            (Some(at), _) => ("static-keys", at.to_string()),
-            (None, Some(helper)) => match &helper.helper {
+        let (source, location) = match (static_keys, helper, role) {
+            // The role's place, and the chain after it: `config:7 via mid -> base (static keys)`.
+            (_, _, Some(role)) => match &role.chain {
+                Ok(names) => (
+                    "role",
+                    format!("{} via {}", role.location, names[1..].join(" -> ")),
+                ),
+                Err(_) => ("role", format!("{} (broken chain)", role.location)),
+            },
+            (Some(at), _, None) => ("static-keys", at.to_string()),
+            (None, Some(helper), None) => match &helper.helper {
                 Ok(Helper::CommandLine(_)) => ("process", helper.location.to_string()),
                 Ok(Helper::Plugin(_)) => ("plugin", helper.location.to_string()),
                 Err(_) => ("unusable", helper.location.to_string()),
             },
-            (None, None) => ("none", String::new()),
+            (None, None, None) => ("none", String::new()),
         };
         let count = |severity| {
             findings

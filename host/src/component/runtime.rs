@@ -292,8 +292,9 @@ pub struct ProviderHandle(ResourceAny);
 /// `Display` name the error's case only: a helper's stderr tail or a plugin's message, which may
 /// hold anything, is shown by `credbox::Error` (last line, sanitised), never here.
 pub enum CallError {
-    /// The guest's answer: the profile, the helper or its output is at fault.
-    Policy(GuestError),
+    /// The guest's answer: the profile, the helper or its output is at fault. Boxed: the
+    /// largest case (an STS failure) would make every `Result` of a guest call large.
+    Policy(Box<GuestError>),
     /// The call failed: the guest trapped or ran past its limits (the message says which).
     Failed(anyhow::Error),
 }
@@ -306,7 +307,7 @@ impl From<anyhow::Error> for CallError {
 
 impl From<GuestError> for CallError {
     fn from(error: GuestError) -> Self {
-        CallError::Policy(error)
+        CallError::Policy(Box::new(error))
     }
 }
 
@@ -607,7 +608,7 @@ mod tests {
             GuestError::Plugin(wit::PluginError::RetrieveFailed("SECRETVALUE".into())),
         ];
         for error in errors {
-            let error = CallError::Policy(error);
+            let error = CallError::from(error);
             for shown in [format!("{error}"), format!("{error:?}")] {
                 assert!(!shown.contains("SECRETVALUE"), "{shown}");
             }

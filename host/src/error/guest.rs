@@ -35,7 +35,7 @@ impl Error {
     /// or (a trap, a limit) a failure of credbox itself.
     pub(crate) fn from_call(error: CallError, context: &Context, origin: Option<&wit::Location>) -> Self {
         match error {
-            CallError::Policy(e) => Self::from_guest(e, context, origin),
+            CallError::Policy(e) => Self::from_guest(*e, context, origin),
             CallError::Failed(e) => Self::internal(e),
         }
     }

@@ -429,7 +429,7 @@ impl<'a> Fetch<'a> {
         };
         log_runs(&runs);
         spawn::check_recursion(&settings.profile)
-            .map_err(|refusal| error(CallError::Policy(refusal.into())))?;
+            .map_err(|refusal| error(CallError::from(GuestError::from(refusal))))?;
         let provider = session
             .new_provider(settings, options.guest_options())
             .map_err(error)?;
@@ -478,7 +478,7 @@ impl<'a> Fetch<'a> {
                 Runs::Role(_) => None,
             };
             if let Some(refusal) = refusal {
-                return Err(self.error(CallError::Policy(refusal)));
+                return Err(self.error(CallError::from(refusal)));
             }
             self.admitted = true;
         }
