@@ -385,9 +385,8 @@ fn spawn_in_session(mut command: Command, terminal: Option<&Path>) -> (Child, Op
         .stderr(Stdio::piped());
     unsafe {
         command.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            // The sandbox's command already starts a new session (then this one fails, harmlessly).
+            libc::setsid();
             if let Some(fd) = fd
                 && libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0
             {
@@ -430,7 +429,7 @@ fn an_mfa_code_is_asked_on_the_terminal_even_when_output_is_captured() {
         }
     });
     let mut shown = String::new();
-    while !shown.contains("enter MFA code") {
+    while !shown.contains(&format!("enter MFA code for {MFA}: ")) {
         shown.push_str(
             &seen_rx
                 .recv_timeout(Duration::from_secs(30))
@@ -653,4 +652,50 @@ fn the_library_provider_assumes_a_role_from_the_profile_s_own_endpoint_url() {
     assert_eq!(keys.len(), 1);
     assert!(keys.iter().next().unwrap().starts_with("ASIA"));
     assert_eq!(moto.assume_role_calls().len(), 1, "eight threads, one STS call");
+}
+
+#[test]
+fn a_helper_s_prompt_reaches_the_terminal_when_an_sdk_captures_stderr() {
+    // `credential_process = credbox run -- helper` under botocore: credbox's stdin and stderr are
+    // pipes, but the person is at a terminal. The helper's prompt must reach them.
+    let sandbox = Sandbox::new();
+    let helper = sandbox.helper(
+        "bin/interactive",
+        &format!(
+            "echo 'Touch your security key' >&2\ncat <<'EOF'\n{}\nEOF",
+            session_json(1)
+        ),
+    );
+    for (prompt, on_terminal) in [("terminal", true), ("never", false)] {
+        let (mut controller, terminal) = open_pty();
+        let mut command = sandbox.std_credbox();
+        command.args([
+            "run",
+            "--no-cache",
+            "--prompt",
+            prompt,
+            "--",
+            helper.to_str().unwrap(),
+        ]);
+        let (child, held) = spawn_in_session(command, Some(&terminal));
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        drop(held);
+        // What reached the terminal: read what is there without waiting for more.
+        let mut shown = Vec::new();
+        unsafe { libc::fcntl(controller.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let _ = controller.read_to_end(&mut shown);
+        let shown = String::from_utf8_lossy(&shown);
+        assert_eq!(
+            shown.contains("Touch your security key"),
+            on_terminal,
+            "--prompt {prompt}: {shown:?}"
+        );
+        assert_eq!(
+            stderr_of(&output).contains("Touch your security key"),
+            !on_terminal,
+            "--prompt {prompt}: {}",
+            stderr_of(&output)
+        );
+    }
 }

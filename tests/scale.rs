@@ -55,7 +55,14 @@ fn check_instructions(n: usize) -> u64 {
     let sandbox = sandbox_with_profiles(n);
     let runtime = Runtime::new().unwrap();
     let findings = credbox::audit::check(&runtime, &locations(&sandbox), None).unwrap();
-    assert!(findings.is_empty(), "{findings:?}");
+    // The role profiles sit on SSO profiles, which credbox does not run: a warning each.
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.severity == credbox::audit::Severity::Warning
+                && f.message.contains("IAM Identity Center")),
+        "{findings:?}"
+    );
     runtime.instructions_used()
 }
 

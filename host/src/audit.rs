@@ -151,7 +151,19 @@ fn role_findings(profile: &str, role: &wit_profiles::RoleReport, has_helper: boo
         ))
     };
     if let Err(e) = &role.chain {
-        add(Severity::Error, error::detail(e.clone()));
+        let message = error::detail(e.clone());
+        // A chain that ends at a source credbox does not run (SSO, web identity, instance
+        // metadata) is not a mistake in the file: the SDKs run it. A cycle or a missing profile is.
+        let unsupported =
+            message.contains("which credbox does not run") || message.contains("not supported by credbox");
+        add(
+            if unsupported {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
+            message,
+        );
     }
     if has_helper {
         add(

@@ -81,6 +81,15 @@ impl Sandbox {
             .env("HOME", self.home())
             .env("CREDBOX_CACHE_DIR", self.path("cache"))
             .current_dir(self.dir.path());
+        // No controlling terminal, wherever the tests run: otherwise a helper's stderr (and any
+        // prompt) would go to the developer's terminal instead of the pipe a test reads. (A
+        // command made a process group leader keeps its session: setsid then fails, harmlessly.)
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::setsid();
+                Ok(())
+            });
+        }
         command
     }
 }

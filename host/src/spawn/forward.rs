@@ -6,9 +6,15 @@
 //! [`FORWARD_BUFFER`] bytes; when it is full the *oldest* bytes give way, so the last thing a
 //! helper wrote (its prompt) is what survives, and a marker says how much was dropped. (The tail
 //! credbox keeps for error messages is separate and always whole.)
+//!
+//! Where it goes: credbox's stderr, unless that is not a terminal (an SDK captured it, as botocore
+//! does) while a controlling terminal exists and prompts may use it (`--prompt terminal`, the
+//! default): then the terminal, so that a helper's own prompt ("touch your key", "password:")
+//! reaches the person instead of a pipe nobody reads.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -36,6 +42,26 @@ static CHANGED: Condvar = Condvar::new();
 
 fn pending() -> std::sync::MutexGuard<'static, Pending> {
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether helpers' stderr may go to the controlling terminal when credbox's stderr is not one.
+static PREFER_TERMINAL: AtomicBool = AtomicBool::new(false);
+
+/// Say whether the terminal may be used; the writer decides once, when it starts.
+pub fn prefer_terminal(yes: bool) {
+    PREFER_TERMINAL.store(yes, Ordering::Relaxed);
+}
+
+/// Where forwarded stderr goes: see the module's documentation.
+fn destination() -> Box<dyn Write + Send> {
+    let stderr = std::io::stderr();
+    if PREFER_TERMINAL.load(Ordering::Relaxed)
+        && !stderr.is_terminal()
+        && let Ok(tty) = std::fs::File::options().write(true).open("/dev/tty")
+    {
+        return Box::new(tty);
+    }
+    Box::new(stderr)
 }
 
 /// Queue `chunk` for credbox's stderr; never blocks on the writing.
@@ -78,7 +104,7 @@ pub fn flush(until: Instant) {
 }
 
 fn write_forever() {
-    let mut ours = std::io::stderr();
+    let mut ours = destination();
     loop {
         let (bytes, dropped) = {
             let mut pending = pending();

@@ -171,6 +171,9 @@ pub fn run(
 
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
+    if policy.forward_stderr {
+        forward::prefer_terminal(policy.prompt == crate::prompt::PromptMode::Terminal);
+    }
     let mut watch = Watch::new(child, running, stdout, stderr, policy.forward_stderr)
         .map_err(|e| SpawnError::Failed(format!("watching the helper: {e}")))?;
     while !(watch.stdout_closed() && watch.exited) {
