@@ -699,3 +699,20 @@ fn a_helper_s_prompt_reaches_the_terminal_when_an_sdk_captures_stderr() {
         );
     }
 }
+
+#[test]
+fn exec_server_serves_role_credentials_to_botocore() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(""));
+    let output = credbox_at(&sandbox, &moto, &["exec", "--server", "--profile", "prod", "--"])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg(python())
+        .arg(clients().join("../../tests/clients/botocore_client.py"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let printed = stdout_of(&output);
+    assert!(printed.starts_with("container-role ASIA"), "{printed}");
+    assert_eq!(moto.assume_role_calls().len(), 1);
+}

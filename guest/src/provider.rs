@@ -89,7 +89,8 @@ impl From<PluginCallError> for Error {
 pub struct AssumeRoleRequest {
     pub source: Credentials,
     pub role_arn: String,
-    pub session_name: String,
+    /// Absent: the host names the session.
+    pub session_name: Option<String>,
     pub external_id: Option<String>,
     pub duration_seconds: Option<u32>,
     /// The MFA serial and the code.
@@ -180,10 +181,10 @@ fn is_mfa_code(code: &str) -> bool {
 }
 
 /// The account of an assumed role's ARN (`arn:aws:sts::ACCOUNT:assumed-role/...`), as botocore
-/// reads it.
+/// reads it; only twelve digits are an account.
 fn account_of(assumed_role_arn: &str) -> Option<String> {
     let account = assumed_role_arn.split(':').nth(4)?;
-    (!account.is_empty()).then(|| account.to_string())
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.to_string())
 }
 
 /// One profile's `credential_process` (or plugin, or role), fetched at most once per refresh
@@ -264,10 +265,7 @@ impl Provider {
         let request = AssumeRoleRequest {
             source: job.source.clone(),
             role_arn: r.role_arn.clone(),
-            session_name: r
-                .session_name
-                .clone()
-                .unwrap_or_else(|| format!("credbox-session-{}", host.now())),
+            session_name: r.session_name.clone(),
             external_id: r.external_id.clone(),
             duration_seconds: r.duration_seconds,
             mfa,
@@ -299,7 +297,7 @@ impl Provider {
     /// The MFA code: from `mfa_process` (run through `spawn`) or from the person.
     fn mfa_code(&self, r: &RoleSettings, serial: &str, host: &impl Host) -> Result<String, Error> {
         let Some(process) = &r.mfa_process else {
-            return host.mfa_code(&r.profile, serial).map_err(|e| {
+            let code = host.mfa_code(&r.profile, serial).map_err(|e| {
                 Error::Mfa(match e {
                     PromptError::Unavailable(why) => format!(
                         "profile {} needs an MFA code for {serial}, but {why}; run credbox where it can ask on a terminal, or set mfa_process to a command that prints the code",
@@ -307,7 +305,15 @@ impl Provider {
                     ),
                     PromptError::Cancelled => format!("no MFA code was entered for {serial} (profile {})", r.profile),
                 })
-            });
+            })?;
+            // What was typed is never shown: it may be a password typed into the wrong prompt.
+            if !is_mfa_code(&code) {
+                return Err(Error::Mfa(format!(
+                    "what was entered for {serial} (profile {}) is not a 6-digit MFA code; run the command again and type the code your device shows",
+                    r.profile
+                )));
+            }
+            return Ok(code);
         };
         let output = host.spawn(SpawnRequest {
             command: parse_command(process, self.options.allow_shell)?,
@@ -629,7 +635,7 @@ mod tests {
         );
         let sent = host.assumed.borrow()[0].clone();
         assert_eq!(sent.mfa, Some(("arn:mfa".into(), "123456".into())));
-        assert_eq!(sent.session_name, format!("credbox-session-{}", 1_000_000));
+        assert_eq!(sent.session_name, None, "the host names an unnamed session");
         assert_eq!(
             (sent.duration_seconds, sent.external_id.as_deref()),
             (Some(1800), Some("x"))

@@ -7,6 +7,7 @@
 //! answer, and retries as the SDKs' standard retry mode does. The request and the answer hold
 //! secrets: only the endpoint, the role and a masked access key id are ever logged.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -22,11 +23,24 @@ pub const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 /// Attempts per call, as in the SDKs' standard retry mode.
 const MAX_ATTEMPTS: u32 = 3;
 
+/// The profile-file keys whose values a request may carry, read by the host itself.
+const WRITTEN_KEYS: [&str; 7] = [
+    "endpoint_url",
+    "role_arn",
+    "role_session_name",
+    "external_id",
+    "duration_seconds",
+    "mfa_serial",
+    "source_identity",
+];
+
 /// What bounds the guest's STS calls.
 #[derive(Clone, Debug)]
 pub struct StsPolicy {
-    /// Endpoint URLs the user configured, which the host accepts besides AWS's own.
-    configured: Vec<String>,
+    /// What the person wrote, by key: every value of [`WRITTEN_KEYS`] in the profile files, and
+    /// the endpoint URLs of the environment (under `endpoint_url`). A request may carry these and
+    /// nothing else of the guest's choosing, but the source credentials and the MFA code.
+    written: BTreeMap<&'static str, Vec<String>>,
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
     /// How long one call may take in all, retries included.
@@ -34,9 +48,13 @@ pub struct StsPolicy {
 }
 
 impl Default for StsPolicy {
+    /// Nothing written but the environment's endpoint URLs: no role can be assumed until
+    /// [`StsPolicy::for_files`] says what the profile files hold.
     fn default() -> Self {
+        let mut written = BTreeMap::new();
+        written.insert("endpoint_url", configured_from_env());
         StsPolicy {
-            configured: configured_from_env(),
+            written,
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
         }
@@ -44,16 +62,98 @@ impl Default for StsPolicy {
 }
 
 impl StsPolicy {
-    /// The policy for roles resolved from this config file's text: the endpoint URLs set in the
-    /// environment or on an `endpoint_url` line of the file are the user's own choice.
-    pub fn for_config(config_text: &str, total_timeout: Duration) -> Self {
+    /// The policy for roles resolved from these profile files' text.
+    pub fn for_files(texts: &[&str], total_timeout: Duration) -> Self {
         let mut policy = StsPolicy {
             total_timeout,
             ..StsPolicy::default()
         };
-        policy.configured.extend(endpoint_url_lines(config_text));
+        let ignore_endpoints = ignore_configured_endpoints();
+        for key in WRITTEN_KEYS {
+            if key == "endpoint_url" && ignore_endpoints {
+                continue;
+            }
+            let values = policy.written.entry(key).or_default();
+            for text in texts {
+                values.extend(values_of(text, key));
+            }
+        }
         policy
     }
+
+    fn written(&self, key: &str, value: &str) -> bool {
+        self.written
+            .get(key)
+            .is_some_and(|values| values.iter().any(|v| v == value))
+    }
+
+    /// Whether the host sends this request: to an endpoint it accepts, signed for that endpoint's
+    /// region, with values the person wrote. So a guest that went wrong can neither name a role
+    /// of its own choosing nor carry a secret to STS in a session name or an external id.
+    fn check_request(&self, request: &wit_sts::AssumeRoleRequest) -> Result<(), String> {
+        let endpoint = &request.endpoint;
+        check_endpoint(&endpoint.url, self)?;
+        match aws_endpoint_region(&endpoint.url) {
+            Some(region) if region != endpoint.region => {
+                return Err(format!(
+                    "the request is signed for {}, but {} is in {region}",
+                    one_line(&endpoint.region),
+                    endpoint.url
+                ));
+            }
+            None if !is_region_name(&endpoint.region) => {
+                return Err(format!(
+                    "`{}` is not an AWS region name",
+                    one_line(&endpoint.region)
+                ));
+            }
+            _ => {}
+        }
+        let fields = [
+            ("role_arn", Some(request.role_arn.clone())),
+            ("role_session_name", request.session_name.clone()),
+            ("external_id", request.external_id.clone()),
+            (
+                "duration_seconds",
+                request.duration_seconds.map(|s| s.to_string()),
+            ),
+            (
+                "mfa_serial",
+                request.mfa.as_ref().map(|(serial, _)| serial.clone()),
+            ),
+            ("source_identity", request.source_identity.clone()),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value
+                && !self.written(key, &value)
+            {
+                return Err(format!(
+                    "the request's {key} `{}` is not a value of {key} in the profile files",
+                    one_line(&value)
+                ));
+            }
+        }
+        if let Some((_, code)) = &request.mfa
+            && !is_mfa_code(code)
+        {
+            return Err("the MFA code is not six digits".into());
+        }
+        Ok(())
+    }
+}
+
+/// STS `TokenCode`s are six digits.
+pub(crate) fn is_mfa_code(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`: no configured endpoint is used, so none is accepted.
+fn ignore_configured_endpoints() -> bool {
+    std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn one_line(text: &str) -> String {
+    crate::component::one_line(text)
 }
 
 /// The variables `profiles.resolve` reads to choose a role's STS endpoint, as set here.
@@ -74,6 +174,9 @@ pub(crate) fn endpoint_environment() -> Vec<(String, String)> {
 }
 
 fn configured_from_env() -> Vec<String> {
+    if ignore_configured_endpoints() {
+        return Vec::new();
+    }
     ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
         .iter()
         .filter_map(|name| std::env::var(name).ok())
@@ -82,13 +185,13 @@ fn configured_from_env() -> Vec<String> {
         .collect()
 }
 
-/// The values of every `endpoint_url = VALUE` line (a property or a `[services]` sub-property).
-/// Read by the host itself, not taken from the guest: the guest may only send where the person
-/// wrote an endpoint.
-fn endpoint_url_lines(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.lines().filter_map(|line| {
+/// The values of every `key = VALUE` line of a profile file (a property or a `[services]`
+/// sub-property). Read by the host itself, not taken from the guest: what a request carries must
+/// be what the person wrote. (Only a few keys, compared exactly: no profile semantics.)
+fn values_of<'a>(text: &'a str, wanted: &'a str) -> impl Iterator<Item = String> + 'a {
+    text.lines().filter_map(move |line| {
         let (key, value) = line.split_once('=')?;
-        if !key.trim().eq_ignore_ascii_case("endpoint_url") {
+        if !key.trim().eq_ignore_ascii_case(wanted) {
             return None;
         }
         // An inline comment starts at a `#` or `;` after a blank.
@@ -101,37 +204,45 @@ fn endpoint_url_lines(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// An AWS region's name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`,
+/// `ap-southeast-4`: two letters, words of letters, a number. (Not `s3` or `s3-accelerate`:
+/// `sts.s3.amazonaws.com` would be an S3 bucket, not STS.)
+fn is_region_name(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    let last = parts[parts.len() - 1];
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1].iter().all(letters)
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The region an AWS STS endpoint URL is in (`us-east-1` for the global one); `None` for any
+/// other URL.
+fn aws_endpoint_region(url: &str) -> Option<String> {
+    let host = url.strip_prefix("https://")?;
+    let host = host.strip_suffix('/').unwrap_or(host);
+    if host == "sts.amazonaws.com" {
+        return Some("us-east-1".into());
+    }
+    let rest = host.strip_prefix("sts.")?;
+    let region = rest
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;
+    is_region_name(region).then(|| region.to_string())
+}
+
 /// Whether the host sends to `url`: one the user configured, or an AWS STS endpoint over HTTPS
 /// (`sts.amazonaws.com`, `sts.REGION.amazonaws.com`, `sts.REGION.amazonaws.com.cn`).
 pub fn check_endpoint(url: &str, policy: &StsPolicy) -> Result<(), String> {
-    if policy.configured.iter().any(|configured| configured == url) {
+    if policy.written("endpoint_url", url) || aws_endpoint_region(url).is_some() {
         return Ok(());
     }
-    let host = url
-        .strip_prefix("https://")
-        .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
-    let is_region = |r: &str| {
-        !r.is_empty()
-            && r.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    let aws = host.is_some_and(|host| {
-        host == "sts.amazonaws.com"
-            || host
-                .strip_prefix("sts.")
-                .and_then(|rest| {
-                    rest.strip_suffix(".amazonaws.com")
-                        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
-                })
-                .is_some_and(is_region)
-    });
-    if aws {
-        Ok(())
-    } else {
-        Err(format!(
-            "the STS endpoint {url} is neither an AWS STS endpoint nor one you configured (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or endpoint_url in the config file)"
-        ))
-    }
+    Err(format!(
+        "the STS endpoint {} is neither an AWS STS endpoint nor one you configured (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or endpoint_url in the config file)",
+        one_line(url)
+    ))
 }
 
 /// `AssumeRole`, within the policy's bounds.
@@ -140,7 +251,7 @@ pub(crate) fn assume_role(
     request: &wit_sts::AssumeRoleRequest,
 ) -> Result<wit_sts::AssumedRole, wit::StsError> {
     let url = request.endpoint.url.as_str();
-    check_endpoint(url, policy).map_err(wit::StsError::Denied)?;
+    policy.check_request(request).map_err(wit::StsError::Denied)?;
     info!(
         endpoint = url,
         role = %request.role_arn,
@@ -155,12 +266,15 @@ pub(crate) fn assume_role(
         let remaining = deadline.saturating_duration_since(Instant::now());
         let outcome = send(&agent, request, &body, remaining);
         let retry = match &outcome {
-            Ok((status, _)) => is_retryable_status(*status),
+            Ok((status, answer)) => is_retryable(*status, answer),
             Err(Unsent::Network(_)) => true,
-            Err(Unsent::Timeout | Unsent::Signing(_)) => false,
+            Err(Unsent::Timeout | Unsent::Signing(_) | Unsent::TooLarge) => false,
         };
-        if retry && attempt < MAX_ATTEMPTS {
-            let pause = backoff(attempt).min(deadline.saturating_duration_since(Instant::now()));
+        // Another attempt only while time is left for one: a retry that could only time out
+        // would hide the network error behind a timeout.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if retry && attempt < MAX_ATTEMPTS && backoff_ceiling(attempt) < left {
+            let pause = backoff(attempt);
             debug!(
                 attempt,
                 pause_ms = pause.as_millis() as u64,
@@ -182,18 +296,36 @@ pub(crate) fn assume_role(
                 policy.connect_timeout.as_secs()
             ))),
             Err(Unsent::Signing(why)) => Err(wit::StsError::Denied(why)),
+            Err(Unsent::TooLarge) => Err(wit::StsError::Malformed(format!(
+                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            ))),
         };
     }
 }
 
-/// Why a request got no HTTP answer.
+/// Why a request got no (usable) HTTP answer.
 enum Unsent {
     Timeout,
     Network(String),
     Signing(String),
+    TooLarge,
 }
 
 fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
+    // ureq reads ALL_PROXY, HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case). It would go direct
+    // past a SOCKS proxy it cannot speak: refuse instead of bypassing a required egress proxy.
+    let proxy = ureq::Proxy::try_from_env();
+    if let Some(proxy) = &proxy
+        && !matches!(
+            proxy.protocol(),
+            ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+        )
+    {
+        return Err(
+            "the proxy in ALL_PROXY/HTTPS_PROXY is a SOCKS proxy, which credbox cannot use for STS; set HTTPS_PROXY to an HTTP(S) proxy"
+                .into(),
+        );
+    }
     let roots = match std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
         None => ureq::tls::RootCerts::PlatformVerifier,
         Some(path) => {
@@ -218,6 +350,7 @@ fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
         .timeout_connect(Some(policy.connect_timeout))
         .http_status_as_error(false)
         .max_redirects(0)
+        .proxy(proxy)
         .user_agent(concat!("credbox/", env!("CARGO_PKG_VERSION")))
         .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
         .build()
@@ -226,11 +359,17 @@ fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
 
 /// The query-protocol form body of `AssumeRole`.
 fn form_body(request: &wit_sts::AssumeRoleRequest) -> String {
+    // The host names a session the person did not name: a name of the guest's choosing could
+    // carry anything.
+    let session_name = request
+        .session_name
+        .clone()
+        .unwrap_or_else(|| format!("credbox-session-{}", crate::fetch::unix_now()));
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("Action", "AssumeRole")
         .append_pair("Version", "2011-06-15")
         .append_pair("RoleArn", &request.role_arn)
-        .append_pair("RoleSessionName", &request.session_name);
+        .append_pair("RoleSessionName", &session_name);
     if let Some(seconds) = request.duration_seconds {
         form.append_pair("DurationSeconds", &seconds.to_string());
     }
@@ -281,9 +420,7 @@ fn send(
         .read_to_vec()
         .map_err(|e| match e {
             ureq::Error::Timeout(_) => Unsent::Timeout,
-            ureq::Error::BodyExceedsLimit(_) => {
-                Unsent::Network(format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"))
-            }
+            ureq::Error::BodyExceedsLimit(_) => Unsent::TooLarge,
             other => Unsent::Network(other.to_string()),
         })?;
     Ok((status, answer))
@@ -331,15 +468,38 @@ fn signature_headers(
         .collect())
 }
 
-/// Throttling and server errors are retried (the SDKs' standard mode also retries a few
-/// throttling codes sent with a 400; STS sends `Throttling` with 400).
-fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 400 | 429 | 500 | 502 | 503 | 504)
+/// Throttling and server errors are retried, as in the SDKs' standard mode: 5xx and 429, and a
+/// 400 only when its code is a throttling one (STS sends `Throttling` with 400). Never a
+/// validation error: the same request would fail again.
+fn is_retryable(status: u16, answer: &[u8]) -> bool {
+    const THROTTLING: [&str; 7] = [
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    ];
+    match status {
+        429 | 500 | 502 | 503 | 504 => true,
+        400 => matches!(
+            parse_rejection(status, answer),
+            wit::StsError::Rejected(r) if THROTTLING.contains(&r.code.as_str())
+        ),
+        _ => false,
+    }
 }
 
-/// Exponential backoff with full jitter, base 1 s, capped at 20 s: the SDKs' standard mode.
+/// The longest pause before the attempt after `attempt`: 2 s, then 4 s (capped at 20 s).
+fn backoff_ceiling(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(4)).min(Duration::from_secs(20))
+}
+
+/// Exponential backoff with full jitter: a random share of [`backoff_ceiling`] (the SDKs'
+/// standard mode).
 fn backoff(attempt: u32) -> Duration {
-    let ceiling = Duration::from_secs(1u64 << attempt.min(4)).min(Duration::from_secs(20));
+    let ceiling = backoff_ceiling(attempt);
     // Jitter from the clock's nanoseconds: no random source needed for spreading retries.
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -406,7 +566,7 @@ fn parse_rejection(status: u16, answer: &[u8]) -> wit::StsError {
         status,
         code: one_line(text_of(root, "Code")),
         message: one_line(text_of(root, "Message")),
-        request_id: text_of(root, "RequestId").map(String::from),
+        request_id: text_of(root, "RequestId").map(|id| one_line(Some(id))),
     })
 }
 
@@ -415,9 +575,61 @@ mod tests {
     use super::*;
 
     fn policy(configured: &[&str]) -> StsPolicy {
-        StsPolicy {
-            configured: configured.iter().map(|s| s.to_string()).collect(),
-            ..StsPolicy::default()
+        let text: String = configured
+            .iter()
+            .map(|url| format!("endpoint_url = {url}\n"))
+            .collect();
+        StsPolicy::for_files(&[&text], Duration::from_secs(5))
+    }
+
+    fn request(url: &str, region: &str) -> wit_sts::AssumeRoleRequest {
+        wit_sts::AssumeRoleRequest {
+            source: wit::Credentials {
+                access_key_id: "AKIA".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+                expiration: None,
+                account_id: None,
+            },
+            role_arn: "arn:aws:iam::1:role/R".into(),
+            session_name: None,
+            external_id: None,
+            duration_seconds: None,
+            mfa: None,
+            source_identity: None,
+            endpoint: wit::StsEndpoint {
+                url: url.into(),
+                region: region.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_request_carries_only_what_the_person_wrote() {
+        let files = "[profile p]\nrole_arn = arn:aws:iam::1:role/R\nrole_session_name = mine\n\
+                     external_id = ext\nduration_seconds = 900\nmfa_serial = arn:mfa\n";
+        let policy = StsPolicy::for_files(&[files], Duration::from_secs(5));
+        let global = "https://sts.amazonaws.com";
+        assert_eq!(policy.check_request(&request(global, "us-east-1")), Ok(()));
+        let mut written = request(global, "us-east-1");
+        written.session_name = Some("mine".into());
+        written.external_id = Some("ext".into());
+        written.duration_seconds = Some(900);
+        written.mfa = Some(("arn:mfa".into(), "123456".into()));
+        assert_eq!(policy.check_request(&written), Ok(()));
+        let smuggled: [fn(&mut wit_sts::AssumeRoleRequest); 7] = [
+            |r| r.role_arn = "arn:aws:iam::666:role/Attacker".into(),
+            |r| r.session_name = Some("wJalrXUtnFEMI-K7MDENG".into()),
+            |r| r.external_id = Some("secret".into()),
+            |r| r.duration_seconds = Some(3599),
+            |r| r.mfa = Some(("arn:other".into(), "123456".into())),
+            |r| r.mfa = Some(("arn:mfa".into(), "password".into())),
+            |r| r.endpoint.region = "eu-west-1".into(),
+        ];
+        for smuggle in smuggled {
+            let mut r = written.clone();
+            smuggle(&mut r);
+            assert!(policy.check_request(&r).is_err());
         }
     }
 
@@ -436,6 +648,8 @@ mod tests {
             "https://sts.amazonaws.com.evil.example",
             "https://sts.eu-west-1.amazonaws.com@evil.example",
             "https://sts.a/b.amazonaws.com",
+            "https://sts.s3.amazonaws.com",
+            "https://sts.s3-accelerate.amazonaws.com",
             "https://evil.example/sts.amazonaws.com",
             "https://sts..amazonaws.com",
             "https://s3.amazonaws.com",
@@ -452,7 +666,7 @@ mod tests {
     #[test]
     fn endpoint_url_lines_are_read_with_their_comments_stripped() {
         let text = "[profile a]\nendpoint_url = http://one # note\n[services s]\nsts =\n  endpoint_url=http://two\nother = endpoint_url\n";
-        let found: Vec<String> = endpoint_url_lines(text).collect();
+        let found: Vec<String> = values_of(text, "endpoint_url").collect();
         assert_eq!(found, ["http://one", "http://two"]);
     }
 

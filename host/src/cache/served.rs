@@ -15,8 +15,10 @@ pub struct Served {
     /// The credentials (this record is written 0600 and never logged).
     #[serde(flatten)]
     pub credentials: crate::Credentials,
-    /// The command that produced them: a record is only served while the policy admits it.
-    pub command: SpawnCommand,
+    /// The command that produced them: a record is only served while the policy admits it. None
+    /// for a role chain whose base runs nothing (static keys, the environment).
+    #[serde(default)]
+    pub command: Option<SpawnCommand>,
     /// The profile files the guest decided from, as they were; none for a command.
     pub files: Vec<FileSeen>,
 }

@@ -1,6 +1,8 @@
 //! The `sts` and `prompt` imports: the guest's requests, bounded by [`crate::sts`] and
 //! [`crate::prompt`], which own the network call and the terminal.
 
+use std::time::Duration;
+
 use wasmtime::component::HasData;
 
 use super::bindings::{wit, wit_prompt, wit_sts};
@@ -37,6 +39,8 @@ impl wit_sts::Host for StsView<'_> {
 /// guest cannot ask the person in a loop).
 pub(crate) struct PromptView<'a> {
     pub(crate) mode: PromptMode,
+    /// How long the person has to answer (the helper timeout ceiling).
+    pub(crate) timeout: Duration,
     pub(crate) calls: &'a mut CallBudget,
 }
 
@@ -56,7 +60,7 @@ impl wit_prompt::Host for PromptView<'_> {
             return Ok(Err(wit_prompt::PromptError::Unavailable(why)));
         }
         Ok(
-            prompt::mfa_code(self.mode, &profile, &mfa_serial).map_err(|e| match e {
+            prompt::mfa_code(self.mode, &profile, &mfa_serial, self.timeout).map_err(|e| match e {
                 prompt::PromptError::Unavailable(why) => wit_prompt::PromptError::Unavailable(why),
                 prompt::PromptError::Cancelled => wit_prompt::PromptError::Cancelled,
             }),

@@ -115,6 +115,7 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     })?;
     wit_prompt::add_to_linker::<_, roles::Prompt>(&mut linker, |s: &mut HostState| PromptView {
         mode: s.policy.prompt,
+        timeout: s.policy.max_timeout,
         calls: &mut s.calls,
     })?;
     wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut HostState| s)?;

@@ -131,7 +131,8 @@ pub(crate) fn fetch_for_profile(
         }
         Source::Process(settings) => settings,
         Source::Role(chain) => {
-            session.set_sts_policy(StsPolicy::for_config(&files.config.text, options.timeout));
+            let texts = [files.config.text.as_str(), files.credentials.text.as_str()];
+            session.set_sts_policy(StsPolicy::for_files(&texts, options.timeout));
             let fetched = fetch_chain(&mut session, &chain, options)?;
             served.store(&fetched, || {
                 vec![

@@ -48,9 +48,11 @@ impl<'a> ServedRecord<'a> {
             debug!("a profile file changed since the recorded decision; asking the guest");
             return None;
         };
-        if let Err(refusal) =
-            spawn::check_admitted(policy, &served.command).and_then(|()| spawn::check_recursion(label))
-        {
+        let admitted = match &served.command {
+            Some(command) => spawn::check_admitted(policy, command),
+            None => Ok(()),
+        };
+        if let Err(refusal) = admitted.and_then(|()| spawn::check_recursion(label)) {
             debug!("not serving the recorded answer: {refusal:?}");
             return None;
         }
@@ -65,20 +67,22 @@ impl<'a> ServedRecord<'a> {
             credentials: served.credentials,
             origin: Origin::Cache,
             serve_until: Some(served.serve_until),
-            command: Some(served.command),
+            command: served.command,
             // Recorded because the guest let them go to disk.
             storable: true,
         })
     }
 
     /// Record the guest's decision, made from the profile files as `files` says they were (only
-    /// worked out, hashing the files' text, when a record is written).
+    /// worked out, hashing the files' text, when a record is written). Nothing is recorded for
+    /// a plugin's credentials (the guest gives no instant: the plugin is asked before each reuse).
     pub(super) fn store(&self, fetched: &Fetched, files: impl FnOnce() -> Vec<cache::FileSeen>) {
-        let (Some((cache, key)), Some(serve_until), Some(command)) =
-            (&self.place, fetched.serve_until, &fetched.command)
-        else {
+        let (Some((cache, key)), Some(serve_until)) = (&self.place, fetched.serve_until) else {
             return;
         };
+        if fetched.command.is_none() && fetched.origin != Origin::Role && fetched.origin != Origin::Cache {
+            return;
+        }
         // What the guest gave no cache entry for (long-term keys) is not recorded either.
         if !fetched.storable {
             return;
@@ -86,7 +90,7 @@ impl<'a> ServedRecord<'a> {
         let record = cache::Served {
             serve_until,
             credentials: fetched.credentials.clone(),
-            command: command.clone(),
+            command: fetched.command.clone(),
             files: files(),
         };
         if let Err(e) = cache.write_served(key, &record) {

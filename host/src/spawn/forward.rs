@@ -7,13 +7,14 @@
 //! helper wrote (its prompt) is what survives, and a marker says how much was dropped. (The tail
 //! credbox keeps for error messages is separate and always whole.)
 //!
-//! Where it goes: credbox's stderr, unless that is not a terminal (an SDK captured it, as botocore
-//! does) while a controlling terminal exists and prompts may use it (`--prompt terminal`, the
-//! default): then the terminal, so that a helper's own prompt ("touch your key", "password:")
-//! reaches the person instead of a pipe nobody reads.
+//! Where it goes: credbox's stderr, unless that is a pipe (an SDK captured it, as botocore does)
+//! while credbox runs in the foreground of a controlling terminal and prompts may use it
+//! (`--prompt terminal`, the command line's default): then the terminal, so that a helper's own
+//! prompt ("touch your key", "password:") reaches the person instead of a pipe nobody reads.
+//! stderr redirected to a file or /dev/null stays where the person sent it.
 
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -55,9 +56,11 @@ pub fn prefer_terminal(yes: bool) {
 /// Where forwarded stderr goes: see the module's documentation.
 fn destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
+    let captured = rustix::fs::fstat(&stderr)
+        .is_ok_and(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo);
     if PREFER_TERMINAL.load(Ordering::Relaxed)
-        && !stderr.is_terminal()
-        && let Ok(tty) = std::fs::File::options().write(true).open("/dev/tty")
+        && captured
+        && let Ok(tty) = crate::prompt::foreground_terminal()
     {
         return Box::new(tty);
     }

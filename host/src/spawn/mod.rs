@@ -64,7 +64,8 @@ pub struct SpawnPolicy {
     /// runs (`None`: compile every time). It is only used when the cache directory passes
     /// [`crate::Cache::open`]'s checks.
     pub plugin_artifacts: Option<PathBuf>,
-    /// Where the guest's prompts (a role's MFA code) go.
+    /// Where the guest's prompts (a role's MFA code) and, when an SDK captured credbox's stderr,
+    /// helpers' stderr go. The library's default is `Never`; the command line's is `Terminal`.
     pub prompt: crate::prompt::PromptMode,
 }
 
@@ -77,7 +78,7 @@ impl Default for SpawnPolicy {
             allow_list: None,
             forward_stderr: true,
             plugin_artifacts: None,
-            prompt: crate::prompt::PromptMode::Terminal,
+            prompt: crate::prompt::PromptMode::Never,
         }
     }
 }

@@ -135,7 +135,7 @@ fn assume_role_at(url: &str) -> Result<sts::AssumedRole, StsError> {
             account_id: None,
         },
         role_arn: "arn:aws:iam::1:role/R".into(),
-        session_name: "s".into(),
+        session_name: None,
         external_id: None,
         duration_seconds: None,
         mfa: None,
