@@ -361,10 +361,10 @@ fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
 fn form_body(request: &wit_sts::AssumeRoleRequest) -> String {
     // The host names a session the person did not name: a name of the guest's choosing could
     // carry anything.
-    let session_name = request
-        .session_name
-        .clone()
-        .unwrap_or_else(|| format!("credbox-session-{}", crate::fetch::unix_now()));
+    let session_name = request.session_name.clone().unwrap_or_else(|| {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+        format!("credbox-session-{}", now.map_or(0, |d| d.as_secs()))
+    });
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("Action", "AssumeRole")
         .append_pair("Version", "2011-06-15")
