@@ -716,3 +716,77 @@ fn exec_server_serves_role_credentials_to_botocore() {
     assert!(printed.starts_with("container-role ASIA"), "{printed}");
     assert_eq!(moto.assume_role_calls().len(), 1);
 }
+
+/// credbox at the MFA prompt on a pseudo-terminal: the child, the controller side, the terminal
+/// side (kept open), and a channel of what credbox wrote on the terminal, once the prompt is there.
+fn at_the_mfa_prompt(
+    sandbox: &Sandbox,
+) -> (
+    Child,
+    std::fs::File,
+    Option<std::fs::File>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    sandbox.config(&base_with_role(&format!("mfa_serial = {MFA}\n")));
+    let (controller, terminal) = open_pty();
+    let mut command = sandbox.std_credbox();
+    // Nothing listens here: these tests end before any STS call.
+    command
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+        .args(["export", "--profile", "prod"]);
+    let (child, held) = spawn_in_session(command, Some(&terminal));
+    let mut reader = controller.try_clone().unwrap();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 1024];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0
+                || seen_tx
+                    .send(String::from_utf8_lossy(&buffer[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut shown = String::new();
+    while !shown.contains(&format!("enter MFA code for {MFA}: ")) {
+        shown.push_str(
+            &seen_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("no MFA prompt"),
+        );
+    }
+    (child, controller, held, seen_rx)
+}
+
+#[test]
+fn what_is_not_a_code_is_neither_sent_nor_shown() {
+    let sandbox = Sandbox::new();
+    let (child, mut controller, _held, _seen) = at_the_mfa_prompt(&sandbox);
+    controller.write_all(b"hunter2-my-password\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    let message = stderr_of(&output);
+    assert!(message.contains("is not a 6-digit MFA code"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn ctrl_c_at_the_mfa_prompt_restores_the_echo() {
+    let sandbox = Sandbox::new();
+    let (child, mut controller, held, _seen) = at_the_mfa_prompt(&sandbox);
+    let terminal = held.unwrap();
+    let echo_on = |t: &std::fs::File| unsafe {
+        let mut settings: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(t.as_raw_fd(), &mut settings), 0);
+        settings.c_lflag & libc::ECHO != 0
+    };
+    assert!(!echo_on(&terminal), "echo is off while the code is typed");
+    // The terminal's Ctrl-C: the line discipline sends SIGINT to credbox.
+    controller.write_all(b"\x03").unwrap();
+    let output = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(libc::SIGINT), "{output:?}");
+    assert!(echo_on(&terminal), "Ctrl-C left the terminal without echo");
+}

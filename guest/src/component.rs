@@ -86,6 +86,7 @@ impl provider::Host for ComponentHost {
         prompt::mfa_code(profile, serial).map_err(|e| match e {
             prompt::PromptError::Unavailable(why) => provider::PromptError::Unavailable(why),
             prompt::PromptError::Cancelled => provider::PromptError::Cancelled,
+            prompt::PromptError::NotACode => provider::PromptError::NotACode,
         })
     }
 

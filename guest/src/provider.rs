@@ -104,6 +104,7 @@ pub struct AssumeRoleRequest {
 pub enum PromptError {
     Unavailable(String),
     Cancelled,
+    NotACode,
 }
 
 /// The provider's view of the outside world: the host's capabilities and the clock.
@@ -304,6 +305,10 @@ impl Provider {
                         r.profile
                     ),
                     PromptError::Cancelled => format!("no MFA code was entered for {serial} (profile {})", r.profile),
+                    PromptError::NotACode => format!(
+                        "what was entered for {serial} (profile {}) is not a 6-digit MFA code; run the command again and type the code your device shows",
+                        r.profile
+                    ),
                 })
             })?;
             // What was typed is never shown: it may be a password typed into the wrong prompt.

@@ -165,8 +165,13 @@ fn services_endpoint(selected: &Profile, set: &ProfileSet) -> Option<String> {
     let block = &section.get("sts")?.value;
     block.lines().find_map(|line| {
         let (key, value) = line.split_once('=')?;
-        (key.trim().eq_ignore_ascii_case("endpoint_url") && !value.trim().is_empty())
-            .then(|| value.trim().to_string())
+        // A sub-property keeps its inline comment in the parsed block: drop it as for a property.
+        let comment = value
+            .char_indices()
+            .find(|&(i, c)| matches!(c, '#' | ';') && value[..i].ends_with([' ', '\t']))
+            .map(|(i, _)| i);
+        let value = comment.map_or(value, |i| &value[..i]).trim();
+        (key.trim().eq_ignore_ascii_case("endpoint_url") && !value.is_empty()).then(|| value.to_string())
     })
 }
 

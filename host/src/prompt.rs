@@ -2,16 +2,18 @@
 //!
 //! `/dev/tty` reaches the person even when an SDK runs credbox with its stdin and stderr captured
 //! (botocore does). The code is read without echo, as the AWS CLI reads it, and goes nowhere but
-//! the guest. The answer is bounded: without a terminal, or in the background of one (where
-//! touching it would stop the process while it holds a cache lock), the answer is immediate; at
-//! a terminal, the person has until the deadline; Ctrl-C ends the wait and restores the echo.
+//! the guest, and only when it is six digits. The answer is bounded: without a terminal, or in the
+//! background of one (where touching it would stop the process while it holds a cache lock), the
+//! answer is immediate; at a terminal, the person has until the deadline; Ctrl-C restores the echo
+//! before it ends credbox.
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::termios::{self, LocalModes, OptionalActions};
+use rustix::termios;
 
 /// Where prompts go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,8 +31,10 @@ pub enum PromptMode {
 pub enum PromptError {
     /// No terminal, not in its foreground, or prompts turned off; says which.
     Unavailable(String),
-    /// End of input, an empty answer, the deadline, or Ctrl-C.
+    /// End of input, an empty answer, or the deadline.
     Cancelled,
+    /// What was typed is not six digits (it is neither shown nor handed on).
+    NotACode,
 }
 
 /// The controlling terminal, if credbox may write to it and read from it now: it exists and
@@ -64,6 +68,7 @@ pub fn mfa_code(
     let tty = foreground_terminal().map_err(PromptError::Unavailable)?;
     // The names come from the policy: no control character reaches the terminal.
     let shown = |text: &str| -> String { text.chars().filter(|c| !c.is_control()).collect() };
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(24 * 3600));
     let quiet = NoEcho::new(&tty);
     let mut out = &tty;
     let _ = write!(
@@ -73,101 +78,129 @@ pub fn mfa_code(
         shown(serial)
     );
     let _ = out.flush();
-    let answer = read_line(&tty, Instant::now() + timeout);
-    drop(quiet);
+    let answer = read_line(&tty, deadline);
     let _ = writeln!(out);
-    answer.map(|line| line.trim().to_string()).and_then(|code| {
-        if code.is_empty() {
-            Err(PromptError::Cancelled)
-        } else {
-            Ok(code)
-        }
-    })
-}
-
-/// The signals that end credbox at a terminal. While the echo is off they are held back, and
-/// their arrival ends the wait: the echo is restored before they take effect.
-fn ending_signals() -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset only write the set they are given.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-            libc::sigaddset(&mut set, signal);
-        }
-        set
+    drop(quiet);
+    let code = answer?.trim().to_string();
+    match code.as_str() {
+        "" => Err(PromptError::Cancelled),
+        // Never handed on, never shown: it may be a password typed into the wrong prompt.
+        code if !crate::sts::is_mfa_code(code) => Err(PromptError::NotACode),
+        _ => Ok(code),
     }
 }
 
-/// One line from the terminal (canonical mode gives it whole), or `Cancelled` at the deadline,
-/// at end of input, or when an ending signal arrives.
+/// Up to one line from the terminal, or `Cancelled` at the deadline or end of input. Canonical
+/// mode delivers what is typed when Enter is pressed; a line longer than any code ends the read
+/// (the rest is discarded when the terminal is restored).
 fn read_line(tty: &File, deadline: Instant) -> Result<String, PromptError> {
-    let ending = ending_signals();
-    let mut previous: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: blocks signals for this thread only; restored below on every path.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &ending, &mut previous) };
-    let result = (|| {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || signal_pending(&ending) {
-                return Err(PromptError::Cancelled);
-            }
-            let slice = left.min(Duration::from_millis(100));
-            let mut fds = [rustix::event::PollFd::new(tty, rustix::event::PollFlags::IN)];
-            let timeout = rustix::time::Timespec {
-                tv_sec: 0,
-                tv_nsec: slice.subsec_nanos().into(),
-            };
-            if !matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(n) if n > 0) {
-                continue;
-            }
-            let mut buffer = [0u8; 256];
-            return match rustix::io::read(tty.as_fd(), &mut buffer) {
-                Ok(0) | Err(_) => Err(PromptError::Cancelled),
-                Ok(n) => Ok(String::from_utf8_lossy(&buffer[..n]).into_owned()),
-            };
+    let mut line = Vec::new();
+    while !line.contains(&b'\n') && line.len() < 256 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(PromptError::Cancelled);
         }
-    })();
-    // SAFETY: puts back the mask saved above; a held-back signal is delivered now.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut()) };
-    result
+        let slice = left.min(Duration::from_millis(100));
+        let mut fds = [rustix::event::PollFd::new(tty, rustix::event::PollFlags::IN)];
+        let timeout = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: slice.subsec_nanos().into(),
+        };
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(_) => return Err(PromptError::Cancelled),
+        }
+        let mut buffer = [0u8; 256];
+        match rustix::io::read(tty.as_fd(), &mut buffer) {
+            Ok(0) | Err(_) => return Err(PromptError::Cancelled),
+            Ok(n) => line.extend_from_slice(&buffer[..n]),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
-fn signal_pending(set: &libc::sigset_t) -> bool {
-    // SAFETY: sigpending writes the set it is given; sigismember reads two sets.
+/// The terminal and its settings before the prompt, for the signal handler: a Ctrl-C (or a
+/// SIGTERM, SIGHUP, SIGQUIT) to any thread while the echo is off restores them before the signal
+/// takes effect.
+static TTY_FD: AtomicI32 = AtomicI32::new(-1);
+static SAVED: AtomicPtr<libc::termios> = AtomicPtr::new(std::ptr::null_mut());
+const ENDING_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+extern "C" fn restore_and_reraise(signal: libc::c_int) {
+    let (fd, saved) = (TTY_FD.load(Ordering::SeqCst), SAVED.load(Ordering::SeqCst));
+    // SAFETY: tcsetattr, signal and raise are async-signal-safe; `saved` stays alive until the
+    // handlers are uninstalled (NoEcho's drop).
     unsafe {
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut pending);
-        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT]
-            .iter()
-            .any(|&s| libc::sigismember(&pending, s) == 1 && libc::sigismember(set, s) == 1)
-    }
-}
-
-/// Echo off on a terminal for as long as this lives. Set before the prompt is written, with
-/// anything typed ahead discarded (as getpass does), so that only what is typed after the prompt
-/// is read.
-struct NoEcho<'a> {
-    tty: &'a File,
-    saved: Option<termios::Termios>,
-}
-
-impl<'a> NoEcho<'a> {
-    fn new(tty: &'a File) -> Self {
-        let saved = termios::tcgetattr(tty).ok();
-        if let Some(saved) = &saved {
-            let mut quiet = saved.clone();
-            quiet.local_modes.remove(LocalModes::ECHO);
-            let _ = termios::tcsetattr(tty, OptionalActions::Flush, &quiet);
+        if fd >= 0 && !saved.is_null() {
+            libc::tcsetattr(fd, libc::TCSANOW, saved);
         }
-        NoEcho { tty, saved }
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
     }
 }
 
-impl Drop for NoEcho<'_> {
+/// Echo off (canonical input on) for as long as this lives, set before the prompt is written
+/// with anything typed ahead discarded (as getpass does); the settings come back on drop or,
+/// through [`restore_and_reraise`], on a signal that ends credbox.
+struct NoEcho {
+    fd: i32,
+    saved: *mut libc::termios,
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl NoEcho {
+    fn new(tty: &File) -> Self {
+        let fd = tty.as_raw_fd();
+        // SAFETY: tcgetattr/tcsetattr read and write the struct given; sigaction installs a handler
+        // that only does async-signal-safe work; the saved settings outlive the handlers.
+        unsafe {
+            let mut settings: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(fd, &mut settings) != 0 {
+                return NoEcho {
+                    fd,
+                    saved: std::ptr::null_mut(),
+                    previous: Vec::new(),
+                };
+            }
+            let saved = Box::into_raw(Box::new(settings));
+            SAVED.store(saved, Ordering::SeqCst);
+            TTY_FD.store(fd, Ordering::SeqCst);
+            let mut previous = Vec::new();
+            for signal in ENDING_SIGNALS {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = restore_and_reraise as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, &action, &mut old) == 0 {
+                    previous.push((signal, old));
+                }
+            }
+            let mut quiet = settings;
+            quiet.c_lflag &= !libc::ECHO;
+            quiet.c_lflag |= libc::ICANON;
+            libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet);
+            NoEcho { fd, saved, previous }
+        }
+    }
+}
+
+impl Drop for NoEcho {
     fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            let _ = termios::tcsetattr(self.tty, OptionalActions::Now, saved);
+        if self.saved.is_null() {
+            return;
+        }
+        // SAFETY: restores what `new` saved, then the handlers, then frees the settings no
+        // handler can reach any more.
+        unsafe {
+            // Discards what was typed past the answer (a long paste must not reach the shell).
+            libc::tcsetattr(self.fd, libc::TCSAFLUSH, self.saved);
+            for (signal, old) in &self.previous {
+                libc::sigaction(*signal, old, std::ptr::null_mut());
+            }
+            TTY_FD.store(-1, Ordering::SeqCst);
+            SAVED.store(std::ptr::null_mut(), Ordering::SeqCst);
+            drop(Box::from_raw(self.saved));
         }
     }
 }

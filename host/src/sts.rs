@@ -24,8 +24,9 @@ pub const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 const MAX_ATTEMPTS: u32 = 3;
 
 /// The profile-file keys whose values a request may carry, read by the host itself.
-const WRITTEN_KEYS: [&str; 7] = [
+const WRITTEN_KEYS: [&str; 8] = [
     "endpoint_url",
+    "region",
     "role_arn",
     "role_session_name",
     "external_id",
@@ -41,6 +42,9 @@ pub struct StsPolicy {
     /// the endpoint URLs of the environment (under `endpoint_url`). A request may carry these and
     /// nothing else of the guest's choosing, but the source credentials and the MFA code.
     written: BTreeMap<&'static str, Vec<String>>,
+    /// The credentials the host handed the guest as the source of the role being assumed: the
+    /// only ones a request may be signed with.
+    source: Option<crate::Credentials>,
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
     /// How long one call may take in all, retries included.
@@ -53,8 +57,17 @@ impl Default for StsPolicy {
     fn default() -> Self {
         let mut written = BTreeMap::new();
         written.insert("endpoint_url", configured_from_env());
+        // The regions a request may be signed for: the global endpoint's, and the environment's.
+        let regions = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .map(|region| region.trim().to_string())
+            .chain(["us-east-1".to_string()])
+            .collect();
+        written.insert("region", regions);
         StsPolicy {
             written,
+            source: None,
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
         }
@@ -81,6 +94,17 @@ impl StsPolicy {
         policy
     }
 
+    /// Let the next requests be signed with `source`, the credentials the host is about to hand
+    /// the guest for a role.
+    pub(crate) fn set_source(&mut self, source: &crate::Credentials) {
+        self.source = Some(source.clone());
+    }
+
+    /// Whether `value` is a value of `key` the person wrote.
+    pub(crate) fn is_written(&self, key: &str, value: &str) -> bool {
+        self.written(key, value)
+    }
+
     fn written(&self, key: &str, value: &str) -> bool {
         self.written
             .get(key)
@@ -93,30 +117,36 @@ impl StsPolicy {
     fn check_request(&self, request: &wit_sts::AssumeRoleRequest) -> Result<(), String> {
         let endpoint = &request.endpoint;
         check_endpoint(&endpoint.url, self)?;
-        match aws_endpoint_region(&endpoint.url) {
-            Some(region) if region != endpoint.region => {
-                return Err(format!(
-                    "the request is signed for {}, but {} is in {region}",
-                    one_line(&endpoint.region),
-                    endpoint.url
-                ));
-            }
-            None if !is_region_name(&endpoint.region) => {
-                return Err(format!(
-                    "`{}` is not an AWS region name",
-                    one_line(&endpoint.region)
-                ));
-            }
-            _ => {}
+        // Signed only with the credentials the host gave for this role, not keys of the guest's.
+        let given = self.source.as_ref().is_some_and(|source| {
+            let sent = &request.source;
+            source.access_key_id == sent.access_key_id
+                && source.secret_access_key() == sent.secret_access_key
+                && source.session_token() == sent.session_token.as_deref()
+        });
+        if !given {
+            return Err("the request is not signed with the credentials credbox gave for this role".into());
+        }
+        // The region: one the person set (or the global endpoint's), and the endpoint's own.
+        if !self.written("region", &endpoint.region) {
+            return Err(format!(
+                "the request is signed for `{}`, a region set neither in the profile files nor in AWS_REGION/AWS_DEFAULT_REGION",
+                one_line(&endpoint.region)
+            ));
+        }
+        if let Some(region) = aws_endpoint_region(&endpoint.url)
+            && region != endpoint.region
+        {
+            return Err(format!(
+                "the request is signed for {}, but {} is in {region}",
+                one_line(&endpoint.region),
+                endpoint.url
+            ));
         }
         let fields = [
             ("role_arn", Some(request.role_arn.clone())),
             ("role_session_name", request.session_name.clone()),
             ("external_id", request.external_id.clone()),
-            (
-                "duration_seconds",
-                request.duration_seconds.map(|s| s.to_string()),
-            ),
             (
                 "mfa_serial",
                 request.mfa.as_ref().map(|(serial, _)| serial.clone()),
@@ -130,6 +160,18 @@ impl StsPolicy {
                 return Err(format!(
                     "the request's {key} `{}` is not a value of {key} in the profile files",
                     one_line(&value)
+                ));
+            }
+        }
+        // A duration is a number however it was written (`0900`).
+        if let Some(seconds) = request.duration_seconds {
+            let written = self.written.get("duration_seconds").into_iter().flatten();
+            if !written
+                .filter_map(|v| v.parse::<u32>().ok())
+                .any(|v| v == seconds)
+            {
+                return Err(format!(
+                    "the request's duration_seconds {seconds} is not a value of duration_seconds in the profile files"
                 ));
             }
         }
@@ -582,6 +624,10 @@ mod tests {
         StsPolicy::for_files(&[&text], Duration::from_secs(5))
     }
 
+    fn source() -> crate::Credentials {
+        crate::Credentials::new("AKIA".into(), "secret".into(), None, None, None)
+    }
+
     fn request(url: &str, region: &str) -> wit_sts::AssumeRoleRequest {
         wit_sts::AssumeRoleRequest {
             source: wit::Credentials {
@@ -607,9 +653,14 @@ mod tests {
     #[test]
     fn a_request_carries_only_what_the_person_wrote() {
         let files = "[profile p]\nrole_arn = arn:aws:iam::1:role/R\nrole_session_name = mine\n\
-                     external_id = ext\nduration_seconds = 900\nmfa_serial = arn:mfa\n";
-        let policy = StsPolicy::for_files(&[files], Duration::from_secs(5));
+                     external_id = ext\nduration_seconds = 0900\nmfa_serial = arn:mfa\n";
+        let mut policy = StsPolicy::for_files(&[files], Duration::from_secs(5));
         let global = "https://sts.amazonaws.com";
+        assert!(
+            policy.check_request(&request(global, "us-east-1")).is_err(),
+            "no source given yet"
+        );
+        policy.set_source(&source());
         assert_eq!(policy.check_request(&request(global, "us-east-1")), Ok(()));
         let mut written = request(global, "us-east-1");
         written.session_name = Some("mine".into());
@@ -617,7 +668,13 @@ mod tests {
         written.duration_seconds = Some(900);
         written.mfa = Some(("arn:mfa".into(), "123456".into()));
         assert_eq!(policy.check_request(&written), Ok(()));
-        let smuggled: [fn(&mut wit_sts::AssumeRoleRequest); 7] = [
+        let smuggled: [fn(&mut wit_sts::AssumeRoleRequest); 10] = [
+            |r| r.source.access_key_id = "AKIAATTACKER".into(),
+            |r| r.source.session_token = Some("data".into()),
+            |r| {
+                r.endpoint.url = "https://sts.ab-data-1.amazonaws.com".into();
+                r.endpoint.region = "ab-data-1".into();
+            },
             |r| r.role_arn = "arn:aws:iam::666:role/Attacker".into(),
             |r| r.session_name = Some("wJalrXUtnFEMI-K7MDENG".into()),
             |r| r.external_id = Some("secret".into()),

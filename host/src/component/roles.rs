@@ -39,6 +39,8 @@ impl wit_sts::Host for StsView<'_> {
 /// guest cannot ask the person in a loop).
 pub(crate) struct PromptView<'a> {
     pub(crate) mode: PromptMode,
+    /// What the profile files say (only a written `mfa_serial` is asked about).
+    pub(crate) sts: &'a StsPolicy,
     /// How long the person has to answer (the helper timeout ceiling).
     pub(crate) timeout: Duration,
     pub(crate) calls: &'a mut CallBudget,
@@ -59,10 +61,17 @@ impl wit_prompt::Host for PromptView<'_> {
         if let Err(why) = self.calls.take() {
             return Ok(Err(wit_prompt::PromptError::Unavailable(why)));
         }
+        // The person is only asked about a device they wrote down, never one the guest made up.
+        if !self.sts.is_written("mfa_serial", &mfa_serial) {
+            return Ok(Err(wit_prompt::PromptError::Unavailable(
+                "the MFA device asked about is not an mfa_serial of the profile files".into(),
+            )));
+        }
         Ok(
             prompt::mfa_code(self.mode, &profile, &mfa_serial, self.timeout).map_err(|e| match e {
                 prompt::PromptError::Unavailable(why) => wit_prompt::PromptError::Unavailable(why),
                 prompt::PromptError::Cancelled => wit_prompt::PromptError::Cancelled,
+                prompt::PromptError::NotACode => wit_prompt::PromptError::NotACode,
             }),
         )
     }

@@ -115,6 +115,7 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     })?;
     wit_prompt::add_to_linker::<_, roles::Prompt>(&mut linker, |s: &mut HostState| PromptView {
         mode: s.policy.prompt,
+        sts: &s.sts,
         timeout: s.policy.max_timeout,
         calls: &mut s.calls,
     })?;
@@ -423,6 +424,12 @@ impl Session {
     /// the environment).
     pub fn set_sts_policy(&mut self, policy: StsPolicy) {
         self.store.data_mut().sts = policy;
+    }
+
+    /// Let the guest's STS calls be signed with `source` (and nothing else): the credentials the
+    /// host is about to hand it for a role.
+    pub fn allow_sts_source(&mut self, source: &Credentials) {
+        self.store.data_mut().sts.set_source(source);
     }
 
     /// `profiles.report`: how every profile (or only `profile`) supplies credentials, and where

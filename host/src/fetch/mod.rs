@@ -228,6 +228,7 @@ fn fetch_role(
 ) -> Result<Fetched, Error> {
     let context = Context::Profile(&role.profile);
     let error = |e: CallError| Error::from_call(e, &context, Some(&role.origin));
+    session.allow_sts_source(source);
     let provider = session
         .new_role_provider(role, source, source_profile, options.guest_options())
         .map_err(error)?;

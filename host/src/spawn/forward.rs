@@ -7,7 +7,8 @@
 //! helper wrote (its prompt) is what survives, and a marker says how much was dropped. (The tail
 //! credbox keeps for error messages is separate and always whole.)
 //!
-//! Where it goes: credbox's stderr, unless that is a pipe (an SDK captured it, as botocore does)
+//! Where it goes: credbox's stderr, unless that is a pipe or a socket (an SDK captured it, as
+//! botocore and Node do)
 //! while credbox runs in the foreground of a controlling terminal and prompts may use it
 //! (`--prompt terminal`, the command line's default): then the terminal, so that a helper's own
 //! prompt ("touch your key", "password:") reaches the person instead of a pipe nobody reads.
@@ -56,8 +57,13 @@ pub fn prefer_terminal(yes: bool) {
 /// Where forwarded stderr goes: see the module's documentation.
 fn destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
-    let captured = rustix::fs::fstat(&stderr)
-        .is_ok_and(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo);
+    // A pipe (botocore) or a socket (Node's libuv): captured by a program, not sent to a file.
+    let captured = rustix::fs::fstat(&stderr).is_ok_and(|stat| {
+        matches!(
+            rustix::fs::FileType::from_raw_mode(stat.st_mode),
+            rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
+        )
+    });
     if PREFER_TERMINAL.load(Ordering::Relaxed)
         && captured
         && let Ok(tty) = crate::prompt::foreground_terminal()
