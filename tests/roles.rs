@@ -790,3 +790,62 @@ fn ctrl_c_at_the_mfa_prompt_restores_the_echo() {
     assert_eq!(output.status.signal(), Some(libc::SIGINT), "{output:?}");
     assert!(echo_on(&terminal), "Ctrl-C left the terminal without echo");
 }
+
+#[test]
+fn a_profile_s_ca_bundle_is_the_trust_store_and_a_bad_one_is_named() {
+    let sandbox = Sandbox::new();
+    let empty = sandbox.path("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    for (bundle, expected) in [
+        (
+            "/nonexistent/bundle.pem".to_string(),
+            "ca_bundle /nonexistent/bundle.pem: No such file",
+        ),
+        (empty.display().to_string(), "holds no PEM certificate"),
+    ] {
+        sandbox.config(&base_with_role(&format!("ca_bundle = {bundle}\n")));
+        // The global AWS endpoint: the bundle is read before anything is sent.
+        let output = sandbox
+            .std_credbox()
+            .args(["export", "--profile", "prod"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+        assert!(stderr_of(&output).contains(expected), "{}", stderr_of(&output));
+    }
+}
+
+#[test]
+fn parallel_cold_callers_share_one_mfa_code() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    let code = sandbox.helper(
+        "bin/totp",
+        &format!(
+            "echo run >> \"{}\"\nsleep 0.2\necho 135790",
+            sandbox.path("codes").display()
+        ),
+    );
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nmfa_process = {}\n",
+        code.display()
+    )));
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            credbox_at(&sandbox, &moto, &["export", "--profile", "prod"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        json_of(&child.wait_with_output().unwrap());
+    }
+    let asked = std::fs::read_to_string(sandbox.path("codes"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(asked, 1, "eight cold callers, one MFA code");
+    assert_eq!(moto.assume_role_calls().len(), 1);
+}

@@ -102,6 +102,7 @@ fn endpoint_to_wit(e: role::Endpoint) -> wit::StsEndpoint {
     wit::StsEndpoint {
         url: e.url,
         region: e.region,
+        ca_bundle: e.ca_bundle,
     }
 }
 
@@ -109,6 +110,7 @@ fn endpoint_from_wit(e: wit::StsEndpoint) -> role::Endpoint {
     role::Endpoint {
         url: e.url,
         region: e.region,
+        ca_bundle: e.ca_bundle,
     }
 }
 

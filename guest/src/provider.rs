@@ -606,6 +606,7 @@ mod tests {
             endpoint: Endpoint {
                 url: "https://sts.amazonaws.com".into(),
                 region: "us-east-1".into(),
+                ca_bundle: None,
             },
             origin: ("/c".into(), 1),
         }

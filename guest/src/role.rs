@@ -11,6 +11,8 @@ use crate::{Credentials, Error};
 pub struct Endpoint {
     pub url: String,
     pub region: String,
+    /// The selected profile's `ca_bundle`.
+    pub ca_bundle: Option<String>,
 }
 
 /// One role to assume (mirrors the WIT `role-settings`).
@@ -156,6 +158,7 @@ pub fn endpoint(
     Ok(Endpoint {
         url,
         region: signing_region,
+        ca_bundle: get(selected, "ca_bundle").map(|v| v.value.trim().to_string()),
     })
 }
 
@@ -480,7 +483,8 @@ mod tests {
             url(&[]),
             Endpoint {
                 url: "https://sts.amazonaws.com".into(),
-                region: "us-east-1".into()
+                region: "us-east-1".into(),
+                ca_bundle: None,
             }
         );
         assert_eq!(

@@ -24,8 +24,9 @@ pub const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 const MAX_ATTEMPTS: u32 = 3;
 
 /// The profile-file keys whose values a request may carry, read by the host itself.
-const WRITTEN_KEYS: [&str; 8] = [
+const WRITTEN_KEYS: [&str; 9] = [
     "endpoint_url",
+    "ca_bundle",
     "region",
     "role_arn",
     "role_session_name",
@@ -152,6 +153,7 @@ impl StsPolicy {
                 request.mfa.as_ref().map(|(serial, _)| serial.clone()),
             ),
             ("source_identity", request.source_identity.clone()),
+            ("ca_bundle", endpoint.ca_bundle.clone()),
         ];
         for (key, value) in fields {
             if let Some(value) = value
@@ -301,7 +303,7 @@ pub(crate) fn assume_role(
         "assuming a role"
     );
     let body = form_body(request);
-    let agent = agent(policy).map_err(wit::StsError::Denied)?;
+    let agent = agent(policy, request.endpoint.ca_bundle.as_deref()).map_err(wit::StsError::Denied)?;
     let deadline = Instant::now() + policy.total_timeout;
     let mut attempt = 1;
     loop {
@@ -353,7 +355,7 @@ enum Unsent {
     TooLarge,
 }
 
-fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
+fn agent(policy: &StsPolicy, profile_ca_bundle: Option<&str>) -> Result<ureq::Agent, String> {
     // ureq reads ALL_PROXY, HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case). It would go direct
     // past a SOCKS proxy it cannot speak: refuse instead of bypassing a required egress proxy.
     let proxy = ureq::Proxy::try_from_env();
@@ -368,11 +370,18 @@ fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
                 .into(),
         );
     }
-    let roots = match std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+    // AWS_CA_BUNDLE, else the profile's ca_bundle (botocore's order), else the platform's store.
+    let bundle = match std::env::var("AWS_CA_BUNDLE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(path) => Some(("AWS_CA_BUNDLE", path)),
+        None => profile_ca_bundle.map(|path| ("ca_bundle", path.to_string())),
+    };
+    let roots = match bundle {
         None => ureq::tls::RootCerts::PlatformVerifier,
-        Some(path) => {
-            let pem = std::fs::read(&path)
-                .map_err(|e| format!("AWS_CA_BUNDLE {}: {e}", std::path::Path::new(&path).display()))?;
+        Some((setting, path)) => {
+            let pem = std::fs::read(&path).map_err(|e| format!("{setting} {path}: {e}"))?;
             let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {
                     Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -380,10 +389,7 @@ fn agent(policy: &StsPolicy) -> Result<ureq::Agent, String> {
                 })
                 .collect();
             if certificates.is_empty() {
-                return Err(format!(
-                    "AWS_CA_BUNDLE {} holds no PEM certificate",
-                    std::path::Path::new(&path).display()
-                ));
+                return Err(format!("{setting} {path} holds no PEM certificate"));
             }
             ureq::tls::RootCerts::new_with_certs(&certificates)
         }
@@ -646,6 +652,7 @@ mod tests {
             endpoint: wit::StsEndpoint {
                 url: url.into(),
                 region: region.into(),
+                ca_bundle: None,
             },
         }
     }
@@ -668,7 +675,8 @@ mod tests {
         written.duration_seconds = Some(900);
         written.mfa = Some(("arn:mfa".into(), "123456".into()));
         assert_eq!(policy.check_request(&written), Ok(()));
-        let smuggled: [fn(&mut wit_sts::AssumeRoleRequest); 10] = [
+        let smuggled: [fn(&mut wit_sts::AssumeRoleRequest); 11] = [
+            |r| r.endpoint.ca_bundle = Some("/home/me/.ssh/id_ed25519".into()),
             |r| r.source.access_key_id = "AKIAATTACKER".into(),
             |r| r.source.session_token = Some("data".into()),
             |r| {

@@ -143,6 +143,7 @@ fn assume_role_at(url: &str) -> Result<sts::AssumedRole, StsError> {
         endpoint: StsEndpoint {
             url: url.into(),
             region: "us-east-1".into(),
+            ca_bundle: None,
         },
     })
 }
