@@ -408,42 +408,16 @@ fn an_mfa_code_is_asked_on_the_terminal_even_when_output_is_captured() {
     let Some(moto) = Moto::start(None) else { return };
     let sandbox = Sandbox::new();
     sandbox.config(&base_with_role(&format!("mfa_serial = {MFA}\n")));
-    let (mut controller, terminal) = open_pty();
-    let (child, _terminal) = spawn_in_session(
-        credbox_at(&sandbox, &moto, &["export", "--profile", "prod"]),
-        Some(&terminal),
-    );
-    // Read what credbox writes on the terminal until it asks, then type a code.
-    let mut reader = controller.try_clone().unwrap();
-    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 1024];
-        while let Ok(n) = reader.read(&mut buffer) {
-            if n == 0
-                || seen_tx
-                    .send(String::from_utf8_lossy(&buffer[..n]).into_owned())
-                    .is_err()
-            {
-                break;
-            }
-        }
-    });
-    let mut shown = String::new();
-    while !shown.contains(&format!("enter MFA code for {MFA}: ")) {
-        shown.push_str(
-            &seen_rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("no MFA prompt on the terminal"),
-        );
-    }
+    let mut prompt = at_the_mfa_prompt(credbox_at(&sandbox, &moto, &["export", "--profile", "prod"]));
+    let mut shown = std::mem::take(&mut prompt.shown);
     assert!(
         shown.contains(&format!("profile prod: enter MFA code for {MFA}")),
         "{shown}"
     );
-    controller.write_all(b"902817\n").unwrap();
-    let output = child.wait_with_output().unwrap();
+    prompt.controller.write_all(b"902817\n").unwrap();
+    let output = prompt.child.wait_with_output().unwrap();
     json_of(&output);
-    while let Ok(more) = seen_rx.recv_timeout(Duration::from_millis(200)) {
+    while let Ok(more) = prompt.more.recv_timeout(Duration::from_millis(200)) {
         shown.push_str(&more);
     }
     assert!(!shown.contains("902817"), "the code was echoed: {shown:?}");
@@ -717,34 +691,27 @@ fn exec_server_serves_role_credentials_to_botocore() {
     assert_eq!(moto.assume_role_calls().len(), 1);
 }
 
-/// credbox at the MFA prompt on a pseudo-terminal: the child, the controller side, the terminal
-/// side (kept open), and a channel of what credbox wrote on the terminal, once the prompt is there.
-fn at_the_mfa_prompt(
-    sandbox: &Sandbox,
-) -> (
-    Child,
-    std::fs::File,
-    Option<std::fs::File>,
-    std::sync::mpsc::Receiver<String>,
-) {
-    sandbox.config(&base_with_role(&format!("mfa_serial = {MFA}\n")));
+/// `command` (a credbox asking for the MFA code of [`MFA`]) run at the MFA prompt on a
+/// pseudo-terminal: the child, the controller side, the terminal side (kept open), what credbox
+/// wrote on the terminal up to the prompt, and a channel of what it writes after.
+struct AtThePrompt {
+    child: Child,
+    controller: std::fs::File,
+    terminal: Option<std::fs::File>,
+    shown: String,
+    more: std::sync::mpsc::Receiver<String>,
+}
+
+fn at_the_mfa_prompt(command: Command) -> AtThePrompt {
     let (controller, terminal) = open_pty();
-    let mut command = sandbox.std_credbox();
-    // Nothing listens here: these tests end before any STS call.
-    command
-        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
-        .args(["export", "--profile", "prod"]);
-    let (child, held) = spawn_in_session(command, Some(&terminal));
+    let (child, terminal) = spawn_in_session(command, Some(&terminal));
     let mut reader = controller.try_clone().unwrap();
-    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<String>();
+    let (seen_tx, more) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         let mut buffer = [0u8; 1024];
         while let Ok(n) = reader.read(&mut buffer) {
-            if n == 0
-                || seen_tx
-                    .send(String::from_utf8_lossy(&buffer[..n]).into_owned())
-                    .is_err()
-            {
+            let chunk = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            if n == 0 || seen_tx.send(chunk).is_err() {
                 break;
             }
         }
@@ -752,20 +719,37 @@ fn at_the_mfa_prompt(
     let mut shown = String::new();
     while !shown.contains(&format!("enter MFA code for {MFA}: ")) {
         shown.push_str(
-            &seen_rx
+            &more
                 .recv_timeout(Duration::from_secs(30))
-                .expect("no MFA prompt"),
+                .expect("no MFA prompt on the terminal"),
         );
     }
-    (child, controller, held, seen_rx)
+    AtThePrompt {
+        child,
+        controller,
+        terminal,
+        shown,
+        more,
+    }
+}
+
+/// A credbox exporting `prod` (whose role needs an MFA code) with nothing behind its STS
+/// endpoint: for tests that end before any STS call.
+fn export_without_sts(sandbox: &Sandbox) -> Command {
+    sandbox.config(&base_with_role(&format!("mfa_serial = {MFA}\n")));
+    let mut command = sandbox.std_credbox();
+    command
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+        .args(["export", "--profile", "prod"]);
+    command
 }
 
 #[test]
 fn what_is_not_a_code_is_neither_sent_nor_shown() {
     let sandbox = Sandbox::new();
-    let (child, mut controller, _held, _seen) = at_the_mfa_prompt(&sandbox);
-    controller.write_all(b"hunter2-my-password\n").unwrap();
-    let output = child.wait_with_output().unwrap();
+    let mut prompt = at_the_mfa_prompt(export_without_sts(&sandbox));
+    prompt.controller.write_all(b"hunter2-my-password\n").unwrap();
+    let output = prompt.child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
     let message = stderr_of(&output);
     assert!(message.contains("is not a 6-digit MFA code"), "{message}");
@@ -775,8 +759,8 @@ fn what_is_not_a_code_is_neither_sent_nor_shown() {
 #[test]
 fn ctrl_c_at_the_mfa_prompt_restores_the_echo() {
     let sandbox = Sandbox::new();
-    let (child, mut controller, held, _seen) = at_the_mfa_prompt(&sandbox);
-    let terminal = held.unwrap();
+    let mut prompt = at_the_mfa_prompt(export_without_sts(&sandbox));
+    let terminal = prompt.terminal.take().unwrap();
     let echo_on = |t: &std::fs::File| unsafe {
         let mut settings: libc::termios = std::mem::zeroed();
         assert_eq!(libc::tcgetattr(t.as_raw_fd(), &mut settings), 0);
@@ -784,8 +768,8 @@ fn ctrl_c_at_the_mfa_prompt_restores_the_echo() {
     };
     assert!(!echo_on(&terminal), "echo is off while the code is typed");
     // The terminal's Ctrl-C: the line discipline sends SIGINT to credbox.
-    controller.write_all(b"\x03").unwrap();
-    let output = child.wait_with_output().unwrap();
+    prompt.controller.write_all(b"\x03").unwrap();
+    let output = prompt.child.wait_with_output().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(output.status.signal(), Some(libc::SIGINT), "{output:?}");
     assert!(echo_on(&terminal), "Ctrl-C left the terminal without echo");
