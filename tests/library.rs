@@ -4,36 +4,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
-use credbox::{Cache, Clock, ErrorKind, FetchOptions, Runtime, files};
-
-/// A clock the test moves: the real time at creation plus an offset.
-struct MovableClock {
-    start: Duration,
-    offset: AtomicU64,
-}
-
-impl MovableClock {
-    fn new() -> Arc<Self> {
-        Arc::new(MovableClock {
-            start: SystemTime::now().duration_since(UNIX_EPOCH).unwrap(),
-            offset: AtomicU64::new(0),
-        })
-    }
-
-    fn set_minutes(&self, minutes: u64) {
-        self.offset.store(minutes * 60, Ordering::SeqCst);
-    }
-}
-
-impl Clock for MovableClock {
-    fn now(&self) -> Duration {
-        self.start + Duration::from_secs(self.offset.load(Ordering::SeqCst))
-    }
-}
+use credbox::{Cache, ErrorKind, FetchOptions, Runtime, files};
 
 fn locations(sandbox: &Sandbox) -> files::Locations {
     files::Locations {

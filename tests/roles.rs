@@ -833,3 +833,67 @@ fn parallel_cold_callers_share_one_mfa_code() {
     assert_eq!(asked, 1, "eight cold callers, one MFA code");
     assert_eq!(moto.assume_role_calls().len(), 1);
 }
+
+#[test]
+fn an_expiring_source_refreshes_the_role() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    // The helper's first session ends 40 minutes from now, its second 3 hours from now; each run
+    // has a new access key id, as a refreshed session does.
+    let at = |minutes: i64| {
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    };
+    let runs = sandbox.path("runs");
+    let helper = sandbox.helper(
+        "bin/idp",
+        &format!(
+            "echo run >> \"{runs}\"\nn=$(wc -l < \"{runs}\")\n\
+             if [ \"$n\" = 1 ]; then exp={first}; else exp={second}; fi\n\
+             printf '{{\"Version\": 1, \"AccessKeyId\": \"ASIAHELPERRUN%04d\", \"SecretAccessKey\": \"s\", \"SessionToken\": \"t\", \"Expiration\": \"%s\"}}' $n $exp",
+            runs = runs.display(),
+            first = at(40),
+            second = at(180),
+        ),
+    );
+    // The library, with a clock the test moves (no environment: the endpoint is the profile's).
+    sandbox.config(&format!(
+        "[profile idp]\ncredential_process = {}\n\
+         [profile prod]\nrole_arn = {ROLE}\nsource_profile = idp\nendpoint_url = {}\n",
+        helper.display(),
+        moto.url
+    ));
+    let clock = MovableClock::new();
+    let options = credbox::FetchOptions {
+        clock: Some(clock.clone()),
+        cache: Some(credbox::Cache::open(&sandbox.path("cache")).unwrap()),
+        ..credbox::FetchOptions::default()
+    };
+    let locations = credbox::files::Locations {
+        config: sandbox.config_path().display().to_string(),
+        credentials: sandbox.credentials_path().display().to_string(),
+        profile: "prod".into(),
+    };
+    let runtime = credbox::Runtime::new().unwrap();
+    let fetch = || {
+        credbox::credentials_for_profile(&runtime, &locations, "prod", &options)
+            .unwrap()
+            .0
+    };
+    let first = fetch();
+    clock.set_minutes(20);
+    assert_eq!(
+        fetch().access_key_id,
+        first.access_key_id,
+        "role and source are good at 20 minutes"
+    );
+    assert_eq!(moto.assume_role_calls().len(), 1);
+    // At 30 minutes the source is inside its refresh window (40-minute session: the last 15
+    // minutes): the helper runs again, and the role is assumed with the source's new key.
+    clock.set_minutes(30);
+    let refreshed = fetch();
+    assert_ne!(refreshed.access_key_id, first.access_key_id);
+    let calls = moto.assume_role_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[1].1.starts_with("ASIAHELPERRUN0002/"), "{}", calls[1].1);
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 2);
+}

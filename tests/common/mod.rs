@@ -4,6 +4,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A recognisable secret and token: they must never appear where they do not belong.
 pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
@@ -221,4 +224,29 @@ pub fn skip(reason: &str) {
         panic!("{test}: {reason}, and CI must run every test");
     }
     let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+}
+
+/// A clock the test moves: the real time at creation plus an offset.
+pub struct MovableClock {
+    start: Duration,
+    offset: AtomicU64,
+}
+
+impl MovableClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(MovableClock {
+            start: SystemTime::now().duration_since(UNIX_EPOCH).unwrap(),
+            offset: AtomicU64::new(0),
+        })
+    }
+
+    pub fn set_minutes(&self, minutes: u64) {
+        self.offset.store(minutes * 60, Ordering::SeqCst);
+    }
+}
+
+impl credbox::Clock for MovableClock {
+    fn now(&self) -> Duration {
+        self.start + Duration::from_secs(self.offset.load(Ordering::SeqCst))
+    }
 }
