@@ -474,7 +474,7 @@ fn an_mfa_code_comes_from_mfa_process_and_never_hangs_without_a_terminal() {
         assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
         let message = stderr_of(&output);
         assert!(
-            message.contains(&format!("profile prod needs an MFA code for {MFA}, but"))
+            message.contains(&format!("profile prod: needs an MFA code for {MFA}, but"))
                 && message.contains("set mfa_process"),
             "{message}"
         );
@@ -896,4 +896,49 @@ fn an_expiring_source_refreshes_the_role() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(calls[1].1.starts_with("ASIAHELPERRUN0002/"), "{}", calls[1].1);
     assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn a_failing_mfa_process_is_an_mfa_error_that_shows_nothing_it_printed() {
+    let sandbox = Sandbox::new();
+    let failing = sandbox.helper("bin/totp", "echo 123456\necho 'token=SECRETISH' >&2\nexit 1");
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nmfa_process = {}\n",
+        failing.display()
+    )));
+    let output = sandbox
+        .std_credbox()
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+        .args(["export", "--profile", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    let message = stderr_of(&output);
+    assert!(
+        message.contains("profile prod: mfa_process exited with code 1"),
+        "{message}"
+    );
+    assert!(!message.contains("123456"), "{message}");
+}
+
+#[test]
+fn an_mfa_process_with_shell_syntax_is_refused_without_quoting_its_command_line() {
+    // `oathtool -b SEED` is how people write a TOTP helper: the seed must not reach the error.
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nmfa_process = oathtool --totp -b JBSWY3DPEHPK3PXP | tr -d x\n"
+    )));
+    let output = sandbox
+        .std_credbox()
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+        .args(["export", "--profile", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    let message = stderr_of(&output);
+    assert!(
+        message.contains("profile prod: mfa_process uses shell syntax"),
+        "{message}"
+    );
+    assert!(!message.contains("JBSWY3DPEHPK3PXP"), "{message}");
 }

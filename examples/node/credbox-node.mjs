@@ -104,6 +104,11 @@ try {
   };
   // No environment: a role profile's endpoint would come from the config file alone.
   const source = credbox.profiles.resolve(files, profile, []);
+  if (source.tag === "role") {
+    // Assuming a role needs the sts import, which this host does not provide.
+    console.error(`credbox-node: profile ${profile} is a role (${source.val.roles.map((r) => r.roleArn).join(" -> ")}); this example host assumes no roles`);
+    process.exit(6);
+  }
   const credentials =
     source.tag === "static-keys"
       ? source.val

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::resolve::{Helper, ProcessSettings};
 use crate::role::{Endpoint, RoleSettings};
 use crate::{
-    Command, Credentials, Error, ExitStatus, PluginError, StsError, StsFailure, mask, parse_command,
-    validate_credentials, validate_output,
+    Command, Credentials, Error, ExitStatus, PluginError, StsError, StsFailure, SyntaxRule, mask,
+    parse_command, validate_credentials, validate_output,
 };
 
 /// The user's options (mirrors the WIT `options`).
@@ -295,49 +295,85 @@ impl Provider {
         Ok((credentials, now))
     }
 
-    /// The MFA code: from `mfa_process` (run through `spawn`) or from the person.
+    /// The MFA code: from `mfa_process` (run through `spawn`) or from the person. Every failure
+    /// is an `mfa` error (the host names the role's profile in front of it).
     fn mfa_code(&self, r: &RoleSettings, serial: &str, host: &impl Host) -> Result<String, Error> {
+        let not_a_code = || {
+            Error::Mfa(format!(
+                "what was entered for {serial} is not a 6-digit MFA code; run the command again and type the code your device shows"
+            ))
+        };
         let Some(process) = &r.mfa_process else {
-            let code = host.mfa_code(&r.profile, serial).map_err(|e| {
-                Error::Mfa(match e {
-                    PromptError::Unavailable(why) => format!(
-                        "profile {} needs an MFA code for {serial}, but {why}; run credbox where it can ask on a terminal, or set mfa_process to a command that prints the code",
-                        r.profile
-                    ),
-                    PromptError::Cancelled => format!("no MFA code was entered for {serial} (profile {})", r.profile),
-                    PromptError::NotACode => format!(
-                        "what was entered for {serial} (profile {}) is not a 6-digit MFA code; run the command again and type the code your device shows",
-                        r.profile
-                    ),
-                })
+            let code = host.mfa_code(&r.profile, serial).map_err(|e| match e {
+                PromptError::Unavailable(why) => Error::Mfa(format!(
+                    "needs an MFA code for {serial}, but {why}; run credbox where it can ask on a terminal, or set mfa_process to a command that prints the code"
+                )),
+                PromptError::Cancelled => Error::Mfa(format!("no MFA code was entered for {serial}")),
+                PromptError::NotACode => not_a_code(),
             })?;
             // What was typed is never shown: it may be a password typed into the wrong prompt.
-            if !is_mfa_code(&code) {
-                return Err(Error::Mfa(format!(
-                    "what was entered for {serial} (profile {}) is not a 6-digit MFA code; run the command again and type the code your device shows",
-                    r.profile
-                )));
-            }
-            return Ok(code);
+            return if is_mfa_code(&code) {
+                Ok(code)
+            } else {
+                Err(not_a_code())
+            };
         };
-        let output = host.spawn(SpawnRequest {
-            command: parse_command(process, self.options.allow_shell)?,
-            timeout_ms: self.options.timeout_ms,
-            label: format!("{} mfa_process", r.profile),
+        // The command line is never quoted back: it may carry a TOTP seed (`oathtool -b SEED`).
+        let command = parse_command(process, self.options.allow_shell).map_err(|e| {
+            let why = match e {
+                Error::CommandSyntax { rule, .. } => match rule {
+                    SyntaxRule::Empty => "is empty",
+                    SyntaxRule::UnbalancedQuote => "has an unclosed quote or a trailing backslash",
+                    SyntaxRule::EnvironmentVariable => "uses an environment variable, which nothing expands",
+                    SyntaxRule::Tilde => "uses ~, which only a shell expands",
+                    SyntaxRule::ShellOperator => "uses shell syntax (a pipe, redirection, `;`, `&&` or substitution)",
+                    SyntaxRule::RelativeProgram => "names its program by a relative path",
+                },
+                _ => "cannot be parsed",
+            };
+            Error::Mfa(format!(
+                "mfa_process {why}, but it runs without a shell; write the program's absolute path (or a name on PATH) and its arguments, or put the pipeline in a script"
+            ))
         })?;
+        let output = host
+            .spawn(SpawnRequest {
+                command,
+                timeout_ms: self.options.timeout_ms,
+                label: format!("{} mfa_process", r.profile),
+            })
+            .map_err(|e| {
+                Error::Mfa(match e {
+                    SpawnError::Denied(why) => format!("mfa_process was not run: {why}"),
+                    SpawnError::Failed(why) => format!("mfa_process could not run: {why}"),
+                    SpawnError::TimedOut(ms) => {
+                        format!(
+                            "mfa_process did not finish within {:.1} s and was killed",
+                            ms as f64 / 1000.0
+                        )
+                    }
+                    SpawnError::OutputTooLarge(n) => {
+                        format!(
+                            "mfa_process printed more than {} KiB; make it print only the code",
+                            n / 1024
+                        )
+                    }
+                })
+            })?;
         if output.status != ExitStatus::Code(0) {
-            return Err(Error::NonzeroExit {
-                status: output.status,
-                stderr_tail: output.stderr_tail,
-            });
+            let how = match output.status {
+                ExitStatus::Code(code) => format!("exited with code {code}"),
+                ExitStatus::Signal(signal) => format!("was killed by signal {signal}"),
+            };
+            return Err(Error::Mfa(format!(
+                "mfa_process {how}; run it by hand to see why (its output is never shown: it holds codes)"
+            )));
         }
         // The code itself is never shown: a message says only what shape it had.
         let code = String::from_utf8(output.stdout).unwrap_or_default();
         let code = code.trim();
         if !is_mfa_code(code) {
             return Err(Error::Mfa(format!(
-                "mfa_process of profile {} printed {} characters, not a 6-digit MFA code; make it print only the code",
-                r.profile,
+                "mfa_process printed {} characters, not a 6-digit MFA code; make it print only the code",
                 code.chars().count()
             )));
         }

@@ -371,7 +371,9 @@ fn role_settings(
     if !arn.starts_with("arn:") {
         return Err(error_at(
             role_arn,
-            format!("role_arn `{arn}` is not an ARN; write it as arn:aws:iam::ACCOUNT:role/NAME"),
+            format!(
+                "role_arn `{arn}` of profile {name} is not an ARN; write it as arn:aws:iam::ACCOUNT:role/NAME"
+            ),
         ));
     }
     let duration_seconds = match get(profile, "duration_seconds") {
@@ -382,7 +384,7 @@ fn role_settings(
                 return Err(error_at(
                     value,
                     format!(
-                        "duration_seconds `{}` must be a whole number of seconds from 900 to 43200",
+                        "duration_seconds `{}` of profile {name} must be a whole number of seconds from 900 to 43200",
                         value.value.trim()
                     ),
                 ));
@@ -395,7 +397,9 @@ fn role_settings(
     {
         return Err(error_at(
             process,
-            "mfa_process is set without mfa_serial; add mfa_serial = the MFA device's ARN".into(),
+            format!(
+                "profile {name} sets mfa_process without mfa_serial; add mfa_serial = the MFA device's ARN"
+            ),
         ));
     }
     Ok(RoleSettings {

@@ -80,7 +80,11 @@ pub fn review(
     } in &report.profiles
     {
         if let Some(role) = role {
-            findings.extend(role_findings(name, role, helper.is_some()));
+            let helper_key = helper.as_ref().map(|h| match h.helper {
+                Ok(Helper::Plugin(_)) => "credential_plugin",
+                _ => "credential_process",
+            });
+            findings.extend(role_findings(name, role, helper_key));
         }
         let Some(helper) = helper else {
             continue;
@@ -140,7 +144,7 @@ pub fn review(
 
 /// Problems with a role profile: a broken chain, a helper the role makes unused, an MFA code
 /// that nobody could type here.
-fn role_findings(profile: &str, role: &wit_profiles::RoleReport, has_helper: bool) -> Vec<Finding> {
+fn role_findings(profile: &str, role: &wit_profiles::RoleReport, helper_key: Option<&str>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut add = |severity, message| {
         findings.push(finding(
@@ -165,10 +169,12 @@ fn role_findings(profile: &str, role: &wit_profiles::RoleReport, has_helper: boo
             message,
         );
     }
-    if has_helper {
+    if let Some(key) = helper_key {
         add(
             Severity::Warning,
-            "role_arn wins over credential_process here: the helper only runs if another profile uses this one as its source_profile; move it to a profile of its own".into(),
+            format!(
+                "role_arn wins over {key} here: the helper only runs if this profile names itself as its source_profile; move it to a profile of its own and name that one"
+            ),
         );
     }
     if role.asks_for_mfa && std::fs::File::open("/dev/tty").is_err() {

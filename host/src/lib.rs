@@ -1,8 +1,9 @@
 //! credbox: a sandboxed runner for AWS `credential_process` helpers.
 //!
-//! All policy (profile files, command syntax, output validation, expiry) runs in a WebAssembly
-//! component whose only capabilities are running a command ([`spawn`]) and calling a credential
-//! plugin ([`component::plugins`]), both with hard ceilings. See `docs/ARCHITECTURE.md`, and
+//! All policy (profile files, command syntax, output validation, expiry, role chains) runs in a
+//! WebAssembly component whose only capabilities are running a command ([`spawn`]), calling a
+//! credential plugin ([`component::plugins`]), one STS AssumeRole call ([`sts`]) and asking for
+//! an MFA code ([`prompt`]), all with hard ceilings. See `docs/ARCHITECTURE.md`, and
 //! `docs/EMBEDDING.md` for using it as a library.
 
 #![warn(missing_docs)]

@@ -196,6 +196,11 @@ fn fetch_chain(session: &mut Session, chain: &RoleChain, options: &FetchOptions)
         source_profile = &role.profile;
     }
     fetched.command = base_command;
+    // A plugin base is asked (`is-expired`) and checked against the allow-list on every use:
+    // the chain's answer is not recorded for replay without it.
+    if matches!(&chain.base, BaseSource::Process(settings) if matches!(settings.helper, Helper::Plugin(_))) {
+        fetched.storable = false;
+    }
     Ok(fetched)
 }
 
