@@ -2,7 +2,6 @@
 # target when it is missing. Debug builds throughout, so the two share one wasmtime build.
 
 SHELL := /bin/bash
-comma := ,
 CARGO ?= cargo
 CREDBOX := target/debug/credbox
 # Tests and lints cover the optional AWS SDK for Rust provider too (tests/aws_sdk.rs). With the
@@ -32,31 +31,12 @@ install: static
 
 # The binary `make install` installs and the benchmarks time, linked static-pie: still
 # position-independent (ASLR), but no shared libraries to load, relocate and bind at every start,
-# about a third of a cold start and a quarter of a warm one (docs/PERFORMANCE.md). `cargo rustc`
-# gives the flag to the credbox binary alone, so only its final link differs: every dependency,
-# wasmtime included, is the build `make test` made. (`cargo install` links dynamically; same
+# about a third of a cold start and a quarter of a warm one; and, with lld, the functions an export
+# runs placed together at the start of the code (docs/PERFORMANCE.md). Only the binary's own link
+# differs from `cargo build`'s (host/static-link.sh). (`cargo install` links dynamically; same
 # behaviour, slower start.)
-#
-# Where the linker is lld (Rust's default on x86_64 Linux), the link also places the functions an
-# export runs together at the start of the code (host/hot-functions.txt, made by bench/layout.sh),
-# so that a start touches fewer pages (docs/PERFORMANCE.md, "Code layout"). The list is matched
-# against the symbols of the binary the link made (host/link-order.sh); when that changes what the
-# linker is given (a fresh clone, a new compiler), it links once more. Cargo does not watch files
-# named in link arguments, so touching the binary's one source file is what asks for that link.
-HOT_SYMBOLS := target/hot-symbols-$(INSTALL_PROFILE).txt
-LLD_BY_DEFAULT := $(filter x86_64-unknown-linux-gnu,$(shell rustc -vV | sed -n 's/^host: //p'))
-STATIC := $(CARGO) rustc --locked --profile $(INSTALL_PROFILE) -p credbox --bin credbox -- -C target-feature=+crt-static \
-  $(if $(LLD_BY_DEFAULT),-C link-arg=-Wl$(comma)--symbol-ordering-file=$(CURDIR)/$(HOT_SYMBOLS) -C link-arg=-Wl$(comma)--no-warn-symbol-ordering)
 static: setup
-	@mkdir -p target && touch $(HOT_SYMBOLS)
-	@if $(STATIC); then \
-	  if [ -n "$(LLD_BY_DEFAULT)" ] && readelf -p .comment $(INSTALL_FROM) | grep -q "Linker: LLD"; then \
-	    host/link-order.sh $(INSTALL_FROM) > $(HOT_SYMBOLS).new; \
-	    if cmp -s $(HOT_SYMBOLS).new $(HOT_SYMBOLS); then rm $(HOT_SYMBOLS).new; \
-	    else mv $(HOT_SYMBOLS).new $(HOT_SYMBOLS) && touch host/src/main.rs && $(STATIC); fi; \
-	  else echo "make static: the linker is not lld; the code keeps the linker's own order"; fi; \
-	else echo "make static: the static link failed (Debian: libc6-dev has the static C library); building a dynamic credbox instead" >&2; \
-	  $(CARGO) build --locked --profile $(INSTALL_PROFILE) -p credbox; fi
+	host/static-link.sh $(INSTALL_PROFILE)
 
 # The man pages alone, from the debug build, into target/man.
 man: build

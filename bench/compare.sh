@@ -36,11 +36,12 @@ printf '[profile fast]\ncredential_process = %s\n\n[profile slow]\ncredential_pr
   "$work/helper" "$work/slow-helper" > "$AWS_CONFIG_FILE"
 "$credbox" export --profile fast >/dev/null && "$credbox" export --profile slow >/dev/null   # warm the cache
 
-# Paired rounds: the fast commands are timed in ROUNDS rounds of RUNS/ROUNDS runs each, one
-# command after another within a round, so that this VM's drift (the helper alone moves between
+# Paired rounds: the fast commands are timed in ROUNDS rounds; in each, every command runs
+# RUNS/ROUNDS times, one command's block after another, so that this VM's drift (the helper alone moves between
 # 0.53 and 0.77 ms from one minute to the next) falls on both sides of a ratio; each target is
 # the median of its per-round ratios, and the table pools every run.
 rounds=${ROUNDS:-5}
+[ "$rounds" -ge 1 ] && [ "$runs" -ge 1 ] || { echo "RUNS and ROUNDS must be at least 1" >&2; exit 2; }
 per_round=$(( (runs + rounds - 1) / rounds ))
 echo "== timing ($rounds rounds of $per_round runs each; slow-helper rows 20 runs)"
 for round in $(seq "$rounds"); do

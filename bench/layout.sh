@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Regenerates host/hot-functions.txt, the functions an `export` runs, in the order the linker is
 # to place them at the start of .text (lld's --symbol-ordering-file; `make static` passes it
-# through host/link-order.sh). Packed together, a start faults in a few dense pages of code
+# through host/static-link.sh). Packed together, a start faults in a few dense pages of code
 # instead of one scattered page, and the kernel's 64 KB of fault-around, per function
 # (docs/PERFORMANCE.md, "Code layout"). Run from the repository root after a change to the paths
-# an export takes, or after a toolchain update (`bench/compare.sh` says when the list is stale):
+# an export takes, or after a toolchain update (`make static` prints how many of the listed
+# functions it found exactly; few means the list is stale):
 #   bench/layout.sh
 # The order: every function a warm export runs (valgrind's callgrind: exact), then what a cold
 # `export --no-cache` runs, sampled natively by perf over many runs (the guest's precompiled code
 # loads only on the CPU it was compiled for, so under valgrind, which reports fewer CPU features,
 # the cold path compiles the guest instead), then the rest of callgrind's cold list without that
 # compiler. Names are exact symbols of the release build; host/link-order.sh matches them without
-# their hash when a build's differ (another profile or compiler).
+# rustc's hashes when a build's differ (another profile or compiler).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
