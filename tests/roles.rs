@@ -898,6 +898,19 @@ fn an_expiring_source_refreshes_the_role() {
     assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 2);
 }
 
+/// `export --profile prod` failing before any STS call (nothing listens at the endpoint): its
+/// exit code must be the MFA error's, 6; returns the message.
+fn mfa_error_of_prod(sandbox: &Sandbox) -> String {
+    let output = sandbox
+        .std_credbox()
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+        .args(["export", "--profile", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    stderr_of(&output)
+}
+
 #[test]
 fn a_failing_mfa_process_is_an_mfa_error_that_shows_nothing_it_printed() {
     let sandbox = Sandbox::new();
@@ -906,19 +919,15 @@ fn a_failing_mfa_process_is_an_mfa_error_that_shows_nothing_it_printed() {
         "mfa_serial = {MFA}\nmfa_process = {}\n",
         failing.display()
     )));
-    let output = sandbox
-        .std_credbox()
-        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
-        .args(["export", "--profile", "prod"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
-    let message = stderr_of(&output);
+    let message = mfa_error_of_prod(&sandbox);
     assert!(
         message.contains("profile prod: mfa_process exited with code 1"),
         "{message}"
     );
     assert!(!message.contains("123456"), "{message}");
+    // Its stderr passes through as it is written, like any helper's; credbox's own line quotes none of it.
+    let ours = message.lines().find(|l| l.starts_with("credbox:")).unwrap();
+    assert!(!ours.contains("SECRETISH"), "{message}");
 }
 
 #[test]
@@ -928,14 +937,7 @@ fn an_mfa_process_with_shell_syntax_is_refused_without_quoting_its_command_line(
     sandbox.config(&base_with_role(&format!(
         "mfa_serial = {MFA}\nmfa_process = oathtool --totp -b JBSWY3DPEHPK3PXP | tr -d x\n"
     )));
-    let output = sandbox
-        .std_credbox()
-        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
-        .args(["export", "--profile", "prod"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
-    let message = stderr_of(&output);
+    let message = mfa_error_of_prod(&sandbox);
     assert!(
         message.contains("profile prod: mfa_process uses shell syntax"),
         "{message}"
