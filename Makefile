@@ -8,7 +8,8 @@ CREDBOX := target/debug/credbox
 # feature on, `cargo test` still shares `cargo build`'s wasmtime build (checked with cargo's unit graph).
 FEATURES := --features credbox/aws-sdk
 
-.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean install man static
+.PHONY: run test build setup plugins clients lint fmt bench fuzz component clean install man static \
+  check-platforms
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -76,6 +77,11 @@ lint: setup
 fmt:
 	$(CARGO) fmt --all
 	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m; done
+
+# Type-check the macOS (aarch64, x86_64) and Windows builds from this machine, guest precompiled
+# for each target (platforms/check.sh says what stands in for Apple's SDK).
+check-platforms: setup
+	platforms/check.sh
 
 # Benchmarks (not part of `make test`): criterion for the in-process paths, then credbox side by
 # side with the SDKs (peers installed from PyPI, npm and crates.io by bench/compare.sh).

@@ -43,11 +43,34 @@ fn main() {
         .collect();
     std::fs::write(out_dir.join("guest.sha256"), digest).unwrap();
 
-    let engine = wasmtime::Engine::new(&engine_config::engine_config()).expect("wasmtime engine");
+    let engine = precompiling_engine();
     let native = engine
         .precompile_component(&wasm_bytes)
         .expect("precompiling the guest component");
     std::fs::write(out_dir.join("guest.cwasm"), native).unwrap();
+}
+
+/// An engine that compiles for the target being built, not for the machine building it: a
+/// cross-built binary whose artifact was made for the build machine would reject it at start-up
+/// and compile the guest every time (0.7 s natively, ~1 s under wine, instead of ~1.4 ms). For a
+/// native build wasmtime detects this CPU's features, as the runtime does.
+fn precompiling_engine() -> wasmtime::Engine {
+    let target = std::env::var("TARGET").unwrap();
+    let mut config = engine_config::engine_config();
+    if target != std::env::var("HOST").unwrap() {
+        config
+            .target(&target)
+            .unwrap_or_else(|e| panic!("wasmtime does not know the target {target}: {e}"));
+    }
+    wasmtime::Engine::new(&config).unwrap_or_else(|e| {
+        // Cranelift has only the build machine's backend unless told otherwise (the runtime
+        // needs no other, and every backend costs the binary ~1 MB).
+        eprintln!(
+            "credbox: cannot precompile the guest for {target} ({e:#}); a build for another \
+             CPU architecture needs Cranelift's backend for it: add `--features credbox/cross-arch`"
+        );
+        std::process::exit(1)
+    })
 }
 
 /// Stop with one line that says how to fix it when the `wasm32-wasip2` standard library is not

@@ -16,14 +16,37 @@ use credbox::{Cache, Credentials, Error, ErrorKind, Runtime, files};
 
 /// Before anything holds a secret: no core dump and no ptrace attach by other processes of the
 /// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected).
+#[cfg(target_os = "linux")]
 pub fn harden_process() {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == -1 {
-        eprintln!(
-            "credbox: warning: could not disable core dumps: {}",
-            std::io::Error::last_os_error()
-        );
+        warn_unhardened(std::io::Error::last_os_error());
     }
+}
+
+/// Before anything holds a secret: no core dump (macOS already refuses other processes' debugger
+/// attach without an entitlement). The limit is inherited by the commands credbox runs, as a
+/// shell's `ulimit -c 0` would be.
+#[cfg(all(unix, not(target_os = "linux")))]
+pub fn harden_process() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: getrlimit(Resource::Core).maximum,
+    };
+    if let Err(e) = setrlimit(Resource::Core, none) {
+        warn_unhardened(e.into());
+    }
+}
+
+/// Windows writes no core dump unless the user configured Windows Error Reporting to, and has no
+/// per-process protection against a debugger of the same user (docs/SECURITY.md, "Platforms").
+#[cfg(windows)]
+pub fn harden_process() {}
+
+#[cfg(unix)]
+fn warn_unhardened(e: std::io::Error) {
+    eprintln!("credbox: warning: could not disable core dumps: {e}");
 }
 
 /// The credentials of `profile` (or the one the environment selects).
@@ -107,6 +130,7 @@ fn man_pages(out: &std::path::Path) -> Result<(), Error> {
         let mut file = tempfile::NamedTempFile::new_in(out).map_err(failed)?;
         file.write_all(&page).map_err(failed)?;
         // Readable by everyone, as man pages are (a temporary file starts 0600).
+        #[cfg(unix)]
         std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .map_err(failed)?;
         file.persist(out.join(format!("{name}.1")))

@@ -238,7 +238,7 @@ struct Watch {
     stdout: Option<std::process::ChildStdout>,
     stderr: Option<std::process::ChildStderr>,
     /// Readable once the helper has exited; `None` where pidfds are not available (Linux before
-    /// 5.3), where the loop looks for the exit every few milliseconds instead.
+    /// 5.3, other systems), where the loop looks for the exit every few milliseconds instead.
     pidfd: Option<std::os::fd::OwnedFd>,
     forward_stderr: bool,
     stdout_bytes: Vec<u8>,
@@ -260,8 +260,15 @@ impl Watch {
     ) -> std::io::Result<Self> {
         set_nonblocking(&stdout)?;
         set_nonblocking(&stderr)?;
-        let pid = rustix::process::Pid::from_child(&child);
-        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+        // Linux only; elsewhere the loop polls for the exit.
+        #[cfg(target_os = "linux")]
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_child(&child),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .ok();
+        #[cfg(not(target_os = "linux"))]
+        let pidfd = None;
         Ok(Watch {
             child,
             running,

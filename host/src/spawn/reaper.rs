@@ -14,12 +14,18 @@ use super::KILL_GRACE;
 /// Every process reparented to us then becomes our child, so only a process that has no other
 /// children of its own should call this (not `exec --server`, whose command's daemons would be
 /// reparented to it); orphans that exit are reaped before each helper run.
+///
+/// Other Unix systems have no subreaper: there this does nothing, and a helper's descendant that
+/// calls setsid() escapes the timeout's kill (docs/SECURITY.md, "Platforms").
 pub fn become_subreaper() -> std::io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == -1 {
-        return Err(std::io::Error::last_os_error());
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        SUBREAPER.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    SUBREAPER.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
