@@ -1,7 +1,6 @@
 //! `credbox check`: the audit of docs/SECURITY.md, per profile.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -129,7 +128,7 @@ pub fn review(
     }
     for location in &report.secrets {
         let file = &location.file;
-        let readable = std::fs::metadata(file).is_ok_and(|m| m.mode() & 0o044 != 0);
+        let readable = readable_by_others(Path::new(file));
         if readable {
             findings.push(finding(
                 Severity::Error,
@@ -204,7 +203,7 @@ fn program_findings(profile: &str, at: &wit::Location, argv: &[String]) -> Vec<F
             Severity::Error,
             format!("program `{}` does not exist", program.display()),
         ),
-        Ok(meta) if meta.mode() & 0o111 == 0 || !meta.is_file() => add(
+        Ok(meta) if !executable(&meta) => add(
             Severity::Error,
             format!("program `{}` is not an executable file", program.display()),
         ),
@@ -283,8 +282,36 @@ fn calls_credbox_for(profile: &str, program: &Path, argv: &[String]) -> bool {
     named.unwrap_or("default") == profile
 }
 
+/// Whether group or others may read `file` (Unix modes; Windows ACLs are not read:
+/// docs/SECURITY.md, "Platforms").
+fn readable_by_others(file: &Path) -> bool {
+    #[cfg(unix)]
+    return std::fs::metadata(file).is_ok_and(|m| std::os::unix::fs::MetadataExt::mode(&m) & 0o044 != 0);
+    #[cfg(windows)]
+    return {
+        let _ = file;
+        false
+    };
+}
+
+fn executable(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    return meta.is_file() && std::os::unix::fs::MetadataExt::mode(meta) & 0o111 != 0;
+    #[cfg(windows)]
+    return meta.is_file();
+}
+
+/// A file or directory that someone other than its owner (or root) could change. (Windows: not
+/// checked; docs/SECURITY.md, "Platforms".)
+#[cfg(windows)]
+fn unsafe_ownership(_path: &Path, _what: &str) -> Option<String> {
+    None
+}
+
 /// A file or directory that someone other than its owner (or root) could change.
+#[cfg(unix)]
 fn unsafe_ownership(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != 0 && meta.uid() != me {
@@ -297,7 +324,7 @@ fn unsafe_ownership(path: &Path, what: &str) -> Option<String> {
     // A sticky directory (like /tmp) is writable by all but does not let others replace entries.
     let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
     if meta.mode() & 0o022 != 0 && !sticky {
-        let fix: PathBuf = path.to_path_buf();
+        let fix = path.to_path_buf();
         return Some(format!(
             "{what} {} is writable by group or others; run chmod go-w {}",
             path.display(),

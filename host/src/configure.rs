@@ -1,7 +1,6 @@
 //! `credbox configure get` / `set`: read and change profile properties like `aws configure`.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::SpawnPolicy;
@@ -104,11 +103,33 @@ pub fn write_atomically(path: &Path, contents: &[u8], access: Access) -> std::io
         Err(e) => return Err(e),
     };
     let dir = target.parent().unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let mut mode = std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    create_private_dirs(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
+    keep_mode(&target, temp.as_file(), access)?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    temp.persist(&target).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+#[cfg(unix)]
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Windows: the new directories inherit their parent's ACL (under the user's profile, the user's).
+#[cfg(windows)]
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Give the replacement `temp` the mode `target` has (0600 for a new file), narrowed to the owner
+/// when it holds a secret.
+#[cfg(unix)]
+fn keep_mode(target: &Path, temp: &std::fs::File, access: Access) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut mode = std::fs::metadata(target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
     if access == Access::OwnerOnly && mode & 0o077 != 0 {
         tracing::warn!(
             "{} was readable by others and now holds a secret: made it {:o}",
@@ -117,12 +138,23 @@ pub fn write_atomically(path: &Path, contents: &[u8], access: Access) -> std::io
         );
         mode &= 0o700;
     }
-    let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
     // Set after creation: a mode given at creation would be narrowed by the umask.
-    temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    temp.write_all(contents)?;
-    temp.as_file().sync_all()?;
-    temp.persist(&target).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    temp.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// Windows: the replacement inherits the directory's ACL (docs/SECURITY.md, "Platforms").
+#[cfg(windows)]
+fn keep_mode(_target: &Path, _temp: &std::fs::File, _access: Access) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Make the rename durable. (Windows cannot flush a directory; NTFS journals the rename.)
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    return std::fs::File::open(dir)?.sync_all();
+    #[cfg(windows)]
+    return {
+        let _ = dir;
+        Ok(())
+    };
 }

@@ -57,7 +57,12 @@ pub fn locate(var: impl Fn(&str) -> Option<String>, platform: Platform) -> Locat
 
 /// The locations for this process's environment.
 pub fn locate_from_env() -> Locations {
-    locate(|name| std::env::var(name).ok(), Platform::Unix)
+    let platform = if cfg!(windows) {
+        Platform::Windows
+    } else {
+        Platform::Unix
+    };
+    locate(|name| std::env::var(name).ok(), platform)
 }
 
 /// The largest profile file credbox reads. A 100,000-profile config is about 23 MB; anything past
@@ -78,6 +83,7 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    #[cfg(unix)]
     fn of(meta: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         Stamp {
@@ -85,6 +91,19 @@ impl Stamp {
             ino: meta.ino(),
             size: meta.size(),
             ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+
+    /// Windows has no inode or status-change time in std: a stamp there is never given for a read
+    /// (`read_file_stamped`), only compared, and differs whenever the file was written.
+    #[cfg(windows)]
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::windows::fs::MetadataExt;
+        Stamp {
+            dev: 0,
+            ino: 0,
+            size: meta.file_size(),
+            ctime_ns: i128::from(meta.last_write_time()) * 100,
         }
     }
 }
@@ -109,6 +128,7 @@ const SETTLED_NS: i128 = 2_000_000_000;
 /// Filesystems whose ctime is kept by the local kernel on every change (`statfs` magic numbers:
 /// ext2/3/4, xfs, btrfs, tmpfs, f2fs, overlayfs, zfs). On others (NFS caches attributes; FUSE
 /// reports what its server says) a file is always compared by its text.
+#[cfg(target_os = "linux")]
 const STAMPED_FILESYSTEMS: [i64; 7] = [
     0xEF53,
     0x5846_5342,
@@ -129,10 +149,13 @@ pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
         .map_or(0, |d| d.as_nanos() as i128);
     let mut stamp = None;
     let read = std::fs::File::open(Path::new(path)).and_then(|file| {
-        // `f_type` is i64 here and narrower on other architectures.
+        // `f_type` is i64 here and narrower on other architectures; the magic numbers are Linux's.
+        #[cfg(target_os = "linux")]
         #[allow(clippy::unnecessary_cast)]
         let local =
             rustix::fs::fstatfs(&file).is_ok_and(|fs| STAMPED_FILESYSTEMS.contains(&(fs.f_type as i64)));
+        #[cfg(not(target_os = "linux"))]
+        let local = false;
         let metadata = file.metadata()?;
         stamp = Some(Stamp::of(&metadata)).filter(|s| local && s.ctime_ns < read_ns - SETTLED_NS);
         // Sized from the file (at most the cap), so a large file is read in one go instead of

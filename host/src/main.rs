@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     // A printing command whose reader goes away (`credbox completions bash | head`) ends quietly,
     // as Unix tools do, instead of panicking on the failed write. Not for the endpoint, which
     // keeps serving whatever happens to one of its outputs.
+    #[cfg(unix)]
     if !matches!(
         args.command,
         cli::Commands::Serve { .. } | cli::Commands::Exec { server: true, .. }

@@ -1,19 +1,22 @@
 //! The `prompt` capability: ask the person for an MFA code on the controlling terminal.
 //!
-//! `/dev/tty` reaches the person even when an SDK runs credbox with its stdin and stderr captured
+//! The terminal (`/dev/tty`; the console on Windows) reaches the person even when an SDK runs credbox with its stdin and stderr captured
 //! (botocore does). The code is read without echo, as the AWS CLI reads it, and goes nowhere but
 //! the guest, and only when it is six digits. The answer is bounded: without a terminal, or in the
 //! background of one (where touching it would stop the process while it holds a cache lock), the
 //! answer is immediate; at a terminal, the person has until the deadline; Ctrl-C restores the echo
 //! before it ends credbox.
 
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::termios;
+#[cfg(unix)]
+#[path = "prompt/unix.rs"]
+mod terminal;
+#[cfg(windows)]
+#[path = "prompt/windows.rs"]
+mod terminal;
+
+pub use terminal::foreground_terminal;
 
 /// Where prompts go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,22 +40,6 @@ pub enum PromptError {
     NotACode,
 }
 
-/// The controlling terminal, if credbox may write to it and read from it now: it exists and
-/// credbox's process group is its foreground group (in the background, the kernel would stop
-/// credbox at the first read or mode change).
-pub fn foreground_terminal() -> Result<File, String> {
-    let tty = File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|e| format!("there is no terminal to ask on (/dev/tty: {e})"))?;
-    let foreground = termios::tcgetpgrp(&tty).ok();
-    if foreground != Some(rustix::process::getpgrp()) {
-        return Err("credbox runs in the background of its terminal".into());
-    }
-    Ok(tty)
-}
-
 /// Ask for the MFA code of `serial`, for `profile`, waiting at most `timeout` for the answer.
 pub fn mfa_code(
     mode: PromptMode,
@@ -69,138 +56,17 @@ pub fn mfa_code(
     // The names come from the policy: no control character reaches the terminal.
     let shown = |text: &str| -> String { text.chars().filter(|c| !c.is_control()).collect() };
     let deadline = Instant::now() + timeout.min(Duration::from_secs(24 * 3600));
-    let quiet = NoEcho::new(&tty);
-    let mut out = &tty;
-    let _ = write!(
-        out,
+    let question = format!(
         "credbox: profile {}: enter MFA code for {}: ",
         shown(profile),
         shown(serial)
     );
-    let _ = out.flush();
-    let answer = read_line(&tty, deadline);
-    let _ = writeln!(out);
-    drop(quiet);
+    let answer = terminal::ask_quietly(&tty, &question, deadline);
     let code = answer?.trim().to_string();
     match code.as_str() {
         "" => Err(PromptError::Cancelled),
         // Never handed on, never shown: it may be a password typed into the wrong prompt.
         code if !crate::sts::is_mfa_code(code) => Err(PromptError::NotACode),
         _ => Ok(code),
-    }
-}
-
-/// Up to one line from the terminal, or `Cancelled` at the deadline or end of input. Canonical
-/// mode delivers what is typed when Enter is pressed; a line longer than any code ends the read
-/// (the rest is discarded when the terminal is restored).
-fn read_line(tty: &File, deadline: Instant) -> Result<String, PromptError> {
-    let mut line = Vec::new();
-    while !line.contains(&b'\n') && line.len() < 256 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(PromptError::Cancelled);
-        }
-        let slice = left.min(Duration::from_millis(100));
-        let mut fds = [rustix::event::PollFd::new(tty, rustix::event::PollFlags::IN)];
-        let timeout = rustix::time::Timespec {
-            tv_sec: 0,
-            tv_nsec: slice.subsec_nanos().into(),
-        };
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
-            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-            Ok(_) => {}
-            Err(_) => return Err(PromptError::Cancelled),
-        }
-        let mut buffer = [0u8; 256];
-        match rustix::io::read(tty.as_fd(), &mut buffer) {
-            Ok(0) | Err(_) => return Err(PromptError::Cancelled),
-            Ok(n) => line.extend_from_slice(&buffer[..n]),
-        }
-    }
-    Ok(String::from_utf8_lossy(&line).into_owned())
-}
-
-/// The terminal and its settings before the prompt, for the signal handler: a Ctrl-C (or a
-/// SIGTERM, SIGHUP, SIGQUIT) to any thread while the echo is off restores them before the signal
-/// takes effect.
-static TTY_FD: AtomicI32 = AtomicI32::new(-1);
-static SAVED: AtomicPtr<libc::termios> = AtomicPtr::new(std::ptr::null_mut());
-const ENDING_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
-
-extern "C" fn restore_and_reraise(signal: libc::c_int) {
-    let (fd, saved) = (TTY_FD.load(Ordering::SeqCst), SAVED.load(Ordering::SeqCst));
-    // SAFETY: tcsetattr, signal and raise are async-signal-safe; `saved` stays alive until the
-    // handlers are uninstalled (NoEcho's drop).
-    unsafe {
-        if fd >= 0 && !saved.is_null() {
-            libc::tcsetattr(fd, libc::TCSANOW, saved);
-        }
-        libc::signal(signal, libc::SIG_DFL);
-        libc::raise(signal);
-    }
-}
-
-/// Echo off (canonical input on) for as long as this lives, set before the prompt is written
-/// with anything typed ahead discarded (as getpass does); the settings come back on drop or,
-/// through [`restore_and_reraise`], on a signal that ends credbox.
-struct NoEcho {
-    fd: i32,
-    saved: *mut libc::termios,
-    previous: Vec<(libc::c_int, libc::sigaction)>,
-}
-
-impl NoEcho {
-    fn new(tty: &File) -> Self {
-        let fd = tty.as_raw_fd();
-        // SAFETY: tcgetattr/tcsetattr read and write the struct given; sigaction installs a handler
-        // that only does async-signal-safe work; the saved settings outlive the handlers.
-        unsafe {
-            let mut settings: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(fd, &mut settings) != 0 {
-                return NoEcho {
-                    fd,
-                    saved: std::ptr::null_mut(),
-                    previous: Vec::new(),
-                };
-            }
-            let saved = Box::into_raw(Box::new(settings));
-            SAVED.store(saved, Ordering::SeqCst);
-            TTY_FD.store(fd, Ordering::SeqCst);
-            let mut previous = Vec::new();
-            for signal in ENDING_SIGNALS {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = restore_and_reraise as extern "C" fn(libc::c_int) as usize;
-                libc::sigemptyset(&mut action.sa_mask);
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, &action, &mut old) == 0 {
-                    previous.push((signal, old));
-                }
-            }
-            let mut quiet = settings;
-            quiet.c_lflag &= !libc::ECHO;
-            quiet.c_lflag |= libc::ICANON;
-            libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet);
-            NoEcho { fd, saved, previous }
-        }
-    }
-}
-
-impl Drop for NoEcho {
-    fn drop(&mut self) {
-        if self.saved.is_null() {
-            return;
-        }
-        // SAFETY: restores what `new` saved, then the handlers, then frees the settings no
-        // handler can reach any more.
-        unsafe {
-            // Discards what was typed past the answer (a long paste must not reach the shell).
-            libc::tcsetattr(self.fd, libc::TCSAFLUSH, self.saved);
-            for (signal, old) in &self.previous {
-                libc::sigaction(*signal, old, std::ptr::null_mut());
-            }
-            TTY_FD.store(-1, Ordering::SeqCst);
-            SAVED.store(std::ptr::null_mut(), Ordering::SeqCst);
-            drop(Box::from_raw(self.saved));
-        }
     }
 }

@@ -5,31 +5,40 @@
 //! (directory 0700, files 0600), atomic replacement, and one exclusive lock per key so that
 //! concurrent invocations run a helper once.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use tracing::warn;
 
 mod keys;
 mod served;
+// The directory operations, relative to a directory held open where the system can (Unix).
+#[cfg(unix)]
+#[path = "unix.rs"]
+mod sys;
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod sys;
+
+use sys::{Dir, DirError};
 
 use keys::profile_prefix;
 pub use keys::{CacheKey, ServeKey};
 pub use served::{FileSeen, Served, Unchanged};
 
 /// The cache directory: `$CREDBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/credbox`, else
-/// `~/.cache/credbox`.
+/// `~/.cache/credbox`; on Windows, `%CREDBOX_CACHE_DIR%`, else `%LOCALAPPDATA%\credbox`.
 pub fn default_dir() -> Option<PathBuf> {
     let var = |name| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
+    if cfg!(windows) {
+        return var("CREDBOX_CACHE_DIR").or_else(|| var("LOCALAPPDATA").map(|d| d.join("credbox")));
+    }
     var("CREDBOX_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("credbox")))
         .or_else(|| var("HOME").map(|h| h.join(".cache/credbox")))
@@ -41,7 +50,7 @@ pub fn default_dir() -> Option<PathBuf> {
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
-    fd: Arc<OwnedFd>,
+    fd: Arc<Dir>,
 }
 
 /// An exclusive lock on one key, released when dropped (or when the process dies: the OS releases
@@ -82,49 +91,36 @@ impl Cache {
         } else {
             parent
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
-        let parent_fd = rfs::open(
-            parent,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| format!("cannot open {}: {e}", parent.display()))?;
-        Cache::open_in(&parent_fd, name, dir)
+        sys::create_parents(parent).map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
+        let parent_dir = Dir::open(parent).map_err(|e| format!("cannot open {}: {e}", parent.display()))?;
+        Cache::open_in(&parent_dir, name, dir)
     }
 
     /// The subdirectory `name` of this cache (created if needed), held to the same rules: opened
     /// from this directory's verified descriptor, so it is never reached through another user's
     /// directory or a symlink.
     pub(crate) fn subdir(&self, name: &str) -> Result<Cache, String> {
-        Cache::open_in(&*self.fd, name.as_ref(), &self.dir.join(name))
+        Cache::open_in(&self.fd, name.as_ref(), &self.dir.join(name))
     }
 
-    fn open_in(parent: impl AsFd, name: &std::ffi::OsStr, dir: &Path) -> Result<Self, String> {
+    fn open_in(parent: &Dir, name: &std::ffi::OsStr, dir: &Path) -> Result<Self, String> {
         let shown = dir.display();
-        let created = match rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o700)) {
-            Ok(()) => true,
-            Err(rustix::io::Errno::EXIST) => false,
-            Err(e) => return Err(format!("cannot create the cache directory {shown}: {e}")),
-        };
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rfs::openat(&parent, name, flags, Mode::empty()).map_err(|e| match e {
-            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => format!(
+        let created = parent
+            .make_private_dir(name)
+            .map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
+        let fd = parent.open_dir(name).map_err(|e| match e {
+            DirError::Link => format!(
                 "the cache directory {shown} is a symlink or not a directory; not using it (set CREDBOX_CACHE_DIR to a directory of yours)"
             ),
-            e => format!("cannot open the cache directory {shown}: {e}"),
+            DirError::Io(e) => format!("cannot open the cache directory {shown}: {e}"),
         })?;
-        let stat = rfs::fstat(&fd).map_err(|e| format!("{shown}: {e}"))?;
-        if stat.st_uid != euid() {
+        let access = fd.access().map_err(|e| format!("{shown}: {e}"))?;
+        if access.foreign_owner {
             return Err(format!(
                 "the cache directory {shown} belongs to another user; not using it (set CREDBOX_CACHE_DIR to a directory of yours)"
             ));
         }
-        let mode = stat.st_mode & 0o7777;
-        if mode & 0o1000 != 0 {
+        if access.shared {
             return Err(format!(
                 "the cache directory {shown} is a shared (sticky) directory; not using it (set CREDBOX_CACHE_DIR to a private directory of yours)"
             ));
@@ -137,7 +133,7 @@ impl Cache {
             // Best effort: without the tag, a later loosening is refused instead of repaired.
             let _ = cache.write_file(TAG, TAG_TEXT);
         }
-        if mode & 0o077 != 0 {
+        if access.loose {
             // Only a tag from an earlier run counts (a directory this call made is 0700 anyway).
             if created || cache.open_private(TAG).is_none() {
                 return Err(format!(
@@ -145,7 +141,9 @@ impl Cache {
                      run `chmod 700 {shown}` if it is meant for credbox, or set CREDBOX_CACHE_DIR to a private directory"
                 ));
             }
-            rfs::fchmod(&*cache.fd, Mode::from_raw_mode(0o700))
+            cache
+                .fd
+                .make_private()
                 .map_err(|e| format!("cannot make {shown} private: {e}"))?;
             warn!("the cache directory {shown} was open to other users; made it 0700");
             cache.remove_foreign();
@@ -162,15 +160,11 @@ impl Cache {
     /// regular file of ours that only we can read and write). Subdirectories are left to their
     /// own check when opened.
     fn remove_foreign(&self) {
-        for name in self.names() {
-            let Ok(stat) = rfs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) else {
-                continue;
-            };
-            let kind = FileType::from_raw_mode(stat.st_mode);
-            if kind == FileType::Directory || private_file(&stat) {
+        for name in self.fd.names() {
+            if self.fd.keeps(&name) {
                 continue;
             }
-            match rfs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty()) {
+            match self.fd.remove(&name) {
                 Ok(()) => warn!(
                     "removed {name} from {}: it was not private to this user",
                     self.dir.display()
@@ -180,33 +174,21 @@ impl Cache {
         }
     }
 
-    /// The names in the directory (`.` and `..` left out).
-    fn names(&self) -> Vec<String> {
-        let Ok(dir) = rfs::Dir::read_from(&*self.fd) else {
-            return Vec::new();
-        };
-        dir.filter_map(Result::ok)
-            .filter_map(|entry| entry.file_name().to_str().ok().map(String::from))
-            .filter(|name| name != "." && name != "..")
-            .collect()
-    }
-
     /// Open `name` in the directory for reading, without following a symlink, and only if the
     /// opened file is a regular file of ours that nobody else can read or write. Anything else
     /// is ignored (and logged): it was not written by us.
     pub(crate) fn open_private(&self, name: &str) -> Option<File> {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let fd = match rfs::openat(&*self.fd, name, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) => return None,
+        let file = match self.fd.open_read(name) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
                 warn!("ignoring {name} in {}: {e}", self.dir.display());
                 return None;
             }
         };
-        match rfs::fstat(&fd) {
-            Ok(stat) if private_file(&stat) => Some(File::from(fd)),
-            _ => {
+        match sys::private_file(&file) {
+            true => Some(file),
+            false => {
                 warn!(
                     "ignoring {name} in {}: not a file private to this user",
                     self.dir.display()
@@ -239,15 +221,8 @@ impl Cache {
     /// Wait for the exclusive lock on `key`.
     pub fn lock(&self, key: &CacheKey) -> std::io::Result<KeyLock> {
         let name = format!("{}.lock", key.stem);
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let file = File::from(rfs::openat(
-            &*self.fd,
-            name.as_str(),
-            flags,
-            Mode::from_raw_mode(0o600),
-        )?);
-        let stat = rfs::fstat(&file)?;
-        if !private_file(&stat) {
+        let file = self.fd.open_lock(&name)?;
+        if !sys::private_file(&file) {
             return Err(std::io::Error::other(format!(
                 "{name} is not a file private to this user"
             )));
@@ -265,25 +240,25 @@ impl Cache {
     /// Write `name` in the cache directory atomically, 0600 (also used for compiled plugins).
     pub(crate) fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
         self.remove_abandoned_temporaries();
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (temp, mut file) = (0u32..)
             .map(temp_name)
-            .find_map(
-                |temp| match rfs::openat(&*self.fd, temp.as_str(), flags, Mode::from_raw_mode(0o600)) {
-                    Err(rustix::io::Errno::EXIST) => None,
-                    result => Some(result.map(|fd| (temp, File::from(fd)))),
-                },
-            )
+            .find_map(|temp| match self.fd.create_new(&temp) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                result => Some(result.map(|file| (temp, file))),
+            })
             .expect("an unbounded range")?;
         let written = file
             .write_all(contents)
             .and_then(|()| file.sync_all())
-            .and_then(|()| Ok(rfs::renameat(&*self.fd, temp.as_str(), &*self.fd, name)?));
+            .and_then(|()| {
+                drop(file); // Windows renames no file that is open
+                self.fd.rename(&temp, name)
+            });
         if written.is_err() {
-            let _ = rfs::unlinkat(&*self.fd, temp.as_str(), AtFlags::empty());
+            let _ = self.fd.remove(&temp);
         }
         written?;
-        Ok(rfs::fsync(&*self.fd)?)
+        self.fd.sync()
     }
 
     /// The served record for `key`, if there is a well-formed one.
@@ -299,7 +274,7 @@ impl Cache {
 
     /// Remove the entry (for credentials that must not be stored).
     pub fn remove(&self, key: &CacheKey) {
-        let _ = rfs::unlinkat(&*self.fd, format!("{}.json", key.stem).as_str(), AtFlags::empty());
+        let _ = self.fd.remove(&format!("{}.json", key.stem));
     }
 
     /// Remove every entry, or only `profile`'s. Only names credbox's own scheme produces are
@@ -308,16 +283,16 @@ impl Cache {
     pub fn clear(&self, profile: Option<&str>) -> std::io::Result<usize> {
         let prefix = profile.map(profile_prefix);
         let mut removed = 0;
-        for name in self.names() {
+        for name in self.fd.names() {
             let Some(kind) = our_name(&name) else {
                 continue;
             };
             if prefix.as_ref().is_some_and(|p| !name.starts_with(p.as_str())) {
                 continue;
             }
-            match rfs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty()) {
-                Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-                Err(e) => return Err(e.into()),
+            match self.fd.remove(&name) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
             }
             removed += usize::from(kind == OurName::Entry);
         }
@@ -330,19 +305,16 @@ impl Cache {
     /// them into place (their names carry the writer's pid, and that process no longer exists).
     /// Done on the write path only, which already runs a helper or compiles a plugin.
     fn remove_abandoned_temporaries(&self) {
-        for name in self.names() {
+        for name in self.fd.names() {
             let Some(pid) = name
                 .strip_prefix(TEMP_PREFIX)
                 .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<i32>().ok())
+                .and_then(|pid| pid.parse::<u32>().ok())
             else {
                 continue;
             };
-            // SAFETY: kill with signal 0 only checks whether the process exists.
-            let gone = unsafe { libc::kill(pid, 0) } == -1
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            if gone {
-                let _ = rfs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty());
+            if sys::process_gone(pid) {
+                let _ = self.fd.remove(&name);
             }
         }
     }
@@ -386,21 +358,12 @@ fn temp_name(attempt: u32) -> String {
     format!("{TEMP_PREFIX}{}-{nanos}-{attempt}", std::process::id())
 }
 
-fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
-/// A regular file of ours that nobody else can read or write.
-fn private_file(stat: &rfs::Stat) -> bool {
-    FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
-        && stat.st_uid == euid()
-        && stat.st_mode & 0o077 == 0
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::spawn::SpawnCommand;
+    use std::fs;
+    use std::os::unix::fs::DirBuilderExt;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn mode(path: &Path) -> u32 {

@@ -43,6 +43,7 @@ pub fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]
 }
 
 /// `exec --server` must outlive its command, which needs the endpoint until its last request.
+#[cfg(unix)]
 mod signals {
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -111,9 +112,32 @@ mod signals {
     }
 }
 
+/// `exec --server` must outlive its command: Ctrl-C and Ctrl-Break reach every process of the
+/// console, the command included, and credbox lets the command decide (the console control
+/// handler says they were handled). Closing the console or logging off still ends credbox.
+#[cfg(windows)]
+mod signals {
+    use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler};
+    use windows_sys::core::BOOL;
+
+    unsafe extern "system" fn keep_serving(event: u32) -> BOOL {
+        BOOL::from(event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT)
+    }
+
+    pub fn install() {
+        // SAFETY: registers a handler that only compares its argument.
+        unsafe { SetConsoleCtrlHandler(Some(keep_serving), 1) };
+    }
+
+    /// Wait for `child`; its exit code.
+    pub fn wait_forwarding_term(mut child: std::process::Child) -> i32 {
+        child.wait().ok().and_then(|status| status.code()).unwrap_or(1)
+    }
+}
+
 /// Replace this process with `command`, credentials in its environment. Returns only on failure.
+/// (Windows has no exec: credbox runs the command, waits, and exits with its code.)
 pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
-    use std::os::unix::process::CommandExt;
     let mut child = without_credentials(command);
     child
         .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
@@ -130,7 +154,17 @@ pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     if let Some(account) = &credentials.account_id {
         child.env("AWS_ACCOUNT_ID", account);
     }
-    could_not_run(command, &child.exec())
+    #[cfg(unix)]
+    return could_not_run(command, &std::os::unix::process::CommandExt::exec(&mut child));
+    #[cfg(windows)]
+    {
+        // The command answers Ctrl-C itself, as it would had credbox been replaced by it.
+        signals::install();
+        match child.spawn() {
+            Ok(child) => std::process::exit(signals::wait_forwarding_term(child)),
+            Err(e) => could_not_run(command, &e),
+        }
+    }
 }
 
 /// `command` with every credential variable of ours removed from its environment.

@@ -59,15 +59,37 @@ pub fn plain_engine() -> wasmtime::Result<&'static Engine> {
     Ok(PLAIN.get_or_init(|| engine))
 }
 
+#[cfg(unix)]
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
+/// Windows: the artifact is not run in place (no alignment satisfies this), so it is copied, still
+/// precompiled: the protection of an image's pages is left as the loader set it.
+#[cfg(windows)]
+fn page_size() -> usize {
+    usize::MAX
 }
 
 /// Publishes code by `mprotect`: read+execute while the embedded guest's code is in use,
 /// read-only after (never read+write+execute). Only [`in_place_engine`] uses it.
 pub struct ProtectInPlace;
 
+#[cfg(windows)]
+impl ProtectInPlace {
+    fn protect(_ptr: *const u8, _len: usize, _flags: i32) -> wasmtime::Result<()> {
+        Err(wasmtime::Error::msg("the guest does not run in place on Windows"))
+    }
+}
+
+#[cfg(windows)]
+mod libc {
+    pub const PROT_READ: i32 = 1;
+    pub const PROT_EXEC: i32 = 4;
+}
+
+#[cfg(unix)]
 impl ProtectInPlace {
     fn protect(ptr: *const u8, len: usize, flags: libc::c_int) -> wasmtime::Result<()> {
         if len == 0 {

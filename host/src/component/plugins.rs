@@ -264,12 +264,13 @@ impl PluginLoader {
 /// then the file is opened without blocking and must be a regular file (a FIFO or a device never
 /// hangs credbox) of at most [`MAX_PLUGIN_BYTES`], and a pinned plugin's bytes must match.
 fn read_admitted(allow_list: Option<&[Allowed]>, path: &Path) -> Result<Vec<u8>, CallError> {
-    use std::os::unix::fs::OpenOptionsExt;
     let pin = spawn::plugin_pin(allow_list, path)?;
     let unreadable = |why: String| PluginError::NotLoadable(why);
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = options
         .open(path)
         .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
     if !file.metadata().is_ok_and(|m| m.is_file()) {

@@ -64,6 +64,9 @@ struct Loaded {
     pre: CredboxPre<HostState>,
     /// The embedded guest's precompiled code runs where the binary maps it (no JIT, no copy).
     in_place: bool,
+    /// The embedded guest had to be compiled at start-up: its precompiled code was refused (made
+    /// for another CPU or target: a build bug, which a test looks for).
+    compiled_at_start: bool,
 }
 
 /// Per-instance host state: WASI granted empty, the spawn policy, the plugin loader, the limits.
@@ -170,11 +173,19 @@ impl Runtime {
         }
         let engine = plain_engine().map_err(anyhow::Error::from)?.clone();
         // SAFETY: as above; `deserialize` copies the bytes, so no alignment is needed.
-        let component = match unsafe { Component::deserialize(&engine, &GUEST_PRECOMPILED.0) } {
-            Ok(component) => component,
-            Err(_) => Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?,
-        };
-        Self::link(engine, &component)
+        let (component, compiled_at_start) =
+            match unsafe { Component::deserialize(&engine, &GUEST_PRECOMPILED.0) } {
+                Ok(component) => (component, false),
+                Err(e) => {
+                    debug!("the precompiled guest was refused ({e}); compiling it");
+                    let compiled = Component::new(&engine, GUEST_WASM).map_err(anyhow::Error::from)?;
+                    (compiled, true)
+                }
+            };
+        Ok(Loaded {
+            compiled_at_start,
+            ..Self::link(engine, &component)?
+        })
     }
 
     fn loaded(&self) -> Result<&Loaded> {
@@ -204,6 +215,7 @@ impl Runtime {
             engine,
             pre,
             in_place: false,
+            compiled_at_start: false,
         })
     }
 
@@ -211,6 +223,13 @@ impl Runtime {
     /// fast start-up), rather than compiled at start-up (loading the guest if it is not yet).
     pub fn guest_runs_in_place(&self) -> Result<bool> {
         Ok(self.loaded()?.in_place)
+    }
+
+    /// Whether the embedded guest had to be compiled when it was loaded, because the precompiled
+    /// code in the binary was refused (built for another target: `host/build.rs` precompiles for
+    /// the target being built, so this is false in every correct build).
+    pub fn guest_compiled_at_start(&self) -> Result<bool> {
+        Ok(self.loaded()?.compiled_at_start)
     }
 
     /// The engine to compile components for this runtime with: the one given to

@@ -21,7 +21,6 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -92,19 +91,26 @@ impl Token {
         let mut file = std::fs::File::open(path).map_err(cannot_read)?;
         // Checked on the open file, so it is the one read.
         let meta = file.metadata().map_err(cannot_read)?;
-        if meta.uid() != rustix::process::geteuid().as_raw() {
-            return Err(usage(format!(
-                "it belongs to another user (uid {}); use a token file of your own, private to you (chmod 600)",
-                meta.uid()
-            )));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if meta.uid() != rustix::process::geteuid().as_raw() {
+                return Err(usage(format!(
+                    "it belongs to another user (uid {}); use a token file of your own, private to you (chmod 600)",
+                    meta.uid()
+                )));
+            }
+            if meta.mode() & 0o077 != 0 {
+                return Err(usage(format!(
+                    "other users can read it (mode {:o}); make it private: chmod 600 {}",
+                    meta.mode() & 0o777,
+                    path.display()
+                )));
+            }
         }
-        if meta.mode() & 0o077 != 0 {
-            return Err(usage(format!(
-                "other users can read it (mode {:o}); make it private: chmod 600 {}",
-                meta.mode() & 0o777,
-                path.display()
-            )));
-        }
+        // Windows: its ACL is not read (docs/SECURITY.md, "Platforms").
+        #[cfg(windows)]
+        let _ = &meta;
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(cannot_read)?;
         let token = text.lines().next().unwrap_or("").trim().to_string();

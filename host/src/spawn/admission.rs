@@ -28,7 +28,7 @@ impl std::str::FromStr for Allowed {
             }
             _ => (text, None),
         };
-        if !path.starts_with('/') {
+        if !Path::new(path).is_absolute() {
             return Err(format!(
                 "--allow takes an absolute path (optionally =SHA256), not `{path}`"
             ));
@@ -47,15 +47,16 @@ impl std::str::FromStr for Allowed {
     }
 }
 
-/// A bare name is looked up on PATH; an absolute path is used as is.
+/// A bare name is looked up on PATH; a path is used as is. Only PATH's absolute directories are
+/// searched: never the current directory, where Windows' own search would look first.
 pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
-    if program.contains('/') {
+    if program.contains('/') || (cfg!(windows) && program.contains(['\\', ':'])) {
         return Ok(PathBuf::from(program));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(program))
+        .flat_map(|dir| candidates(&dir, program))
         .find(|candidate| is_executable(candidate))
         .ok_or_else(|| {
             SpawnError::Failed(format!(
@@ -64,9 +65,42 @@ pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
         })
 }
 
+/// The files `program` may be in `dir`.
+#[cfg(unix)]
+fn candidates(dir: &Path, program: &str) -> Vec<PathBuf> {
+    vec![dir.join(program)]
+}
+
+/// The files `program` may be in `dir`: as named when it has an extension, then with each of
+/// PATHEXT's (`.COM;.EXE;.BAT;.CMD` when unset), as cmd.exe looks.
+#[cfg(windows)]
+fn candidates(dir: &Path, program: &str) -> Vec<PathBuf> {
+    let pathext = std::env::var("PATHEXT")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| ".COM;.EXE;.BAT;.CMD".into());
+    let mut found = Vec::new();
+    if Path::new(program).extension().is_some() {
+        found.push(dir.join(program));
+    }
+    found.extend(
+        pathext
+            .split(';')
+            .filter(|ext| ext.starts_with('.'))
+            .map(|ext| dir.join(format!("{program}{ext}"))),
+    );
+    found
+}
+
+#[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(windows)]
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 pub(super) fn spawn_failure(program: &Path, error: &std::io::Error) -> SpawnError {
@@ -114,7 +148,6 @@ pub(crate) fn check_pin(program: &Path, pin: &[u8; 32], contents: &[u8]) -> Resu
 /// interpreter after the exec, so a pin only holds for a file that no one but the user (or root)
 /// can write; any other is refused.
 pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::fs::File>, SpawnError> {
-    use std::os::unix::fs::MetadataExt;
     let entry = allow_entry(program, allowed)?;
     let Some(pin) = &entry.sha256 else {
         return Ok(None);
@@ -122,8 +155,34 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
     let unreadable = |e: std::io::Error| {
         SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
     };
-    let mut file = std::fs::File::open(program).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
+    let mut file = open_pinned(program).map_err(unreadable)?;
+    writable_by_others(program, &file.metadata().map_err(unreadable)?)?;
+    let mut contents = Vec::new();
+    file.read_to_end(&mut contents).map_err(unreadable)?;
+    check_pin(program, pin, &contents)?;
+    Ok(Some(file))
+}
+
+#[cfg(unix)]
+fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(program)
+}
+
+/// Windows: opened shared for reading only, so that while credbox holds it (until the helper has
+/// started) nobody can write, rename or delete the file.
+#[cfg(windows)]
+fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_SHARE_READ: u32 = 1;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(program)
+}
+
+#[cfg(unix)]
+fn writable_by_others(program: &Path, meta: &std::fs::Metadata) -> Result<(), SpawnError> {
+    use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
     if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
         return Err(SpawnError::Denied(format!(
@@ -134,10 +193,15 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
             meta.mode() & 0o7777
         )));
     }
-    let mut contents = Vec::new();
-    file.read_to_end(&mut contents).map_err(unreadable)?;
-    check_pin(program, pin, &contents)?;
-    Ok(Some(file))
+    Ok(())
+}
+
+/// Windows: the file is held open against writers from the hash to the start (`open_pinned`);
+/// who may write it afterwards is its ACL's business, not checked here (docs/SECURITY.md,
+/// "Platforms").
+#[cfg(windows)]
+fn writable_by_others(_program: &Path, _meta: &std::fs::Metadata) -> Result<(), SpawnError> {
+    Ok(())
 }
 
 /// Whether the allow-list admits the credential plugin at `path`, checked on the path alone

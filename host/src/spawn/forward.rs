@@ -57,20 +57,33 @@ pub fn prefer_terminal(yes: bool) {
 /// Where forwarded stderr goes: see the module's documentation.
 fn destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
-    // A pipe (botocore) or a socket (Node's libuv): captured by a program, not sent to a file.
-    let captured = rustix::fs::fstat(&stderr).is_ok_and(|stat| {
-        matches!(
-            rustix::fs::FileType::from_raw_mode(stat.st_mode),
-            rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
-        )
-    });
     if PREFER_TERMINAL.load(Ordering::Relaxed)
-        && captured
+        && captured(&stderr)
         && let Ok(tty) = crate::prompt::foreground_terminal()
     {
         return Box::new(tty);
     }
     Box::new(stderr)
+}
+
+/// A pipe (botocore) or a socket (Node's libuv): captured by a program, not sent to a file.
+#[cfg(unix)]
+fn captured(stderr: &std::io::Stderr) -> bool {
+    rustix::fs::fstat(stderr).is_ok_and(|stat| {
+        matches!(
+            rustix::fs::FileType::from_raw_mode(stat.st_mode),
+            rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
+        )
+    })
+}
+
+/// A pipe: captured by a program (Windows' sockets are not handed out as stderr).
+#[cfg(windows)]
+fn captured(stderr: &std::io::Stderr) -> bool {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_PIPE, GetFileType};
+    // SAFETY: GetFileType only reads the handle's type.
+    unsafe { GetFileType(stderr.as_raw_handle() as _) == FILE_TYPE_PIPE }
 }
 
 /// Queue `chunk` for credbox's stderr; never blocks on the writing.

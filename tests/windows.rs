@@ -1,0 +1,421 @@
+//! The Windows suite (`make test-windows`, under wine here; as is on Windows): the cross-built
+//! `credbox.exe` and library against real Windows helper processes and real files.
+//!
+//! The helpers are this test binary itself, started with `--helper WHAT` (a `.sh` script cannot
+//! run as a Windows program, and a Windows program under wine cannot read a Linux program's
+//! output). Each test sets up its own directory with a config file, a cache directory and a home.
+
+#[cfg(windows)]
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--helper") {
+        return helper::run(&args[2..]);
+    }
+    let arguments = libtest_mimic::Arguments::from_args();
+    libtest_mimic::run(&arguments, suite::tests()).exit_code()
+}
+
+/// Nothing to run elsewhere: the Linux suite is the rest of tests/.
+#[cfg(not(windows))]
+fn main() {}
+
+/// What this binary does when a test starts it as a credential helper.
+#[cfg(windows)]
+mod helper {
+    use std::io::Write;
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    pub const KEY: &str = "AKIAWINDOWSHELPER";
+
+    pub fn run(args: &[String]) -> ExitCode {
+        let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+        match arg(0) {
+            // Print credentials; with a path, count the run by appending a line to it.
+            "print" => {
+                if !arg(1).is_empty() {
+                    let mut count = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(arg(1))
+                        .unwrap();
+                    writeln!(count, "run").unwrap();
+                    // Long enough for a second credbox to queue on the cache lock.
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                println!(
+                    r#"{{"Version":1,"AccessKeyId":"{KEY}","SecretAccessKey":"windows-secret","SessionToken":"windows-token","Expiration":"2099-01-01T00:00:00Z"}}"#
+                );
+                ExitCode::SUCCESS
+            }
+            // Print the credentials `exec` gave, then exit with the code asked for.
+            "env" => {
+                println!("{}", std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default());
+                ExitCode::from(arg(1).parse::<u8>().unwrap_or(0))
+            }
+            // Start a grandchild that writes a file if it is still alive after two seconds,
+            // then hang: the timeout must end both.
+            "tree" => {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args(["--helper", "survive", arg(1)])
+                    .spawn()
+                    .unwrap();
+                std::thread::sleep(Duration::from_secs(60));
+                ExitCode::SUCCESS
+            }
+            "survive" => {
+                std::thread::sleep(Duration::from_secs(2));
+                std::fs::write(arg(1), b"the grandchild outlived the timeout").unwrap();
+                ExitCode::SUCCESS
+            }
+            other => {
+                eprintln!("unknown helper mode {other}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+#[cfg(windows)]
+mod suite {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+    use std::time::{Duration, Instant};
+
+    use libtest_mimic::{Failed, Trial};
+
+    use super::helper::KEY;
+
+    pub fn tests() -> Vec<Trial> {
+        let tests: [(&str, fn() -> Result<(), Failed>); 11] = [
+            ("the_embedded_guest_is_precompiled_for_windows", precompiled),
+            ("export_runs_a_windows_helper_without_a_shell", export),
+            ("a_bare_program_name_is_found_through_pathext", pathext),
+            ("shell_mode_runs_cmd", shell_mode),
+            ("exec_passes_the_credentials_and_the_exit_code", exec),
+            (
+                "the_cache_is_shared_by_two_processes_under_its_lock",
+                cache_and_lock,
+            ),
+            ("the_timeout_ends_the_whole_process_tree", timeout_tree),
+            ("every_format_prints_the_keys", formats),
+            ("the_default_config_is_under_userprofile", userprofile),
+            ("the_default_cache_is_under_localappdata", localappdata),
+            ("a_profile_resolves_through_the_library", library),
+        ];
+        tests
+            .into_iter()
+            .map(|(name, test)| Trial::test(name, test))
+            .collect()
+    }
+
+    /// One test's world: a temporary directory with a config file, a cache, a home.
+    struct World {
+        dir: tempfile::TempDir,
+    }
+
+    impl World {
+        fn new(config: &str) -> World {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("config"), config).unwrap();
+            World { dir }
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+
+        /// `credbox.exe ARGS`, with this world's files and nothing of the user's.
+        fn credbox(&self, args: &[&str]) -> Command {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_credbox"));
+            command
+                .args(args)
+                .env("AWS_CONFIG_FILE", self.path("config"))
+                .env("AWS_SHARED_CREDENTIALS_FILE", self.path("no-credentials"))
+                .env("CREDBOX_CACHE_DIR", self.path("cache"))
+                .env_remove("AWS_PROFILE")
+                .env_remove("CREDBOX_CHAIN");
+            command
+        }
+    }
+
+    /// This binary's path, quoted for `credential_process`.
+    fn helper_command(mode: &str) -> String {
+        format!("'{}' --helper {mode}", helper_exe().display())
+    }
+
+    fn helper_exe() -> PathBuf {
+        std::env::current_exe().unwrap()
+    }
+
+    fn check(condition: bool, what: impl std::fmt::Display) -> Result<(), Failed> {
+        if condition {
+            Ok(())
+        } else {
+            Err(what.to_string().into())
+        }
+    }
+
+    fn text(output: &Output) -> String {
+        format!(
+            "status {:?}\nstdout: {}\nstderr: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    fn precompiled() -> Result<(), Failed> {
+        let runtime = credbox::Runtime::new()?;
+        check(
+            !runtime.guest_compiled_at_start()?,
+            "the embedded guest was compiled at start-up: host/build.rs precompiled it for another target",
+        )?;
+        // The binary too: with --verbose it says when it has to compile the guest.
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let output = world
+            .credbox(&["--verbose", "export", "--profile", "p", "--no-cache"])
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        check(!stderr.contains("compiling it"), text(&output))
+    }
+
+    fn export() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let output = world
+            .credbox(&["export", "--profile", "p", "--no-cache", "--format", "process"])
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        check(json["AccessKeyId"] == KEY, text(&output))
+    }
+
+    fn pathext() -> Result<(), Failed> {
+        let world = World::new("[profile p]\ncredential_process = credhelper --helper print\n");
+        let bin = world.path("bin");
+        std::fs::create_dir(&bin)?;
+        std::fs::copy(helper_exe(), bin.join("credhelper.exe"))?;
+        let output = world
+            .credbox(&["export", "--profile", "p", "--no-cache", "--format", "process"])
+            .env("PATH", &bin)
+            .env("PATHEXT", ".COM;.EXE;.BAT;.CMD")
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        // Not found without PATHEXT's .EXE: the lookup is what found it.
+        let output = world
+            .credbox(&["export", "--profile", "p", "--no-cache"])
+            .env("PATH", &bin)
+            .env("PATHEXT", ".BAT")
+            .output()?;
+        check(output.status.code() != Some(0), text(&output))?;
+        check(
+            String::from_utf8_lossy(&output.stderr).contains("was not found on PATH"),
+            text(&output),
+        )
+    }
+
+    fn shell_mode() -> Result<(), Failed> {
+        // `&` makes it a shell command: refused by default, run by cmd.exe with --allow-shell.
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = \"{}\" --helper print & rem\n",
+            helper_exe().display()
+        ));
+        let refused = world
+            .credbox(&["export", "--profile", "p", "--no-cache"])
+            .output()?;
+        check(refused.status.code() != Some(0), text(&refused))?;
+        check(
+            String::from_utf8_lossy(&refused.stderr).contains("--allow-shell"),
+            text(&refused),
+        )?;
+        let output = world
+            .credbox(&[
+                "export",
+                "--profile",
+                "p",
+                "--no-cache",
+                "--allow-shell",
+                "--format",
+                "process",
+            ])
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        check(json["AccessKeyId"] == KEY, text(&output))
+    }
+
+    fn exec() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let exe = helper_exe();
+        let output = world
+            .credbox(&["exec", "--profile", "p", "--no-cache", "--"])
+            .arg(&exe)
+            .args(["--helper", "env", "7"])
+            .output()?;
+        check(output.status.code() == Some(7), text(&output))?;
+        check(
+            String::from_utf8_lossy(&output.stdout).trim() == KEY,
+            text(&output),
+        )
+    }
+
+    fn cache_and_lock() -> Result<(), Failed> {
+        let world = World::new("");
+        let count = world.path("runs.txt");
+        std::fs::write(
+            world.path("config"),
+            format!(
+                "[profile p]\ncredential_process = {} '{}'\n",
+                helper_command("print"),
+                count.display()
+            ),
+        )?;
+        // Two processes at once: one runs the helper, the other waits on the lock and reads
+        // what the first stored.
+        let first = world.credbox(&["export", "--profile", "p"]).spawn()?;
+        std::thread::sleep(Duration::from_millis(100));
+        let second = world.credbox(&["export", "--profile", "p"]).output()?;
+        let first = first.wait_with_output()?;
+        check(first.status.success() && second.status.success(), text(&second))?;
+        let third = world.credbox(&["export", "--profile", "p"]).output()?;
+        check(third.status.success(), text(&third))?;
+        let runs = std::fs::read_to_string(&count)?.lines().count();
+        check(
+            runs == 1,
+            format!("the helper ran {runs} times for three exports"),
+        )?;
+        let entries = std::fs::read_dir(world.path("cache"))?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count();
+        check(entries == 1, format!("{entries} cache entries"))
+    }
+
+    fn timeout_tree() -> Result<(), Failed> {
+        let world = World::new("");
+        let marker = world.path("survived.txt");
+        std::fs::write(
+            world.path("config"),
+            format!(
+                "[profile p]\ncredential_process = {} '{}'\n",
+                helper_command("tree"),
+                marker.display()
+            ),
+        )?;
+        let started = Instant::now();
+        let output = world
+            .credbox(&["export", "--profile", "p", "--no-cache", "--timeout", "1"])
+            .output()?;
+        let took = started.elapsed();
+        check(output.status.code() != Some(0), text(&output))?;
+        check(
+            String::from_utf8_lossy(&output.stderr).contains("did not finish within 1.0 s"),
+            text(&output),
+        )?;
+        check(took < Duration::from_secs(20), format!("took {took:?}"))?;
+        // The grandchild would write its file two seconds after it started.
+        std::thread::sleep(Duration::from_secs(4));
+        check(
+            !marker.exists(),
+            "a grandchild of the helper outlived the timeout (it is not in the job)",
+        )
+    }
+
+    fn formats() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        for (format, expected) in [
+            ("process", format!("\"AccessKeyId\":\"{KEY}\"")),
+            ("env", format!("export AWS_ACCESS_KEY_ID={KEY}")),
+            ("env-no-export", format!("AWS_ACCESS_KEY_ID={KEY}")),
+            ("powershell", format!("$Env:AWS_ACCESS_KEY_ID=\"{KEY}\"")),
+            ("windows-cmd", format!("set AWS_ACCESS_KEY_ID={KEY}")),
+            ("fish", format!("set -gx AWS_ACCESS_KEY_ID \"{KEY}\"")),
+        ] {
+            let output = world
+                .credbox(&["export", "--profile", "p", "--format", format])
+                .output()?;
+            check(output.status.success(), text(&output))?;
+            let stdout = String::from_utf8_lossy(&output.stdout).replace(' ', "");
+            check(
+                stdout.contains(&expected.replace(' ', "")),
+                format!("--format {format}: {}", text(&output)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Without AWS_CONFIG_FILE, the config is `%USERPROFILE%\.aws\config`.
+    fn userprofile() -> Result<(), Failed> {
+        let world = World::new("");
+        let home = world.path("home");
+        std::fs::create_dir_all(home.join(".aws"))?;
+        std::fs::write(
+            home.join(".aws").join("config"),
+            format!("[profile p]\ncredential_process = {}\n", helper_command("print")),
+        )?;
+        let output = world
+            .credbox(&["export", "--profile", "p", "--no-cache", "--format", "process"])
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("HOME")
+            .env("USERPROFILE", &home)
+            .output()?;
+        check(output.status.success(), text(&output))
+    }
+
+    /// Without CREDBOX_CACHE_DIR, entries go to `%LOCALAPPDATA%\credbox`.
+    fn localappdata() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let local = world.path("local");
+        std::fs::create_dir(&local)?;
+        let output = world
+            .credbox(&["export", "--profile", "p"])
+            .env_remove("CREDBOX_CACHE_DIR")
+            .env("LOCALAPPDATA", &local)
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        check(
+            has_entry(&local.join("credbox")),
+            format!("no cache entry in {}", local.join("credbox").display()),
+        )
+    }
+
+    fn has_entry(dir: &Path) -> bool {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+    }
+
+    fn library() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let locations = credbox::files::Locations {
+            config: world.path("config").display().to_string(),
+            credentials: world.path("no-credentials").display().to_string(),
+            profile: "p".into(),
+        };
+        let runtime = credbox::Runtime::new()?;
+        let options = credbox::FetchOptions::default();
+        let (credentials, _) = credbox::credentials_for_profile(&runtime, &locations, "p", &options)?;
+        check(credentials.access_key_id == KEY, "the library's credentials")
+    }
+}
