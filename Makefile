@@ -9,7 +9,7 @@ CREDBOX := target/debug/credbox
 FEATURES := --features credbox/aws-sdk
 
 .PHONY: run test build setup plugins clients lint fmt bench fuzz component clean install man static \
-  check-platforms
+  check-platforms test-windows
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -82,6 +82,11 @@ fmt:
 # for each target (platforms/check.sh says what stands in for Apple's SDK).
 check-platforms: setup
 	platforms/check.sh
+
+# The Windows build under wine (Debian's), with Windows helper binaries: tests/windows.rs.
+# Installs mingw-w64 and wine when missing; the wine prefix lives in target/wine.
+test-windows: setup
+	platforms/windows/test.sh
 
 # Benchmarks (not part of `make test`): criterion for the in-process paths, then credbox side by
 # side with the SDKs (peers installed from PyPI, npm and crates.io by bench/compare.sh).

@@ -282,7 +282,10 @@ mod suite {
         )?;
         // Two processes at once: one runs the helper, the other waits on the lock and reads
         // what the first stored.
-        let first = world.credbox(&["export", "--profile", "p"]).spawn()?;
+        let first = world
+            .credbox(&["export", "--profile", "p"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
         std::thread::sleep(Duration::from_millis(100));
         let second = world.credbox(&["export", "--profile", "p"]).output()?;
         let first = first.wait_with_output()?;
@@ -296,7 +299,10 @@ mod suite {
         )?;
         let entries = std::fs::read_dir(world.path("cache"))?
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.ends_with(".json") && !name.contains("-served-")
+            })
             .count();
         check(entries == 1, format!("{entries} cache entries"))
     }

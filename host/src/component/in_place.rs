@@ -19,7 +19,11 @@ use crate::engine_config::engine_config;
 /// Bytes at an address aligned for any page size Linux uses (4, 16 or 64 KiB): wasmtime aligns
 /// the text section within the image to the target's page size (64 KiB on aarch64), so an image
 /// that starts on such a boundary has its text on a page boundary, as `mprotect` needs.
-#[repr(C, align(65536))]
+///
+/// COFF (Windows) aligns sections to at most 8 KiB, and LLVM fails on more; there the artifact
+/// is copied, not run in place, so it needs no page alignment at all.
+#[cfg_attr(unix, repr(C, align(65536)))]
+#[cfg_attr(windows, repr(C, align(4096)))]
 pub struct PageAligned<T: ?Sized>(pub T);
 
 impl PageAligned<[u8]> {
