@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credbox::component::{File, Files, Options, Source};
+use credbox::files::Platform;
 use credbox::{FetchOptions, Provider, Runtime, SpawnPolicy, Target};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -73,6 +74,7 @@ fn guest_calls(c: &mut Criterion) {
             path: "credentials".into(),
             text: String::new(),
         },
+        platform: Platform::current().into(),
     };
     c.bench_function("guest: resolve a profile", |b| {
         b.iter(|| session.resolve(&files, "p").unwrap())
@@ -94,6 +96,7 @@ fn refresh(c: &mut Criterion) {
             path: "credentials".into(),
             text: String::new(),
         },
+        platform: Platform::current().into(),
     };
     let Source::Process(settings) = session.resolve(&files, "p").unwrap() else {
         panic!()
@@ -102,6 +105,7 @@ fn refresh(c: &mut Criterion) {
         min_ttl_seconds: 900,
         timeout_ms: 60_000,
         allow_shell: false,
+        platform: Platform::current().into(),
     };
     let mut group = c.benchmark_group("refresh");
     group.measurement_time(Duration::from_secs(10));

@@ -97,10 +97,14 @@ const { instantiate } = await import(new URL("credbox.js", out));
 const getCoreModule = async (path) => WebAssembly.compile(await readFile(new URL(path, out)));
 const credbox = await instantiate(getCoreModule, imports);
 
+const platform = process.platform === "win32" ? "windows" : "unix";
+
 try {
   const files = {
     config: { path: configPath, text: await readFile(configPath, "utf8") },
     credentials: { path: "(no credentials file)", text: "" },
+    // Which system's command-line rules apply: this host runs argv as Node's spawn does here.
+    platform,
   };
   // No environment: a role profile's endpoint would come from the config file alone.
   const source = credbox.profiles.resolve(files, profile, []);
@@ -116,6 +120,7 @@ try {
           minTtlSeconds: 900n,
           timeoutMs: 60_000n,
           allowShell: false,
+          platform,
         }).retrieve();
   console.log(
     JSON.stringify({

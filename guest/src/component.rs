@@ -194,6 +194,14 @@ fn options_from_wit(options: wit_provider::Options) -> provider::Options {
         min_ttl_seconds: options.min_ttl_seconds,
         timeout_ms: options.timeout_ms,
         allow_shell: options.allow_shell,
+        platform: platform_from_wit(options.platform),
+    }
+}
+
+fn platform_from_wit(platform: wit::Platform) -> crate::Platform {
+    match platform {
+        wit::Platform::Unix => crate::Platform::Unix,
+        wit::Platform::Windows => crate::Platform::Windows,
     }
 }
 
@@ -417,6 +425,7 @@ impl wit_profiles::Guest for Component {
             file_text(&files.config),
             file_text(&files.credentials),
             profile.as_deref(),
+            platform_from_wit(files.platform),
         )
         .map_err(error_to_wit)?;
         Ok(wit_profiles::ProfilesReport {
@@ -489,8 +498,12 @@ impl wit_profiles::Guest for Component {
 impl wit_provider::Guest for Component {
     type CredentialProvider = CredentialProvider;
 
-    fn parse_command(command_line: String, allow_shell: bool) -> Result<spawn::Command, wit::Error> {
-        crate::parse_command(&command_line, allow_shell)
+    fn parse_command(
+        command_line: String,
+        allow_shell: bool,
+        platform: wit::Platform,
+    ) -> Result<spawn::Command, wit::Error> {
+        crate::parse_command(&command_line, allow_shell, platform_from_wit(platform))
             .map(command_to_wit)
             .map_err(error_to_wit)
     }

@@ -53,6 +53,17 @@ pub fn mask(access_key_id: &str) -> String {
     format!("{}{shown}", "*".repeat(16))
 }
 
+/// Which system's rules a command line follows (mirrors the WIT `platform`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Platform {
+    /// Words as Python's `shlex.split` makes them; programs are `/`-rooted or bare.
+    #[default]
+    Unix,
+    /// Words as the Windows C runtime (and botocore on Windows) makes them; programs are
+    /// `X:\`-rooted, UNC, or bare.
+    Windows,
+}
+
 /// The rules of `credential_process` syntax (mirrors the WIT `syntax-rule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyntaxRule {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::resolve::{Helper, ProcessSettings};
 use crate::role::{Endpoint, RoleSettings};
 use crate::{
-    Command, Credentials, Error, ExitStatus, PluginError, StsError, StsFailure, SyntaxRule, mask,
+    Command, Credentials, Error, ExitStatus, Platform, PluginError, StsError, StsFailure, SyntaxRule, mask,
     parse_command, validate_credentials, validate_output,
 };
 
@@ -17,6 +17,7 @@ pub struct Options {
     pub min_ttl_seconds: u64,
     pub timeout_ms: u64,
     pub allow_shell: bool,
+    pub platform: Platform,
 }
 
 impl Default for Options {
@@ -25,6 +26,7 @@ impl Default for Options {
             min_ttl_seconds: 15 * 60,
             timeout_ms: 60_000,
             allow_shell: false,
+            platform: Platform::Unix,
         }
     }
 }
@@ -319,7 +321,7 @@ impl Provider {
             };
         };
         // The command line is never quoted back: it may carry a TOTP seed (`oathtool -b SEED`).
-        let command = parse_command(process, self.options.allow_shell).map_err(|e| {
+        let command = parse_command(process, self.options.allow_shell, self.options.platform).map_err(|e| {
             let why = match e {
                 Error::CommandSyntax { rule, .. } => match rule {
                     SyntaxRule::Empty => "is empty",
@@ -390,7 +392,7 @@ impl Provider {
             (Some(job), _) => self.assume(job, host)?,
             (None, Helper::CommandLine(command_line)) => {
                 let output = host.spawn(SpawnRequest {
-                    command: parse_command(command_line, self.options.allow_shell)?,
+                    command: parse_command(command_line, self.options.allow_shell, self.options.platform)?,
                     timeout_ms: self.options.timeout_ms,
                     label: self.settings.profile.clone(),
                 })?;

@@ -2,11 +2,11 @@
 //! which profiles supply credentials and how, which helper static keys shadow, what a helper's
 //! command line runs (or why it cannot), and where secrets are written.
 
-use crate::Error;
 use crate::command::{Command, parse_command};
 use crate::profile::{Profile, ProfileSet};
 use crate::resolve::{FileText, Helper, helper_of, not_found, parse, path_of, static_keys};
 use crate::role::{self, Base, Environment};
+use crate::{Error, Platform};
 
 /// A place in a profile file: its path and 1-based line.
 pub type Place = (String, u32);
@@ -61,9 +61,14 @@ pub struct Report {
 /// The keys whose values are secrets.
 pub const SECRET_KEYS: [&str; 3] = ["aws_secret_access_key", "aws_session_token", "aws_security_token"];
 
-/// The report over both files, from one parse. With `only`, a profile neither file defines is an
-/// error, as it is for `resolve`.
-pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Result<Report, Error> {
+/// The report over both files, from one parse, command lines read by `platform`'s rules. With
+/// `only`, a profile neither file defines is an error, as it is for `resolve`.
+pub fn report(
+    config: FileText,
+    credentials: FileText,
+    only: Option<&str>,
+    platform: Platform,
+) -> Result<Report, Error> {
     let set: ProfileSet = parse(&config, &credentials, only)?;
     let chosen: Vec<(&String, &Profile)> = match only {
         Some(name) => match set.profiles.get_key_value(name) {
@@ -99,10 +104,10 @@ pub fn report(config: FileText, credentials: FileText, only: Option<&str>) -> Re
                 Ok(Helper::CommandLine(line)) => Some(line.as_str()),
                 _ => None,
             };
-            let command = command_line.map(|line| parse_command(line, false));
+            let command = command_line.map(|line| parse_command(line, false, platform));
             let needs_shell = command.as_ref().is_some_and(Result::is_err)
                 && command_line
-                    .is_some_and(|line| matches!(parse_command(line, true), Ok(Command::Shell(_))));
+                    .is_some_and(|line| matches!(parse_command(line, true, platform), Ok(Command::Shell(_))));
             HelperReport {
                 place,
                 helper,
@@ -156,7 +161,7 @@ mod tests {
 
     fn run(config: &str, credentials: &str, only: Option<&str>) -> Result<Report, Error> {
         let file = |path, text| FileText { path, text };
-        report(file("/c", config), file("/k", credentials), only)
+        report(file("/c", config), file("/k", credentials), only, Platform::Unix)
     }
 
     #[test]

@@ -173,8 +173,10 @@ pub fn helper_of(
         (Some(value), None) => (Ok(Helper::CommandLine(value.value.clone())), place(value)),
         (None, Some(value)) => {
             let path = value.value.trim();
-            // Like a helper's program, the plugin must not depend on the working directory.
-            let helper = if path.starts_with('/') {
+            // Like a helper's program, the plugin must not depend on the working directory. The
+            // files do not say which system they are on: a path absolute on either is taken, and
+            // the host opens it by its own rules (a Windows path on Unix is not found).
+            let helper = if path.starts_with('/') || crate::command::windows_absolute(path) {
                 Ok(Helper::Plugin(path.to_string()))
             } else {
                 Err(error(

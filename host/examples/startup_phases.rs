@@ -26,6 +26,7 @@ fn main() {
             path: "credentials".into(),
             text: String::new(),
         },
+        platform: credbox::files::Platform::current().into(),
     };
     let rounds = 200;
     let (mut load, mut instantiate, mut resolve, mut fetch) = (vec![], vec![], vec![], vec![]);
@@ -54,6 +55,7 @@ fn main() {
                     min_ttl_seconds: 900,
                     timeout_ms: 60_000,
                     allow_shell: false,
+                    platform: credbox::files::Platform::current().into(),
                 },
             )
             .unwrap();

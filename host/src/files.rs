@@ -15,6 +15,26 @@ pub enum Platform {
     Windows,
 }
 
+impl Platform {
+    /// The system credbox runs on: its rules apply to paths and to `credential_process` values.
+    pub const fn current() -> Platform {
+        if cfg!(windows) {
+            Platform::Windows
+        } else {
+            Platform::Unix
+        }
+    }
+}
+
+impl From<Platform> for crate::component::wit::Platform {
+    fn from(platform: Platform) -> Self {
+        match platform {
+            Platform::Unix => Self::Unix,
+            Platform::Windows => Self::Windows,
+        }
+    }
+}
+
 /// The config and credentials file paths, and the profile selected by the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locations {
@@ -57,12 +77,7 @@ pub fn locate(var: impl Fn(&str) -> Option<String>, platform: Platform) -> Locat
 
 /// The locations for this process's environment.
 pub fn locate_from_env() -> Locations {
-    let platform = if cfg!(windows) {
-        Platform::Windows
-    } else {
-        Platform::Unix
-    };
-    locate(|name| std::env::var(name).ok(), platform)
+    locate(|name| std::env::var(name).ok(), Platform::current())
 }
 
 /// The largest profile file credbox reads. A 100,000-profile config is about 23 MB; anything past
@@ -210,7 +225,12 @@ pub fn read_files(locations: &Locations) -> Result<Files, Error> {
 pub fn read_files_stamped(locations: &Locations) -> Result<(Files, [Option<Stamp>; 2]), Error> {
     let (config, config_stamp) = read_file_stamped(&locations.config)?;
     let (credentials, credentials_stamp) = read_file_stamped(&locations.credentials)?;
-    Ok((Files { config, credentials }, [config_stamp, credentials_stamp]))
+    let files = Files {
+        config,
+        credentials,
+        platform: Platform::current().into(),
+    };
+    Ok((files, [config_stamp, credentials_stamp]))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use super::sandbox::{
 use crate::spawn::{self, Allowed};
 
 /// The interface a plugin must export.
-pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.3.0";
+pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.4.0";
 /// The functions it must export in that interface, with their WIT types for messages.
 const PLUGIN_FUNCTIONS: [(&str, &str); 2] = [
     ("retrieve", "func() -> result<credentials, string>"),

@@ -25,6 +25,7 @@ use super::roles::{self, PromptView, StsView};
 use super::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
 use super::spawn::{self, SpawnView};
 use crate::Credentials;
+use crate::files::Platform;
 use crate::spawn::{SpawnCommand, SpawnPolicy};
 use crate::sts::StsPolicy;
 
@@ -488,8 +489,12 @@ impl Session {
         allow_shell: bool,
     ) -> Result<SpawnCommand, CallError> {
         let command = self.ask(0, |i, s| {
-            i.credbox_provider_provider()
-                .call_parse_command(s, command_line, allow_shell)
+            i.credbox_provider_provider().call_parse_command(
+                s,
+                command_line,
+                allow_shell,
+                Platform::current().into(),
+            )
         })?;
         Ok(command.into())
     }

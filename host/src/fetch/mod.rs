@@ -55,6 +55,7 @@ impl FetchOptions {
             min_ttl_seconds: self.min_ttl.as_secs(),
             timeout_ms: self.timeout.as_millis() as u64,
             allow_shell: self.policy.allow_shell,
+            platform: files::Platform::current().into(),
         }
     }
 

@@ -4,7 +4,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::spawn;
-use credbox::provider::types::{Credentials, Error, ProcessSettings, RoleSettings};
+use credbox::provider::types::{Credentials, Error, Platform, ProcessSettings, RoleSettings};
 use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
@@ -35,7 +35,7 @@ impl profiles::Guest for Reader {
 impl provider::Guest for Reader {
     type CredentialProvider = Reading;
 
-    fn parse_command(_: String, _: bool) -> Result<spawn::Command, Error> {
+    fn parse_command(_: String, _: bool, _: Platform) -> Result<spawn::Command, Error> {
         Err(read_credentials())
     }
     fn validate_output(_: Vec<u8>, _: Option<String>) -> Result<Credentials, Error> {

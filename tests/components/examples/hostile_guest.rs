@@ -26,7 +26,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::types::{
-    Credentials, Error, Helper, ProcessSettings, RoleSettings, StsEndpoint, StsError,
+    Credentials, Error, Helper, Platform, ProcessSettings, RoleSettings, StsEndpoint, StsError,
 };
 use credbox::provider::{plugins, prompt, spawn, sts};
 use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
@@ -64,7 +64,7 @@ impl profiles::Guest for Hostile {
 impl provider::Guest for Hostile {
     type CredentialProvider = Attack;
 
-    fn parse_command(command_line: String, _allow_shell: bool) -> Result<spawn::Command, Error> {
+    fn parse_command(command_line: String, _allow_shell: bool, _: Platform) -> Result<spawn::Command, Error> {
         Ok(spawn::Command::Argv(words(&command_line)))
     }
     fn validate_output(_: Vec<u8>, _: Option<String>) -> Result<Credentials, Error> {
