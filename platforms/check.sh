@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make check-platforms`: type-check credbox for macOS (both architectures) and Windows from this
-# Linux machine, with the build scripts really run, so that the guest is precompiled for each target
+# `make check-platforms`: type-check and lint (clippy -D warnings) credbox for macOS (both
+# architectures) and Windows from this Linux machine, with the build scripts really run, so that the guest is precompiled for each target
 # (host/build.rs) and the C code of wasmtime and ring compiles for it.
 #
 # macOS: Debian's clang compiles that C code; Apple's SDK is not available here, so the few C
@@ -25,7 +25,10 @@ for target in $targets; do
   features="--features credbox/aws-sdk"
   # Only a build for another CPU architecture needs Cranelift's backend for it (host/Cargo.toml).
   [ "${target%%-*}" = "$(uname -m)" ] || features="$features,credbox/cross-arch"
-  echo "== cargo check --target $target"
-  cargo check -p credbox --lib --bins --examples --target "$target" $features
+  # Windows has its own test suite (tests/windows.rs); lint it with the rest.
+  tests=""
+  [ "$target" != x86_64-pc-windows-gnu ] || tests="--test windows"
+  echo "== cargo clippy --target $target"
+  cargo clippy -p credbox --lib --bins --examples $tests --target "$target" $features -- -D warnings
 done
 echo "check-platforms: passed for $targets"

@@ -56,7 +56,9 @@ mod helper {
             // Start a grandchild that writes a file if it is still alive after two seconds,
             // then hang: the timeout must end both.
             "tree" => {
-                std::process::Command::new(std::env::current_exe().unwrap())
+                // Never waited for: the point is that it outlives its parent, unless the job ends it.
+                #[allow(clippy::zombie_processes)]
+                let _grandchild = std::process::Command::new(std::env::current_exe().unwrap())
                     .args(["--helper", "survive", arg(1)])
                     .spawn()
                     .unwrap();
@@ -86,8 +88,10 @@ mod suite {
 
     use super::helper::KEY;
 
+    type Test = fn() -> Result<(), Failed>;
+
     pub fn tests() -> Vec<Trial> {
-        let tests: [(&str, fn() -> Result<(), Failed>); 11] = [
+        let tests: [(&str, Test); 14] = [
             ("the_embedded_guest_is_precompiled_for_windows", precompiled),
             ("export_runs_a_windows_helper_without_a_shell", export),
             ("a_bare_program_name_is_found_through_pathext", pathext),
@@ -102,6 +106,9 @@ mod suite {
             ("the_default_config_is_under_userprofile", userprofile),
             ("the_default_cache_is_under_localappdata", localappdata),
             ("a_profile_resolves_through_the_library", library),
+            ("a_cache_entry_others_can_read_is_never_served", shared_entry),
+            ("a_cache_directory_others_can_use_is_refused", shared_directory),
+            ("a_token_file_others_can_read_is_refused", shared_token),
         ];
         tests
             .into_iter()
@@ -139,9 +146,10 @@ mod suite {
         }
     }
 
-    /// This binary's path, quoted for `credential_process`.
+    /// This binary's path, quoted for `credential_process` as Windows users write it (double
+    /// quotes; backslashes as they are).
     fn helper_command(mode: &str) -> String {
-        format!("'{}' --helper {mode}", helper_exe().display())
+        format!("\"{}\" --helper {mode}", helper_exe().display())
     }
 
     fn helper_exe() -> PathBuf {
@@ -275,7 +283,7 @@ mod suite {
         std::fs::write(
             world.path("config"),
             format!(
-                "[profile p]\ncredential_process = {} '{}'\n",
+                "[profile p]\ncredential_process = {} \"{}\"\n",
                 helper_command("print"),
                 count.display()
             ),
@@ -313,7 +321,7 @@ mod suite {
         std::fs::write(
             world.path("config"),
             format!(
-                "[profile p]\ncredential_process = {} '{}'\n",
+                "[profile p]\ncredential_process = {} \"{}\"\n",
                 helper_command("tree"),
                 marker.display()
             ),
@@ -398,6 +406,146 @@ mod suite {
         check(
             has_entry(&local.join("credbox")),
             format!("no cache entry in {}", local.join("credbox").display()),
+        )
+    }
+
+    /// Give Everyone full control of `path`, as a careless `icacls` or a share would.
+    fn open_to_everyone(path: &Path) -> Result<(), Failed> {
+        use std::os::windows::ffi::OsStrExt;
+        use windows_sys::Win32::Foundation::LocalFree;
+        use windows_sys::Win32::Security::Authorization::{
+            ConvertStringSecurityDescriptorToSecurityDescriptorW, SE_FILE_OBJECT, SetNamedSecurityInfoW,
+        };
+        use windows_sys::Win32::Security::{DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl};
+        let sddl: Vec<u16> = "D:(A;OICI;FA;;;WD)".encode_utf16().chain(Some(0)).collect();
+        let name: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+        // SAFETY: NUL-terminated strings; the descriptor is freed after the call that uses it.
+        unsafe {
+            let mut sd = std::ptr::null_mut();
+            if ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                1,
+                &mut sd,
+                std::ptr::null_mut(),
+            ) == 0
+            {
+                return Err("SDDL".into());
+            }
+            let (mut present, mut defaulted, mut dacl) = (0, 0, std::ptr::null_mut());
+            GetSecurityDescriptorDacl(sd, &mut present, &mut dacl, &mut defaulted);
+            let status = SetNamedSecurityInfoW(
+                name.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                dacl,
+                std::ptr::null(),
+            );
+            LocalFree(sd as _);
+            check(status == 0, format!("SetNamedSecurityInfoW: {status}"))
+        }
+    }
+
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                        name.ends_with(".json") && !name.contains("-served-")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn shared_entry() -> Result<(), Failed> {
+        let world = World::new("");
+        let count = world.path("runs.txt");
+        std::fs::write(
+            world.path("config"),
+            format!(
+                "[profile p]\ncredential_process = {} \"{}\"\n",
+                helper_command("print"),
+                count.display()
+            ),
+        )?;
+        let first = world.credbox(&["export", "--profile", "p"]).output()?;
+        check(first.status.success(), text(&first))?;
+        // The entry, and the record of what was served from it (which a warm export reads).
+        let stored: Vec<PathBuf> = std::fs::read_dir(world.path("cache"))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        check(stored.len() == 2, format!("{stored:?}"))?;
+        for file in &stored {
+            open_to_everyone(file)?;
+        }
+        let second = world.credbox(&["export", "--profile", "p"]).output()?;
+        check(second.status.success(), text(&second))?;
+        let runs = std::fs::read_to_string(&count)?.lines().count();
+        check(
+            runs == 2,
+            format!("an entry Everyone may read was served (the helper ran {runs} time)"),
+        )
+    }
+
+    fn shared_directory() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let shared = world.path("shared");
+        std::fs::create_dir(&shared)?;
+        open_to_everyone(&shared)?;
+        let output = world
+            .credbox(&["export", "--profile", "p"])
+            .env("CREDBOX_CACHE_DIR", &shared)
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        check(
+            String::from_utf8_lossy(&output.stderr).contains("can be read or written by other users"),
+            text(&output),
+        )?;
+        check(
+            entries(&shared).is_empty(),
+            "an entry was written to a shared directory",
+        )
+    }
+
+    fn shared_token() -> Result<(), Failed> {
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let token = world.path("token");
+        std::fs::write(&token, "a-token-of-at-least-some-length\n")?;
+        open_to_everyone(&token)?;
+        // Bounded: a serve that accepted the file would run until killed.
+        let mut serve = world
+            .credbox(&["serve", "--profile", "p", "--token-file"])
+            .arg(&token)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while serve.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                serve.kill()?;
+                let _ = serve.wait();
+                return Err("serve started with a token file everyone can read".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = serve.wait_with_output()?;
+        check(output.status.code() == Some(2), text(&output))?;
+        check(
+            String::from_utf8_lossy(&output.stderr).contains("other users can read it"),
+            text(&output),
         )
     }
 

@@ -282,16 +282,12 @@ fn calls_credbox_for(profile: &str, program: &Path, argv: &[String]) -> bool {
     named.unwrap_or("default") == profile
 }
 
-/// Whether group or others may read `file` (Unix modes; Windows ACLs are not read:
-/// docs/SECURITY.md, "Platforms").
+/// Whether group or others may read `file` (its mode; on Windows, its ACL).
 fn readable_by_others(file: &Path) -> bool {
     #[cfg(unix)]
     return std::fs::metadata(file).is_ok_and(|m| std::os::unix::fs::MetadataExt::mode(&m) & 0o044 != 0);
     #[cfg(windows)]
-    return {
-        let _ = file;
-        false
-    };
+    return crate::acl::exposure_of_path(file).is_ok_and(|e| e.others_read);
 }
 
 fn executable(meta: &std::fs::Metadata) -> bool {
@@ -301,11 +297,20 @@ fn executable(meta: &std::fs::Metadata) -> bool {
     return meta.is_file();
 }
 
-/// A file or directory that someone other than its owner (or root) could change. (Windows: not
-/// checked; docs/SECURITY.md, "Platforms".)
+/// A file or directory that someone other than its owner (or SYSTEM, the Administrators,
+/// TrustedInstaller) could change: its owner, or its ACL.
 #[cfg(windows)]
-fn unsafe_ownership(_path: &Path, _what: &str) -> Option<String> {
-    None
+fn unsafe_ownership(path: &Path, what: &str) -> Option<String> {
+    let exposure = crate::acl::exposure_of_path(path).ok()?;
+    if exposure.foreign_owner {
+        return Some(format!("{what} {} is owned by another user", path.display()));
+    }
+    exposure.others_write.then(|| {
+        format!(
+            "{what} {} can be changed by other users (its ACL); remove their write access (icacls)",
+            path.display()
+        )
+    })
 }
 
 /// A file or directory that someone other than its owner (or root) could change.

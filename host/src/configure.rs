@@ -105,7 +105,7 @@ pub fn write_atomically(path: &Path, contents: &[u8], access: Access) -> std::io
     let dir = target.parent().unwrap_or(Path::new("."));
     create_private_dirs(dir)?;
     let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
-    keep_mode(&target, temp.as_file(), access)?;
+    keep_mode(&target, &temp, access)?;
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|e| e.error)?;
@@ -127,7 +127,7 @@ fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
 /// Give the replacement `temp` the mode `target` has (0600 for a new file), narrowed to the owner
 /// when it holds a secret.
 #[cfg(unix)]
-fn keep_mode(target: &Path, temp: &std::fs::File, access: Access) -> std::io::Result<()> {
+fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut mode = std::fs::metadata(target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
     if access == Access::OwnerOnly && mode & 0o077 != 0 {
@@ -139,12 +139,24 @@ fn keep_mode(target: &Path, temp: &std::fs::File, access: Access) -> std::io::Re
         mode &= 0o700;
     }
     // Set after creation: a mode given at creation would be narrowed by the umask.
-    temp.set_permissions(std::fs::Permissions::from_mode(mode))
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
-/// Windows: the replacement inherits the directory's ACL (docs/SECURITY.md, "Platforms").
+/// Windows: the replacement inherits the directory's ACL, unless it holds a secret: then it gets
+/// an ACL for this user, SYSTEM and the Administrators only.
 #[cfg(windows)]
-fn keep_mode(_target: &Path, _temp: &std::fs::File, _access: Access) -> std::io::Result<()> {
+fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> std::io::Result<()> {
+    if access == Access::OwnerOnly {
+        if crate::acl::exposure_of_path(target).is_ok_and(|e| !e.private()) {
+            tracing::warn!(
+                "{} was readable by others and now holds a secret: made it private",
+                target.display()
+            );
+        }
+        // By path: tempfile's handle has no WRITE_DAC.
+        crate::acl::PrivateDescriptor::new()?.apply_to_path(temp.path())?;
+    }
     Ok(())
 }
 

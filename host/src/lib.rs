@@ -8,6 +8,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(windows)]
+mod acl;
 pub mod audit;
 #[cfg(feature = "aws-sdk")]
 pub mod aws;

@@ -1,21 +1,30 @@
 //! The cache's directory operations on Windows, by path: std has no handle-relative opens there.
 //!
-//! What holds: links are refused (the directory and every file are opened with
-//! `FILE_FLAG_OPEN_REPARSE_POINT` and a reparse point, a symlink or junction, is not used), files
-//! are only created new, and entries are replaced by an atomic rename. The default directory,
-//! `%LOCALAPPDATA%\credbox`, inherits the user profile's ACL (the user, SYSTEM and
-//! Administrators). What does not (docs/SECURITY.md, "Platforms"): the owner and ACL of a
-//! directory named by `CREDBOX_CACHE_DIR` are not checked, and a directory replaced between the
-//! check and a later open is not noticed.
+//! "Private" is an owner and an ACL (`crate::acl`) where Unix has a uid and a mode: the directory
+//! is created with an ACL for this user, SYSTEM and the Administrators only, and so is every file
+//! credbox writes in it; a directory another user owns is refused, a loose one credbox created is
+//! repaired, and a file that is not private is never read. Links are refused (a reparse point,
+//! symlink or junction, in place of the directory or a file is not followed), files are only
+//! created new, and entries are replaced by an atomic rename. What Unix has and this has not
+//! (docs/SECURITY.md, "Platforms"): the directory is checked by path, not held open, so a directory
+//! swapped for another after the check is not noticed (the swap needs write access to its parent,
+//! which under %LOCALAPPDATA% only the user has).
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use windows_sys::Win32::Foundation::ERROR_ALREADY_EXISTS;
+use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
-    FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
+    CreateDirectoryW, FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
 };
+
+use crate::acl::{PrivateDescriptor, exposure_of_file, exposure_of_path};
+
+/// What creating a file asks for: reading and writing it, and setting its ACL.
+const READ_WRITE_DAC: u32 = 0x8000_0000 | 0x4000_0000 | 0x0004_0000; // GENERIC_READ | GENERIC_WRITE | WRITE_DAC
 
 /// A directory, by its checked path.
 #[derive(Debug)]
@@ -28,7 +37,7 @@ pub(super) enum DirError {
     Io(std::io::Error),
 }
 
-/// Who else may use a directory (see the module's documentation for what is not checked).
+/// Who else may use a directory.
 pub(super) struct Access {
     pub foreign_owner: bool,
     pub shared: bool,
@@ -55,11 +64,30 @@ impl Dir {
         Ok(Dir(path.to_path_buf()))
     }
 
+    /// Create `name` with the private ACL (inherited by what is created in it).
     pub fn make_private_dir(&self, name: &OsStr) -> std::io::Result<bool> {
-        match std::fs::create_dir(self.0.join(name)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e),
+        use std::os::windows::ffi::OsStrExt;
+        let private = PrivateDescriptor::new()?;
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: private.as_ptr(),
+            bInheritHandle: 0,
+        };
+        let path: Vec<u16> = self
+            .0
+            .join(name)
+            .as_os_str()
+            .encode_wide()
+            .chain(Some(0))
+            .collect();
+        // SAFETY: a NUL-terminated path and a descriptor alive for the call.
+        if unsafe { CreateDirectoryW(path.as_ptr(), &attributes) } != 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(code) if code == ERROR_ALREADY_EXISTS as i32 => Ok(false),
+            _ => Err(error),
         }
     }
 
@@ -73,15 +101,18 @@ impl Dir {
     }
 
     pub fn access(&self) -> std::io::Result<Access> {
+        let exposure = exposure_of_path(&self.0)?;
         Ok(Access {
-            foreign_owner: false,
+            foreign_owner: exposure.foreign_owner,
+            // Windows has no sticky directories: one others may write is loose.
             shared: false,
-            loose: false,
+            loose: exposure.others_read || exposure.others_write,
         })
     }
 
+    /// Give the directory the private ACL, inherited by what is created in it.
     pub fn make_private(&self) -> std::io::Result<()> {
-        Ok(())
+        PrivateDescriptor::new()?.apply_to_path(&self.0)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -95,8 +126,11 @@ impl Dir {
     }
 
     pub fn keeps(&self, name: &str) -> bool {
-        std::fs::symlink_metadata(self.0.join(name))
-            .is_ok_and(|m| m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT == 0)
+        let path = self.0.join(name);
+        std::fs::symlink_metadata(&path).is_ok_and(|m| {
+            m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT == 0
+                && (m.is_dir() || exposure_of_path(&path).is_ok_and(|e| e.private()))
+        })
     }
 
     pub fn remove(&self, name: &str) -> std::io::Result<()> {
@@ -107,22 +141,28 @@ impl Dir {
         open_no_reparse(&self.0.join(name), OpenOptions::new().read(true))
     }
 
+    /// Open the lock file `name`, creating it private if it does not exist (an existing one is
+    /// judged by the caller, never re-permissioned).
     pub fn open_lock(&self, name: &str) -> std::io::Result<File> {
-        open_no_reparse(
-            &self.0.join(name),
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false),
-        )
+        match self.create_new(name) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                open_no_reparse(&self.0.join(name), OpenOptions::new().read(true).write(true))
+            }
+            result => result,
+        }
     }
 
+    /// Create `name`, private (its own ACL, whatever the directory's); it must not exist.
     pub fn create_new(&self, name: &str) -> std::io::Result<File> {
-        open_no_reparse(
+        let file = open_no_reparse(
             &self.0.join(name),
-            OpenOptions::new().write(true).create_new(true),
-        )
+            OpenOptions::new()
+                .write(true)
+                .access_mode(READ_WRITE_DAC)
+                .create_new(true),
+        )?;
+        PrivateDescriptor::new()?.apply_to_file(&file)?;
+        Ok(file)
     }
 
     /// Rename `from` over `to` (MoveFileEx with MOVEFILE_REPLACE_EXISTING: atomic on NTFS).
@@ -136,9 +176,9 @@ impl Dir {
     }
 }
 
-/// A regular file (opened without following a reparse point).
+/// A regular file (opened without following a reparse point) of ours that nobody else may use.
 pub(super) fn private_file(file: &File) -> bool {
-    file.metadata().is_ok_and(|m| m.is_file())
+    file.metadata().is_ok_and(|m| m.is_file()) && exposure_of_file(file).is_ok_and(|e| e.private())
 }
 
 /// Whether process `pid` no longer exists.

@@ -108,9 +108,22 @@ impl Token {
                 )));
             }
         }
-        // Windows: its ACL is not read (docs/SECURITY.md, "Platforms").
         #[cfg(windows)]
-        let _ = &meta;
+        {
+            let _ = &meta;
+            let exposure = crate::acl::exposure_of_file(&file).map_err(cannot_read)?;
+            if exposure.foreign_owner {
+                return Err(usage(
+                    "it belongs to another user; use a token file of your own, private to you".into(),
+                ));
+            }
+            if !exposure.private() {
+                return Err(usage(format!(
+                    "other users can read it; make it private: icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%\":F",
+                    path.display()
+                )));
+            }
+        }
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(cannot_read)?;
         let token = text.lines().next().unwrap_or("").trim().to_string();

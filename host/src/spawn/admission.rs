@@ -156,7 +156,10 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
         SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
     };
     let mut file = open_pinned(program).map_err(unreadable)?;
+    #[cfg(unix)]
     writable_by_others(program, &file.metadata().map_err(unreadable)?)?;
+    #[cfg(windows)]
+    writable_by_others(program, &file)?;
     let mut contents = Vec::new();
     file.read_to_end(&mut contents).map_err(unreadable)?;
     check_pin(program, pin, &contents)?;
@@ -196,11 +199,20 @@ fn writable_by_others(program: &Path, meta: &std::fs::Metadata) -> Result<(), Sp
     Ok(())
 }
 
-/// Windows: the file is held open against writers from the hash to the start (`open_pinned`);
-/// who may write it afterwards is its ACL's business, not checked here (docs/SECURITY.md,
-/// "Platforms").
+/// Windows: the file is held open against writers from the hash to the start (`open_pinned`), and
+/// must be one only this user (or SYSTEM, the Administrators, TrustedInstaller) can change, by
+/// owner and ACL: a `.cmd` pinned is read again by cmd.exe after the start.
 #[cfg(windows)]
-fn writable_by_others(_program: &Path, _meta: &std::fs::Metadata) -> Result<(), SpawnError> {
+fn writable_by_others(program: &Path, file: &std::fs::File) -> Result<(), SpawnError> {
+    let exposure = crate::acl::exposure_of_file(file)
+        .map_err(|e| SpawnError::Failed(format!("reading the ACL of `{}`: {e}", program.display())))?;
+    if exposure.foreign_owner || exposure.others_write {
+        return Err(SpawnError::Denied(format!(
+            "`{}` can be changed by other users (its owner or ACL), so a pin cannot hold it; \
+             make it yours and remove their write access (icacls)",
+            program.display()
+        )));
+    }
     Ok(())
 }
 

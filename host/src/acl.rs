@@ -1,0 +1,317 @@
+//! "Private" on Windows: a file or directory owned by this user whose access-control list lets in
+//! nobody but this user, SYSTEM and the Administrators (who can take any file anyway), as mode
+//! 0600/0700 and the owner's uid do on Unix. No crate reads and writes file ACLs for this, so the
+//! few Win32 calls are made here.
+
+use std::ffi::c_void;
+use std::os::windows::ffi::OsStrExt;
+use std::os::windows::io::AsRawHandle;
+use std::path::Path;
+
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, LocalFree};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetNamedSecurityInfoW,
+    GetSecurityInfo, SE_FILE_OBJECT, SetNamedSecurityInfoW, SetSecurityInfo,
+};
+use windows_sys::Win32::Security::{
+    ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_SIZE_INFORMATION, AclSizeInformation, DACL_SECURITY_INFORMATION,
+    EqualSid, GetAce, GetAclInformation, GetSecurityDescriptorDacl, GetTokenInformation, INHERIT_ONLY_ACE,
+    IsWellKnownSid, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    PSID, TOKEN_QUERY, TOKEN_USER, TokenUser, WinBuiltinAdministratorsSid, WinCreatorOwnerRightsSid,
+    WinLocalSystemSid,
+};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+/// `ACCESS_ALLOWED_ACE_TYPE`.
+const ALLOW: u8 = 0;
+/// The access rights that let someone change a file or its ACL (generic and specific).
+const WRITE_RIGHTS: u32 = 0x4000_0000 // GENERIC_WRITE
+    | 0x1000_0000 // GENERIC_ALL
+    | 0x0001_0000 // DELETE
+    | 0x0004_0000 // WRITE_DAC
+    | 0x0008_0000 // WRITE_OWNER
+    | 0x0002 // FILE_WRITE_DATA, FILE_ADD_SUBDIRECTORY
+    | 0x0004 // FILE_APPEND_DATA, FILE_ADD_FILE
+    | 0x0040 // FILE_DELETE_CHILD
+    | 0x0100; // FILE_WRITE_ATTRIBUTES
+
+/// Who, besides this user, SYSTEM and the Administrators, may use a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exposure {
+    /// Its owner is someone else.
+    pub foreign_owner: bool,
+    /// Someone else may read it (any allowed access, or no ACL at all).
+    pub others_read: bool,
+    /// Someone else may change it or its ACL.
+    pub others_write: bool,
+}
+
+impl Exposure {
+    /// Ours, and nobody else's.
+    pub fn private(&self) -> bool {
+        !self.foreign_owner && !self.others_read && !self.others_write
+    }
+}
+
+/// The security descriptor a call returned, freed when dropped.
+struct Descriptor(PSECURITY_DESCRIPTOR);
+
+impl Drop for Descriptor {
+    fn drop(&mut self) {
+        // SAFETY: allocated by the system with LocalAlloc, freed once.
+        unsafe { LocalFree(self.0 as _) };
+    }
+}
+
+fn wide(path: &Path) -> Vec<u16> {
+    path.as_os_str().encode_wide().chain(Some(0)).collect()
+}
+
+fn check(status: u32) -> std::io::Result<()> {
+    match status {
+        0 => Ok(()),
+        code => Err(std::io::Error::from_raw_os_error(code as i32)),
+    }
+}
+
+/// Who may use the file open as `file`.
+pub fn exposure_of_file(file: &std::fs::File) -> std::io::Result<Exposure> {
+    let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
+        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: the out-pointers point into `sd`, which is kept alive until they are read.
+    check(unsafe {
+        GetSecurityInfo(
+            file.as_raw_handle() as HANDLE,
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            &mut dacl,
+            std::ptr::null_mut(),
+            &mut sd,
+        )
+    })?;
+    let sd = Descriptor(sd);
+    exposure(owner, dacl, &sd)
+}
+
+/// Who may use the file or directory at `path` (a link in its place is judged itself).
+pub fn exposure_of_path(path: &Path) -> std::io::Result<Exposure> {
+    let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
+        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    let name = wide(path);
+    // SAFETY: as in `exposure_of_file`; `name` is NUL-terminated.
+    check(unsafe {
+        GetNamedSecurityInfoW(
+            name.as_ptr(),
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            &mut dacl,
+            std::ptr::null_mut(),
+            &mut sd,
+        )
+    })?;
+    let sd = Descriptor(sd);
+    exposure(owner, dacl, &sd)
+}
+
+fn exposure(owner: PSID, dacl: *mut ACL, _alive: &Descriptor) -> std::io::Result<Exposure> {
+    let me = CurrentUser::get()?;
+    // SAFETY: `owner` and `dacl` point into the descriptor `_alive` holds; ACE pointers come from
+    // GetAce on that ACL and are read as the header says.
+    unsafe {
+        let foreign_owner = !trusted(owner, &me);
+        if dacl.is_null() {
+            // No ACL: everyone may do everything.
+            return Ok(Exposure {
+                foreign_owner,
+                others_read: true,
+                others_write: true,
+            });
+        }
+        let mut size: ACL_SIZE_INFORMATION = std::mem::zeroed();
+        if GetAclInformation(
+            dacl,
+            (&mut size as *mut ACL_SIZE_INFORMATION).cast(),
+            std::mem::size_of::<ACL_SIZE_INFORMATION>() as u32,
+            AclSizeInformation,
+        ) == 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        let (mut others_read, mut others_write) = (false, false);
+        for index in 0..size.AceCount {
+            let mut ace: *mut c_void = std::ptr::null_mut();
+            if GetAce(dacl, index, &mut ace) == 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let header = &*(ace as *const ACE_HEADER);
+            // Deny entries only take away; entries for children only do not apply here.
+            if header.AceType != ALLOW || u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0 {
+                continue;
+            }
+            let allowed = &*(ace as *const ACCESS_ALLOWED_ACE);
+            let sid: PSID = (&allowed.SidStart as *const u32).cast_mut().cast();
+            if !trusted(sid, &me) && allowed.Mask != 0 {
+                others_read = true;
+                others_write |= allowed.Mask & WRITE_RIGHTS != 0;
+            }
+        }
+        Ok(Exposure {
+            foreign_owner,
+            others_read,
+            others_write,
+        })
+    }
+}
+
+/// The SID of the TrustedInstaller service, which owns the files Windows installs.
+const TRUSTED_INSTALLER: &str = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464";
+
+/// This user, or one of the identities that can take any file anyway (the root of Unix): SYSTEM,
+/// the Administrators, TrustedInstaller; or OWNER RIGHTS (whoever owns it, checked apart).
+///
+/// # Safety
+/// `sid` must point to a valid SID.
+unsafe fn trusted(sid: PSID, me: &CurrentUser) -> bool {
+    // SAFETY: per the contract, and `me` holds a valid SID.
+    unsafe {
+        EqualSid(sid, me.sid()) != 0
+            || IsWellKnownSid(sid, WinLocalSystemSid) != 0
+            || IsWellKnownSid(sid, WinBuiltinAdministratorsSid) != 0
+            || IsWellKnownSid(sid, WinCreatorOwnerRightsSid) != 0
+            || sid_string(sid).is_ok_and(|s| s == TRUSTED_INSTALLER)
+    }
+}
+
+/// A SID as text (`S-1-5-21-…`).
+///
+/// # Safety
+/// `sid` must point to a valid SID.
+unsafe fn sid_string(sid: PSID) -> std::io::Result<String> {
+    let mut text: *mut u16 = std::ptr::null_mut();
+    // SAFETY: the system allocates `text` (NUL-terminated), freed below.
+    unsafe {
+        if ConvertSidToStringSidW(sid, &mut text) == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let len = (0..).take_while(|&i| *text.add(i) != 0).count();
+        let string = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+        LocalFree(text as _);
+        Ok(string)
+    }
+}
+
+/// This process's user (the token's SID).
+struct CurrentUser(Vec<u64>);
+
+impl CurrentUser {
+    fn get() -> std::io::Result<CurrentUser> {
+        // SAFETY: a token handle opened and closed here; the buffer is u64-aligned and sized as
+        // the first call says, and holds a TOKEN_USER after the second.
+        unsafe {
+            let mut token: HANDLE = std::ptr::null_mut();
+            if OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) == 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let mut needed = 0u32;
+            GetTokenInformation(token, TokenUser, std::ptr::null_mut(), 0, &mut needed);
+            let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+            let ok = GetTokenInformation(token, TokenUser, buffer.as_mut_ptr().cast(), needed, &mut needed);
+            let error = std::io::Error::last_os_error();
+            CloseHandle(token);
+            if ok == 0 {
+                return Err(error);
+            }
+            Ok(CurrentUser(buffer))
+        }
+    }
+
+    fn sid(&self) -> PSID {
+        // SAFETY: the buffer holds a TOKEN_USER (see `get`).
+        unsafe { (*(self.0.as_ptr() as *const TOKEN_USER)).User.Sid }
+    }
+
+    /// The SID as text (`S-1-5-21-…`).
+    fn sid_string(&self) -> std::io::Result<String> {
+        // SAFETY: the buffer holds a valid SID.
+        unsafe { sid_string(self.sid()) }
+    }
+}
+
+/// A security descriptor whose protected ACL (nothing inherited) gives full control to this user,
+/// SYSTEM and the Administrators, and, on a directory, the same to everything created in it.
+pub struct PrivateDescriptor(Descriptor);
+
+impl PrivateDescriptor {
+    pub fn new() -> std::io::Result<PrivateDescriptor> {
+        let user = CurrentUser::get()?.sid_string()?;
+        let sddl: Vec<u16> = format!("D:P(A;OICI;FA;;;{user})(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
+            .encode_utf16()
+            .chain(Some(0))
+            .collect();
+        let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated SDDL string; the system allocates `sd` (freed by Descriptor).
+        if unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                1,
+                &mut sd,
+                std::ptr::null_mut(),
+            )
+        } == 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(PrivateDescriptor(Descriptor(sd)))
+    }
+
+    /// For `CreateDirectoryW`.
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.0.0
+    }
+
+    fn dacl(&self) -> std::io::Result<*mut ACL> {
+        let (mut present, mut defaulted, mut dacl) = (0, 0, std::ptr::null_mut());
+        // SAFETY: reads the ACL pointer out of our own descriptor.
+        if unsafe { GetSecurityDescriptorDacl(self.0.0, &mut present, &mut dacl, &mut defaulted) } == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(dacl)
+    }
+
+    /// Replace the ACL of the file at `path` with this one (chmod 600/700).
+    pub fn apply_to_path(&self, path: &Path) -> std::io::Result<()> {
+        let name = wide(path);
+        // SAFETY: a NUL-terminated path and an ACL inside our descriptor.
+        check(unsafe {
+            SetNamedSecurityInfoW(
+                name.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                self.dacl()?,
+                std::ptr::null(),
+            )
+        })
+    }
+
+    /// Replace the ACL of the open `file` (opened with WRITE_DAC) with this one.
+    pub fn apply_to_file(&self, file: &std::fs::File) -> std::io::Result<()> {
+        // SAFETY: a handle we hold and an ACL inside our descriptor.
+        check(unsafe {
+            SetSecurityInfo(
+                file.as_raw_handle() as HANDLE,
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                self.dacl()?,
+                std::ptr::null(),
+            )
+        })
+    }
+}
