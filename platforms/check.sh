@@ -17,7 +17,7 @@ export CC_x86_64_apple_darwin=clang CFLAGS_x86_64_apple_darwin="$DARWIN_CFLAGS"
 targets=${PLATFORMS:-"x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin"}
 missing=$(comm -23 <(tr ' ' '\n' <<<"$targets" | sort) <(rustup target list --installed | sort))
 [ -z "$missing" ] || rustup target add $missing
-need() { command -v "$1" >/dev/null || { echo "installing $2 (for $1)"; apt-get install -y --no-install-recommends "$2" >/dev/null; }; }
+. platforms/need.sh
 need clang clang
 need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 

@@ -91,7 +91,7 @@ mod suite {
     type Test = fn() -> Result<(), Failed>;
 
     pub fn tests() -> Vec<Trial> {
-        let tests: [(&str, Test); 14] = [
+        let tests: [(&str, Test); 17] = [
             ("the_embedded_guest_is_precompiled_for_windows", precompiled),
             ("export_runs_a_windows_helper_without_a_shell", export),
             ("a_bare_program_name_is_found_through_pathext", pathext),
@@ -109,6 +109,12 @@ mod suite {
             ("a_cache_entry_others_can_read_is_never_served", shared_entry),
             ("a_cache_directory_others_can_use_is_refused", shared_directory),
             ("a_token_file_others_can_read_is_refused", shared_token),
+            ("the_allow_list_and_pins_hold_for_windows_paths", pins),
+            (
+                "a_planted_name_exe_beside_an_allowed_program_never_runs",
+                planted_exe,
+            ),
+            ("a_helper_does_not_outlive_a_killed_credbox", killed_credbox),
         ];
         tests
             .into_iter()
@@ -126,6 +132,20 @@ mod suite {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("config"), config).unwrap();
             World { dir }
+        }
+
+        /// A world whose profile `p` runs the helper in `mode` with the path of `file` in it (which
+        /// the helper writes), and that path.
+        fn with_helper_writing(mode: &str, file: &str) -> (World, PathBuf) {
+            let world = World::new("");
+            let path = world.path(file);
+            let config = format!(
+                "[profile p]\ncredential_process = {} \"{}\"\n",
+                helper_command(mode),
+                path.display()
+            );
+            std::fs::write(world.path("config"), config).unwrap();
+            (world, path)
         }
 
         fn path(&self, name: &str) -> PathBuf {
@@ -278,16 +298,7 @@ mod suite {
     }
 
     fn cache_and_lock() -> Result<(), Failed> {
-        let world = World::new("");
-        let count = world.path("runs.txt");
-        std::fs::write(
-            world.path("config"),
-            format!(
-                "[profile p]\ncredential_process = {} \"{}\"\n",
-                helper_command("print"),
-                count.display()
-            ),
-        )?;
+        let (world, count) = World::with_helper_writing("print", "runs.txt");
         // Two processes at once: one runs the helper, the other waits on the lock and reads
         // what the first stored.
         let first = world
@@ -316,16 +327,7 @@ mod suite {
     }
 
     fn timeout_tree() -> Result<(), Failed> {
-        let world = World::new("");
-        let marker = world.path("survived.txt");
-        std::fs::write(
-            world.path("config"),
-            format!(
-                "[profile p]\ncredential_process = {} \"{}\"\n",
-                helper_command("tree"),
-                marker.display()
-            ),
-        )?;
+        let (world, marker) = World::with_helper_writing("tree", "survived.txt");
         let started = Instant::now();
         let output = world
             .credbox(&["export", "--profile", "p", "--no-cache", "--timeout", "1"])
@@ -411,13 +413,18 @@ mod suite {
 
     /// Give Everyone full control of `path`, as a careless `icacls` or a share would.
     fn open_to_everyone(path: &Path) -> Result<(), Failed> {
+        set_acl(path, "D:(A;OICI;FA;;;WD)")
+    }
+
+    /// Replace the ACL of `path` with the one `sddl` describes.
+    fn set_acl(path: &Path, sddl: &str) -> Result<(), Failed> {
         use std::os::windows::ffi::OsStrExt;
         use windows_sys::Win32::Foundation::LocalFree;
         use windows_sys::Win32::Security::Authorization::{
             ConvertStringSecurityDescriptorToSecurityDescriptorW, SE_FILE_OBJECT, SetNamedSecurityInfoW,
         };
         use windows_sys::Win32::Security::{DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl};
-        let sddl: Vec<u16> = "D:(A;OICI;FA;;;WD)".encode_utf16().chain(Some(0)).collect();
+        let sddl: Vec<u16> = sddl.encode_utf16().chain(Some(0)).collect();
         let name: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
         // SAFETY: NUL-terminated strings; the descriptor is freed after the call that uses it.
         unsafe {
@@ -463,16 +470,7 @@ mod suite {
     }
 
     fn shared_entry() -> Result<(), Failed> {
-        let world = World::new("");
-        let count = world.path("runs.txt");
-        std::fs::write(
-            world.path("config"),
-            format!(
-                "[profile p]\ncredential_process = {} \"{}\"\n",
-                helper_command("print"),
-                count.display()
-            ),
-        )?;
+        let (world, count) = World::with_helper_writing("print", "runs.txt");
         let first = world.credbox(&["export", "--profile", "p"]).output()?;
         check(first.status.success(), text(&first))?;
         // The entry, and the record of what was served from it (which a warm export reads).
@@ -546,6 +544,109 @@ mod suite {
         check(
             String::from_utf8_lossy(&output.stderr).contains("other users can read it"),
             text(&output),
+        )
+    }
+
+    fn pins() -> Result<(), Failed> {
+        use sha2::Digest;
+        let world = World::new(&format!(
+            "[profile p]\ncredential_process = {}\n",
+            helper_command("print")
+        ));
+        let exe = helper_exe();
+        let digest: String = sha2::Sha256::digest(std::fs::read(&exe)?)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let export = |allow: String| {
+            world
+                .credbox(&["export", "--profile", "p", "--no-cache", "--allow", &allow])
+                .output()
+        };
+        let pinned = export(format!("{}={digest}", exe.display()))?;
+        check(pinned.status.success(), text(&pinned))?;
+        let wrong = export(format!("{}={}", exe.display(), "0".repeat(64)))?;
+        check(wrong.status.code() == Some(4), text(&wrong))?;
+        check(
+            String::from_utf8_lossy(&wrong.stderr).contains("does not match its pinned SHA-256"),
+            text(&wrong),
+        )?;
+        let elsewhere = export(r"C:\windows\system32\cmd.exe".into())?;
+        check(elsewhere.status.code() == Some(4), text(&elsewhere))?;
+        check(
+            String::from_utf8_lossy(&elsewhere.stderr).contains("is not on the allow-list"),
+            text(&elsewhere),
+        )
+    }
+
+    /// std's Windows lookup runs `NAME.exe` before `NAME`: one planted beside an allowed
+    /// `helper.cmd` must not run in its place.
+    fn planted_exe() -> Result<(), Failed> {
+        let world = World::new("");
+        let bin = world.path("bin");
+        std::fs::create_dir(&bin)?;
+        let script = bin.join("helper.cmd");
+        std::fs::write(
+            &script,
+            "@echo {\"Version\":1,\"AccessKeyId\":\"AKIAFROMTHESCRIPT\",\"SecretAccessKey\":\"s\"}\r\n",
+        )?;
+        std::fs::write(
+            world.path("config"),
+            format!(
+                "[profile p]\ncredential_process = \"{}\" --helper print\n",
+                script.display()
+            ),
+        )?;
+        let allow = script.display().to_string();
+        let export = || {
+            world
+                .credbox(&[
+                    "export",
+                    "--profile",
+                    "p",
+                    "--no-cache",
+                    "--format",
+                    "process",
+                    "--allow",
+                    &allow,
+                ])
+                .output()
+        };
+        let honest = export()?;
+        check(honest.status.success(), text(&honest))?;
+        check(
+            String::from_utf8_lossy(&honest.stdout).contains("AKIAFROMTHESCRIPT"),
+            text(&honest),
+        )?;
+        std::fs::copy(helper_exe(), bin.join("helper.cmd.exe"))?;
+        let planted = export()?;
+        check(planted.status.code() == Some(4), text(&planted))?;
+        check(
+            !String::from_utf8_lossy(&planted.stdout).contains(KEY),
+            text(&planted),
+        )?;
+        check(
+            String::from_utf8_lossy(&planted.stderr).contains("instead"),
+            text(&planted),
+        )
+    }
+
+    /// credbox killed while its helper runs: the job ends with it, grandchild included.
+    fn killed_credbox() -> Result<(), Failed> {
+        let (world, marker) = World::with_helper_writing("tree", "survived.txt");
+        let mut credbox = world
+            .credbox(&["export", "--profile", "p", "--no-cache"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        std::thread::sleep(Duration::from_millis(1000));
+        credbox.kill()?;
+        credbox.wait()?;
+        // The grandchild would write its file two seconds after it started.
+        std::thread::sleep(Duration::from_secs(4));
+        check(
+            !marker.exists(),
+            "the helper's grandchild outlived credbox (the job does not end with it)",
         )
     }
 

@@ -22,8 +22,10 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
-/// `ACCESS_ALLOWED_ACE_TYPE`.
+/// `ACCESS_ALLOWED_ACE_TYPE`: the one allowing entry whose layout is read here.
 const ALLOW: u8 = 0;
+/// The denying entry types (plain, object, callback, callback object): they only take away.
+const DENY: [u8; 4] = [1, 6, 10, 12];
 /// The access rights that let someone change a file or its ACL (generic and specific).
 const WRITE_RIGHTS: u32 = 0x4000_0000 // GENERIC_WRITE
     | 0x1000_0000 // GENERIC_ALL
@@ -74,8 +76,17 @@ fn check(status: u32) -> std::io::Result<()> {
     }
 }
 
-/// Who may use the file open as `file`.
-pub fn exposure_of_file(file: &std::fs::File) -> std::io::Result<Exposure> {
+/// Which entries of an ACL count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Those that apply to the object itself.
+    Object,
+    /// Those too that only its future children inherit (for a directory files will be made in).
+    WithInherited,
+}
+
+/// Who may use the file (or directory) open as `file`.
+pub fn exposure_of_file(file: &std::fs::File, scope: Scope) -> std::io::Result<Exposure> {
     let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
         (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
     // SAFETY: the out-pointers point into `sd`, which is kept alive until they are read.
@@ -92,10 +103,11 @@ pub fn exposure_of_file(file: &std::fs::File) -> std::io::Result<Exposure> {
         )
     })?;
     let sd = Descriptor(sd);
-    exposure(owner, dacl, &sd)
+    exposure(owner, dacl, &sd, scope)
 }
 
-/// Who may use the file or directory at `path` (a link in its place is judged itself).
+/// Who may use the file or directory at `path`. (By name: a link in its place is followed; the
+/// cache judges its files through handles opened without following links.)
 pub fn exposure_of_path(path: &Path) -> std::io::Result<Exposure> {
     let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
         (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
@@ -114,10 +126,10 @@ pub fn exposure_of_path(path: &Path) -> std::io::Result<Exposure> {
         )
     })?;
     let sd = Descriptor(sd);
-    exposure(owner, dacl, &sd)
+    exposure(owner, dacl, &sd, Scope::Object)
 }
 
-fn exposure(owner: PSID, dacl: *mut ACL, _alive: &Descriptor) -> std::io::Result<Exposure> {
+fn exposure(owner: PSID, dacl: *mut ACL, _alive: &Descriptor, scope: Scope) -> std::io::Result<Exposure> {
     let me = CurrentUser::get()?;
     // SAFETY: `owner` and `dacl` point into the descriptor `_alive` holds; ACE pointers come from
     // GetAce on that ACL and are read as the header says.
@@ -148,8 +160,16 @@ fn exposure(owner: PSID, dacl: *mut ACL, _alive: &Descriptor) -> std::io::Result
                 return Err(std::io::Error::last_os_error());
             }
             let header = &*(ace as *const ACE_HEADER);
-            // Deny entries only take away; entries for children only do not apply here.
-            if header.AceType != ALLOW || u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0 {
+            // Deny entries only take away; entries for children only, unless they count.
+            let inherit_only = u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0;
+            if DENY.contains(&header.AceType) || (inherit_only && scope == Scope::Object) {
+                continue;
+            }
+            if header.AceType != ALLOW {
+                // An allowing entry of another kind (object, callback, compound): whom it lets
+                // in is not read here, so it is taken to let anyone do anything.
+                others_read = true;
+                others_write = true;
                 continue;
             }
             let allowed = &*(ace as *const ACCESS_ALLOWED_ACE);
@@ -280,6 +300,44 @@ impl PrivateDescriptor {
             return Err(std::io::Error::last_os_error());
         }
         Ok(dacl)
+    }
+
+    /// Create the new file `path` with this descriptor from its first instant (no window in
+    /// which an inherited ACL lets someone open it), not following a link in its place:
+    /// `CREATE_NEW`, opened for reading, writing and its ACL, shared with nobody for deleting.
+    pub fn create_new(&self, path: &Path) -> std::io::Result<std::fs::File> {
+        use std::os::windows::io::FromRawHandle;
+        use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
+        use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+        use windows_sys::Win32::Storage::FileSystem::{
+            CREATE_NEW, CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_READ,
+            FILE_SHARE_WRITE,
+        };
+        const ACCESS: u32 = 0x8000_0000 | 0x4000_0000 | 0x0004_0000; // GENERIC_READ | GENERIC_WRITE | WRITE_DAC
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: self.as_ptr(),
+            bInheritHandle: 0,
+        };
+        let name = wide(path);
+        // SAFETY: a NUL-terminated path and a descriptor alive for the call; the handle returned
+        // is owned by the File.
+        let handle = unsafe {
+            CreateFileW(
+                name.as_ptr(),
+                ACCESS,
+                FILE_SHARE_READ | FILE_SHARE_WRITE,
+                &attributes,
+                CREATE_NEW,
+                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                std::ptr::null_mut(),
+            )
+        };
+        if handle == INVALID_HANDLE_VALUE {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh handle nobody else owns.
+        Ok(unsafe { std::fs::File::from_raw_handle(handle as _) })
     }
 
     /// Replace the ACL of the file at `path` with this one (chmod 600/700).

@@ -143,18 +143,24 @@ fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> s
         .set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
-/// Windows: the replacement inherits the directory's ACL, unless it holds a secret: then it gets
-/// an ACL for this user, SYSTEM and the Administrators only.
+/// Windows: as on Unix, a new file, a file that was private, and a file that now holds a secret
+/// are private (an ACL for this user, SYSTEM and the Administrators only); any other keeps what
+/// its directory gives.
 #[cfg(windows)]
 fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> std::io::Result<()> {
-    if access == Access::OwnerOnly {
-        if crate::acl::exposure_of_path(target).is_ok_and(|e| !e.private()) {
-            tracing::warn!(
-                "{} was readable by others and now holds a secret: made it private",
-                target.display()
-            );
-        }
-        // By path: tempfile's handle has no WRITE_DAC.
+    let was = crate::acl::exposure_of_path(target);
+    let private = match (&was, access) {
+        (Err(_), _) | (_, Access::OwnerOnly) => true,
+        (Ok(exposure), Access::Keep) => exposure.private(),
+    };
+    if access == Access::OwnerOnly && was.as_ref().is_ok_and(|e| !e.private()) {
+        tracing::warn!(
+            "{} was readable by others and now holds a secret: made it private",
+            target.display()
+        );
+    }
+    if private {
+        // By path: tempfile's handle has no WRITE_DAC. The file is new and empty until written.
         crate::acl::PrivateDescriptor::new()?.apply_to_path(temp.path())?;
     }
     Ok(())

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=x86_64-pc-windows-gnu
-need() { command -v "$1" >/dev/null || { echo "installing $2 (for $1)"; apt-get install -y --no-install-recommends "$2" >/dev/null; }; }
+. platforms/need.sh
 need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 need wine wine
 need wine64 wine64

@@ -44,9 +44,10 @@ pub fn default_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|h| h.join(".cache/credbox")))
 }
 
-/// A cache directory that is private to this user, held open: every file in it is opened
+/// A cache directory that is private to this user, held open: on Unix every file in it is opened
 /// relative to the descriptor that was checked, so renaming or replacing the path afterwards
-/// changes nothing.
+/// changes nothing; on Windows the open handle keeps the path from being renamed or replaced
+/// (`cache/windows.rs`).
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
@@ -70,7 +71,8 @@ const TEMP_PREFIX: &str = ".entry-";
 const MAX_ENTRY: u64 = 1 << 20;
 
 impl Cache {
-    /// Open (creating it 0700 if needed) the cache at `dir`.
+    /// Open (creating it 0700 if needed; on Windows, with an owner-only ACL) the cache at `dir`.
+    /// What follows is said in Unix terms; `cache/windows.rs` says what stands for each there.
     ///
     /// The last component is created with `mkdirat` and opened with `O_NOFOLLOW` from a descriptor
     /// of its parent, so a symlink swapped in by someone who can write the parent is refused, not

@@ -1,14 +1,17 @@
-//! The cache's directory operations on Windows, by path: std has no handle-relative opens there.
+//! The cache's directory operations on Windows.
 //!
 //! "Private" is an owner and an ACL (`crate::acl`) where Unix has a uid and a mode: the directory
-//! is created with an ACL for this user, SYSTEM and the Administrators only, and so is every file
-//! credbox writes in it; a directory another user owns is refused, a loose one credbox created is
-//! repaired, and a file that is not private is never read. Links are refused (a reparse point,
-//! symlink or junction, in place of the directory or a file is not followed), files are only
-//! created new, and entries are replaced by an atomic rename. What Unix has and this has not
-//! (docs/SECURITY.md, "Platforms"): the directory is checked by path, not held open, so a directory
-//! swapped for another after the check is not noticed (the swap needs write access to its parent,
-//! which under %LOCALAPPDATA% only the user has).
+//! is created with an ACL for this user, SYSTEM and the Administrators only, and every file
+//! credbox writes in it is created with that ACL (never a moment with an inherited one); a
+//! directory another user owns is refused, a loose one (counting what its files would inherit) is
+//! repaired only when credbox made it, and a file that is not private is never read.
+//!
+//! std has no handle-relative opens on Windows, so files are opened by path, but the directory is
+//! held open for as long as the `Cache` lives, without sharing deletion: while a handle inside a
+//! directory is open, Windows renames or deletes neither it nor any directory above it, so the
+//! path keeps naming the directory that was checked. Links are refused (a reparse point, symlink
+//! or junction, in place of the directory or a file is not followed), files are only created new,
+//! and entries are replaced by an atomic rename.
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
@@ -21,14 +24,21 @@ use windows_sys::Win32::Storage::FileSystem::{
     CreateDirectoryW, FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
 };
 
-use crate::acl::{PrivateDescriptor, exposure_of_file, exposure_of_path};
+use crate::acl::{PrivateDescriptor, Scope, exposure_of_file};
 
-/// What creating a file asks for: reading and writing it, and setting its ACL.
-const READ_WRITE_DAC: u32 = 0x8000_0000 | 0x4000_0000 | 0x0004_0000; // GENERIC_READ | GENERIC_WRITE | WRITE_DAC
+/// What the cache directory is held with: listing it, reading and setting its ACL (its parent
+/// is only read).
+const GENERIC_READ: u32 = 0x8000_0000;
+const WRITE_DAC: u32 = 0x0004_0000;
+/// FILE_SHARE_READ | FILE_SHARE_WRITE: not FILE_SHARE_DELETE, so nobody renames it while held.
+const SHARE_ALL_BUT_DELETE: u32 = 0x1 | 0x2;
 
-/// A directory, by its checked path.
+/// A directory: its checked path, and a handle that keeps the path naming it.
 #[derive(Debug)]
-pub(super) struct Dir(PathBuf);
+pub(super) struct Dir {
+    path: PathBuf,
+    held: File,
+}
 
 /// Why a directory could not be opened.
 pub(super) enum DirError {
@@ -59,9 +69,26 @@ fn open_no_reparse(path: &Path, options: &mut OpenOptions) -> std::io::Result<Fi
     Ok(file)
 }
 
+/// Hold the directory at `path` (with `flags`: whether a link in its place is followed).
+fn hold(path: &Path, access: u32, flags: u32) -> std::io::Result<File> {
+    OpenOptions::new()
+        .access_mode(access)
+        .share_mode(SHARE_ALL_BUT_DELETE)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | flags)
+        .open(path)
+}
+
 impl Dir {
+    /// Hold `path` (a link is followed: it is the parent the user named).
     pub fn open(path: &Path) -> std::io::Result<Dir> {
-        Ok(Dir(path.to_path_buf()))
+        Ok(Dir {
+            path: path.to_path_buf(),
+            held: hold(path, GENERIC_READ, 0)?,
+        })
+    }
+
+    fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
     }
 
     /// Create `name` with the private ACL (inherited by what is created in it).
@@ -73,13 +100,7 @@ impl Dir {
             lpSecurityDescriptor: private.as_ptr(),
             bInheritHandle: 0,
         };
-        let path: Vec<u16> = self
-            .0
-            .join(name)
-            .as_os_str()
-            .encode_wide()
-            .chain(Some(0))
-            .collect();
+        let path: Vec<u16> = self.join(name).as_os_str().encode_wide().chain(Some(0)).collect();
         // SAFETY: a NUL-terminated path and a descriptor alive for the call.
         if unsafe { CreateDirectoryW(path.as_ptr(), &attributes) } != 0 {
             return Ok(true);
@@ -91,17 +112,21 @@ impl Dir {
         }
     }
 
+    /// Hold the subdirectory `name`, refusing a link in its place.
     pub fn open_dir(&self, name: &OsStr) -> Result<Dir, DirError> {
-        let path = self.0.join(name);
-        let meta = std::fs::symlink_metadata(&path).map_err(DirError::Io)?;
+        let path = self.join(name);
+        let held =
+            hold(&path, GENERIC_READ | WRITE_DAC, FILE_FLAG_OPEN_REPARSE_POINT).map_err(DirError::Io)?;
+        let meta = held.metadata().map_err(DirError::Io)?;
         if !meta.is_dir() || meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
             return Err(DirError::Link);
         }
-        Ok(Dir(path))
+        Ok(Dir { path, held })
     }
 
     pub fn access(&self) -> std::io::Result<Access> {
-        let exposure = exposure_of_path(&self.0)?;
+        // What files made here would inherit counts too.
+        let exposure = exposure_of_file(&self.held, Scope::WithInherited)?;
         Ok(Access {
             foreign_owner: exposure.foreign_owner,
             // Windows has no sticky directories: one others may write is loose.
@@ -110,13 +135,14 @@ impl Dir {
         })
     }
 
-    /// Give the directory the private ACL, inherited by what is created in it.
+    /// Give the directory the private ACL, for what is created in it from now on (through the
+    /// handle, which does not push it onto existing files: they are judged one by one).
     pub fn make_private(&self) -> std::io::Result<()> {
-        PrivateDescriptor::new()?.apply_to_path(&self.0)
+        PrivateDescriptor::new()?.apply_to_file(&self.held)
     }
 
     pub fn names(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.0) else {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
             return Vec::new();
         };
         entries
@@ -125,20 +151,21 @@ impl Dir {
             .collect()
     }
 
+    /// Whether `name` may stay in a directory that was open to others: a subdirectory (checked
+    /// when opened) or a private file of ours.
     pub fn keeps(&self, name: &str) -> bool {
-        let path = self.0.join(name);
-        std::fs::symlink_metadata(&path).is_ok_and(|m| {
+        std::fs::symlink_metadata(self.join(name)).is_ok_and(|m| {
             m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT == 0
-                && (m.is_dir() || exposure_of_path(&path).is_ok_and(|e| e.private()))
+                && (m.is_dir() || self.open_read(name).is_ok_and(|file| private_file(&file)))
         })
     }
 
     pub fn remove(&self, name: &str) -> std::io::Result<()> {
-        std::fs::remove_file(self.0.join(name))
+        std::fs::remove_file(self.join(name))
     }
 
     pub fn open_read(&self, name: &str) -> std::io::Result<File> {
-        open_no_reparse(&self.0.join(name), OpenOptions::new().read(true))
+        open_no_reparse(&self.join(name), OpenOptions::new().read(true))
     }
 
     /// Open the lock file `name`, creating it private if it does not exist (an existing one is
@@ -146,28 +173,21 @@ impl Dir {
     pub fn open_lock(&self, name: &str) -> std::io::Result<File> {
         match self.create_new(name) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                open_no_reparse(&self.0.join(name), OpenOptions::new().read(true).write(true))
+                open_no_reparse(&self.join(name), OpenOptions::new().read(true).write(true))
             }
             result => result,
         }
     }
 
-    /// Create `name`, private (its own ACL, whatever the directory's); it must not exist.
+    /// Create `name` with the private ACL from its first instant (whatever the directory's); it
+    /// must not exist.
     pub fn create_new(&self, name: &str) -> std::io::Result<File> {
-        let file = open_no_reparse(
-            &self.0.join(name),
-            OpenOptions::new()
-                .write(true)
-                .access_mode(READ_WRITE_DAC)
-                .create_new(true),
-        )?;
-        PrivateDescriptor::new()?.apply_to_file(&file)?;
-        Ok(file)
+        PrivateDescriptor::new()?.create_new(&self.join(name))
     }
 
     /// Rename `from` over `to` (MoveFileEx with MOVEFILE_REPLACE_EXISTING: atomic on NTFS).
     pub fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        std::fs::rename(self.0.join(from), self.0.join(to))
+        std::fs::rename(self.join(from), self.join(to))
     }
 
     /// Windows cannot flush a directory; the rename is journaled by NTFS.
@@ -178,7 +198,8 @@ impl Dir {
 
 /// A regular file (opened without following a reparse point) of ours that nobody else may use.
 pub(super) fn private_file(file: &File) -> bool {
-    file.metadata().is_ok_and(|m| m.is_file()) && exposure_of_file(file).is_ok_and(|e| e.private())
+    file.metadata().is_ok_and(|m| m.is_file())
+        && exposure_of_file(file, Scope::Object).is_ok_and(|e| e.private())
 }
 
 /// Whether process `pid` no longer exists.

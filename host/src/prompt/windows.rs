@@ -2,8 +2,9 @@
 //! captured credbox's standard streams; echo is off while the code is typed.
 //!
 //! A console read cannot be given a deadline, so a thread reads the line and the prompt waits for
-//! it until the deadline. Ctrl-C ends credbox with the echo still off; cmd.exe and PowerShell
-//! reset the console's input mode when they read their next command.
+//! it until the deadline, then cancels the read (so that a long-running credbox does not swallow
+//! the next line typed at the console). Ctrl-C ends credbox with the echo still off; cmd.exe and
+//! PowerShell reset the console's input mode when they read their next command.
 
 use std::fs::File;
 use std::io::{BufRead, Write};
@@ -42,16 +43,21 @@ pub(super) fn ask_quietly(console: &File, question: &str, deadline: Instant) -> 
     let _ = write!(out, "{question}");
     let _ = out.flush();
     let (sender, receiver) = mpsc::channel();
-    let reader = input.try_clone().map_err(|_| PromptError::Cancelled)?;
-    std::thread::spawn(move || {
+    let console_in = input.try_clone().map_err(|_| PromptError::Cancelled)?;
+    let reader = std::thread::spawn(move || {
         let mut line = String::new();
-        let read = std::io::BufReader::new(std::io::Read::take(reader, 256)).read_line(&mut line);
+        let read = std::io::BufReader::new(std::io::Read::take(console_in, 256)).read_line(&mut line);
         let _ = sender.send(read.ok().filter(|&n| n > 0).map(|_| line));
     });
     let answer = receiver
         .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         .ok()
         .flatten();
+    if answer.is_none() && !reader.is_finished() {
+        use std::os::windows::io::AsRawHandle;
+        // SAFETY: the handle of a thread that is still running (it is not joined or detached yet).
+        unsafe { windows_sys::Win32::System::IO::CancelSynchronousIo(reader.as_raw_handle() as _) };
+    }
     let _ = writeln!(out);
     if quiet {
         // SAFETY: as above.

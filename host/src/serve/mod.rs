@@ -111,7 +111,8 @@ impl Token {
         #[cfg(windows)]
         {
             let _ = &meta;
-            let exposure = crate::acl::exposure_of_file(&file).map_err(cannot_read)?;
+            let exposure =
+                crate::acl::exposure_of_file(&file, crate::acl::Scope::Object).map_err(cannot_read)?;
             if exposure.foreign_owner {
                 return Err(usage(
                     "it belongs to another user; use a token file of your own, private to you".into(),
@@ -119,7 +120,7 @@ impl Token {
             }
             if !exposure.private() {
                 return Err(usage(format!(
-                    "other users can read it; make it private: icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%\":F",
+                    "other users can read it; make it yours alone (in cmd.exe: icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%\":F, then remove any other entry icacls lists)",
                     path.display()
                 )));
             }

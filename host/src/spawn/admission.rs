@@ -204,7 +204,7 @@ fn writable_by_others(program: &Path, meta: &std::fs::Metadata) -> Result<(), Sp
 /// owner and ACL: a `.cmd` pinned is read again by cmd.exe after the start.
 #[cfg(windows)]
 fn writable_by_others(program: &Path, file: &std::fs::File) -> Result<(), SpawnError> {
-    let exposure = crate::acl::exposure_of_file(file)
+    let exposure = crate::acl::exposure_of_file(file, crate::acl::Scope::Object)
         .map_err(|e| SpawnError::Failed(format!("reading the ACL of `{}`: {e}", program.display())))?;
     if exposure.foreign_owner || exposure.others_write {
         return Err(SpawnError::Denied(format!(

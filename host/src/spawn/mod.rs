@@ -141,7 +141,8 @@ pub fn run(
     reaper::reap_orphans();
     refuse_shell(policy, command)?;
     let (program, args) = program_and_args(command)?;
-    // A pinned program is hashed from an open descriptor and run from that same descriptor, so
+    // A pinned program is hashed from an open descriptor and run from that same descriptor (on
+    // Windows: held open against writers, and the started process's image compared with it), so
     // swapping the file between the check and the exec runs nothing unpinned.
     let pinned = match &policy.allow_list {
         Some(allowed) => admit(&program, allowed)?,

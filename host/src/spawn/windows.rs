@@ -3,8 +3,17 @@
 //! pipes cannot be polled).
 //!
 //! The helper is created suspended and only resumed once it is in the job: a process it starts is
-//! in the job from its creation, so nothing escapes between the spawn and the assignment. The job
-//! does not allow breakaway, so no descendant can leave it either.
+//! in the job from its creation, so nothing escapes between the spawn and the assignment, and the
+//! job allows no breakaway. (A helper can still have a process started for it elsewhere, by the
+//! Task Scheduler or WMI, or with a parent outside the job: Windows gives a process of the user
+//! those powers, and docs/PLATFORMS.md says so.) The job ends with credbox: if credbox dies while
+//! a helper runs, the helper goes too, as a timeout would end it; a helper that finished may leave
+//! what it started running (an agent), as on Unix.
+//!
+//! Under an allow-list, the program is looked up and checked by path and then started by path,
+//! and std's Windows lookup tries `NAME.exe` before `NAME`: so before the helper runs, the file
+//! its process was made from is compared with the one that was admitted (for a pin, the very
+//! file that was hashed, held open since), and a different one is killed unstarted.
 
 use std::io::Read;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
@@ -19,7 +28,9 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
 };
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, TerminateJobObject,
+    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
+    TerminateJobObject,
 };
 use windows_sys::Win32::System::Threading::{
     CREATE_SUSPENDED, OpenThread, ResumeThread, THREAD_SUSPEND_RESUME,
@@ -63,7 +74,7 @@ pub(super) fn run_bounded(
         program,
         args,
         shell,
-        pinned: _held_open,
+        pinned,
         chain,
     } = launch;
     let mut command = Command::new(program);
@@ -83,16 +94,18 @@ pub(super) fn run_bounded(
         .stderr(Stdio::piped())
         .creation_flags(CREATE_SUSPENDED);
     let mut child = command.spawn().map_err(|e| spawn_failure(program, &e))?;
-    let job = match contain(&child) {
+    let admitted = match (pinned, &policy.allow_list) {
+        (Some(file), _) => Some(Admitted::Held(file)),
+        (None, Some(_)) if shell.is_none() => Some(Admitted::Path(program)),
+        _ => None,
+    };
+    let job = match contain(&child, program, admitted) {
         Ok(job) => job,
-        Err(e) => {
-            // Never let it run outside the job.
+        Err(refusal) => {
+            // It never ran: it is still suspended.
             let _ = child.kill();
             let _ = child.wait();
-            return Err(SpawnError::Failed(format!(
-                "could not place `{}` in a job object: {e}",
-                program.display()
-            )));
+            return Err(refusal.into_error(program));
         }
     };
     let deadline = Instant::now() + timeout;
@@ -144,6 +157,8 @@ pub(super) fn run_bounded(
         forward::flush(Instant::now() + STDERR_DRAIN);
     }
     let status = exited.expect("the loop ends once it has exited");
+    // The helper finished: what it started may outlive credbox (an agent), as on Unix.
+    let _ = set_kill_on_close(&job, false);
     Ok(SpawnOutput {
         status: Exit::Code(status.code().unwrap_or(-1)),
         stdout: output.stdout,
@@ -159,21 +174,148 @@ fn end_job(job: &OwnedHandle, child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Put the suspended `child` in a new job, then let it run.
-fn contain(child: &Child) -> std::io::Result<OwnedHandle> {
+/// What the allow-list admitted, to compare the started process's image with.
+enum Admitted<'a> {
+    /// The pinned file, held open since it was hashed.
+    Held(&'a std::fs::File),
+    /// The program at this path.
+    Path(&'a Path),
+}
+
+/// Why a suspended helper was not let run.
+enum Refusal {
+    Job(std::io::Error),
+    /// Its image is not the admitted file (this path instead, when known).
+    OtherImage(Option<PathBuf>),
+}
+
+impl Refusal {
+    fn into_error(self, program: &Path) -> SpawnError {
+        match self {
+            Refusal::Job(e) => SpawnError::Failed(format!(
+                "could not place `{}` in a job object: {e}",
+                program.display()
+            )),
+            Refusal::OtherImage(image) => SpawnError::Denied(format!(
+                "starting `{}` ran {} instead, which is not what the allow-list admitted; \
+                 remove that file, or name the program with its extension",
+                program.display(),
+                image.map_or_else(|| "another file".to_string(), |i| format!("`{}`", i.display()))
+            )),
+        }
+    }
+}
+
+/// Put the suspended `child` in a new job that ends with credbox, check that it is the admitted
+/// program, then let it run.
+fn contain(child: &Child, program: &Path, admitted: Option<Admitted<'_>>) -> Result<OwnedHandle, Refusal> {
     // SAFETY: no security attributes, no name: a new anonymous job we own.
     let raw = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
     if raw.is_null() {
-        return Err(std::io::Error::last_os_error());
+        return Err(Refusal::Job(std::io::Error::last_os_error()));
     }
     // SAFETY: a fresh handle nobody else owns.
     let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+    set_kill_on_close(&job, true).map_err(Refusal::Job)?;
     // SAFETY: both handles are valid for the call.
     if unsafe { AssignProcessToJobObject(raw, child.as_raw_handle() as HANDLE) } == 0 {
+        return Err(Refusal::Job(std::io::Error::last_os_error()));
+    }
+    if let Some(admitted) = admitted {
+        let expected = match admitted {
+            // Windows runs a batch file through cmd.exe (std: the system's), which then reads it.
+            _ if is_batch(program) => std::fs::File::open(system_cmd()?).and_then(|f| file_id(&f)),
+            Admitted::Held(file) => file_id(file),
+            Admitted::Path(path) => std::fs::File::open(path).and_then(|f| file_id(&f)),
+        };
+        let image = image_path(child).ok();
+        let actual = image
+            .as_ref()
+            .map(|path| std::fs::File::open(path).and_then(|f| file_id(&f)));
+        match (expected, actual) {
+            (Ok(expected), Some(Ok(actual))) if expected == actual => {}
+            _ => return Err(Refusal::OtherImage(image)),
+        }
+    }
+    resume(child.id()).map_err(Refusal::Job)?;
+    Ok(job)
+}
+
+fn is_batch(program: &Path) -> bool {
+    program
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("bat") || e.eq_ignore_ascii_case("cmd"))
+}
+
+/// The system's cmd.exe, which std runs batch files with.
+fn system_cmd() -> Result<PathBuf, Refusal> {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
+    let mut buffer = vec![0u16; 1024];
+    // SAFETY: the buffer holds the length given.
+    let len = unsafe { GetSystemDirectoryW(buffer.as_mut_ptr(), buffer.len() as u32) } as usize;
+    if len == 0 || len > buffer.len() {
+        return Err(Refusal::Job(std::io::Error::last_os_error()));
+    }
+    Ok(PathBuf::from(std::ffi::OsString::from_wide(&buffer[..len])).join("cmd.exe"))
+}
+
+/// Whether closing the job (credbox ending) ends what is in it.
+fn set_kill_on_close(job: &OwnedHandle, kill: bool) -> std::io::Result<()> {
+    // SAFETY: plain data, zeroed; only the limit flags are set.
+    let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    if kill {
+        limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    }
+    // SAFETY: a job handle we own and a struct of the size given.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job.as_raw_handle() as HANDLE,
+            JobObjectExtendedLimitInformation,
+            (&limits as *const JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
+            std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+        )
+    };
+    if ok == 0 {
         return Err(std::io::Error::last_os_error());
     }
-    resume(child.id())?;
-    Ok(job)
+    Ok(())
+}
+
+/// The file the process was made from.
+fn image_path(child: &Child) -> std::io::Result<PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::System::Threading::{PROCESS_NAME_WIN32, QueryFullProcessImageNameW};
+    let mut buffer = vec![0u16; 32_768];
+    let mut len = buffer.len() as u32;
+    // SAFETY: the buffer holds `len` characters; the process handle is std's own.
+    let ok = unsafe {
+        QueryFullProcessImageNameW(
+            child.as_raw_handle() as HANDLE,
+            PROCESS_NAME_WIN32,
+            buffer.as_mut_ptr(),
+            &mut len,
+        )
+    };
+    if ok == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(PathBuf::from(std::ffi::OsString::from_wide(
+        &buffer[..len as usize],
+    )))
+}
+
+/// Which file this is: its volume and its index there.
+fn file_id(file: &std::fs::File) -> std::io::Result<(u32, u32, u32)> {
+    use windows_sys::Win32::Storage::FileSystem::{BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle};
+    // SAFETY: plain data, filled by the call on a handle we hold.
+    unsafe {
+        let mut info: BY_HANDLE_FILE_INFORMATION = std::mem::zeroed();
+        if GetFileInformationByHandle(file.as_raw_handle() as HANDLE, &mut info) == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow))
+    }
 }
 
 /// Resume the (only) thread of the suspended process `pid`. std keeps the thread handle that
