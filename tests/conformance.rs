@@ -12,14 +12,16 @@
 //! Out of scope: scenarios that need web identity, SSO or instance metadata.
 
 mod common;
+mod expect;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{conformance, stderr_of, stdout_of};
+use common::{stderr_of, stdout_of};
 use credbox::files::{Platform, locate};
+use expect::conformance;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -99,29 +101,6 @@ fn export(
     command.output().unwrap()
 }
 
-/// What BEHAVIOUR.md §4 says of each Go fixture used as a helper's stdout: `Ok(access key)` or
-/// `Err((exit code, message fragment))`.
-fn go_output_expectation(file: &str) -> Result<&'static str, (i32, &'static str)> {
-    match file {
-        "static.json" => Ok("accesskey"),
-        "nonexpire.json" => Ok("accessKey"),
-        "longsessiontoken.json" => Ok("ASIAXXXXXXXXXXXXXXXX"),
-        // Go treats these as valid (it never runs them in the not_alone case); as output they are.
-        "verybad.json" => Ok("veryBadAccessKeyID"),
-        "expired.json" => Err((
-            5,
-            "returned expired credentials (Expiration 2000-01-01T00:00:00Z)",
-        )),
-        "malformed.json" => Err((5, "the JSON document is incomplete")),
-        // Named after Go's test, but it lacks SecretAccessKey (and missingsecret.json lacks
-        // AccessKeyId): read the JSON, not the name.
-        "missingkey.json" => Err((5, "has no SecretAccessKey")),
-        "missingsecret.json" => Err((5, "has no AccessKeyId")),
-        "wrongversion.json" => Err((5, "has Version 2")),
-        other => panic!("no expectation for {other}: add one"),
-    }
-}
-
 fn go_output_trials() -> Vec<Trial> {
     let testdata = processcreds_dir().join("testdata");
     let mut files: Vec<String> = std::fs::read_dir(&testdata)
@@ -141,7 +120,7 @@ fn go_output_trials() -> Vec<Trial> {
                     common::quoted(&path)
                 ));
                 let output = sandbox.credbox().args(["export", "--no-cache"]).output().unwrap();
-                match go_output_expectation(&file) {
+                match expect::go_output(&file) {
                     Ok(key) => {
                         check(output.status.success(), || stderr_of(&output))?;
                         let printed: Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -6,6 +6,9 @@
 //! output). Each test sets up its own directory with a config file, a cache directory and a home.
 
 #[cfg(windows)]
+mod expect;
+
+#[cfg(windows)]
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--helper") {
@@ -46,6 +49,19 @@ mod helper {
                 println!(
                     r#"{{"Version":1,"AccessKeyId":"{KEY}","SecretAccessKey":"windows-secret","SessionToken":"windows-token","Expiration":"2099-01-01T00:00:00Z"}}"#
                 );
+                ExitCode::SUCCESS
+            }
+            // Record the arguments after the file's name in it, then print credentials.
+            "args" => {
+                let rest: Vec<&String> = args.iter().skip(2).collect();
+                std::fs::write(arg(1), serde_json::to_vec(&rest).unwrap()).unwrap();
+                run(&["print".to_string()])
+            }
+            // Print a file as it is (an SDK fixture as a helper's stdout).
+            "cat" => {
+                std::io::stdout()
+                    .write_all(&std::fs::read(arg(1)).unwrap())
+                    .unwrap();
                 ExitCode::SUCCESS
             }
             // Print the credentials `exec` gave, then exit with the code asked for.
@@ -91,7 +107,7 @@ mod suite {
     type Test = fn() -> Result<(), Failed>;
 
     pub fn tests() -> Vec<Trial> {
-        let tests: [(&str, Test); 17] = [
+        let tests: [(&str, Test); 18] = [
             ("the_embedded_guest_is_precompiled_for_windows", precompiled),
             ("export_runs_a_windows_helper_without_a_shell", export),
             ("a_bare_program_name_is_found_through_pathext", pathext),
@@ -115,10 +131,111 @@ mod suite {
                 planted_exe,
             ),
             ("a_helper_does_not_outlive_a_killed_credbox", killed_credbox),
+            ("run_caches_a_windows_helper", run),
         ];
-        tests
+        let mut trials: Vec<Trial> = tests
             .into_iter()
             .map(|(name, test)| Trial::test(name, test))
+            .collect();
+        trials.extend(file_location_trials());
+        trials.extend(go_output_trials());
+        trials
+    }
+
+    fn read_json(path: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    /// smithy-rs's file-location cases for Windows, through the real binary: with each case's
+    /// environment, the missing profile's error names the two files credbox looked in.
+    fn file_location_trials() -> Vec<Trial> {
+        let suite = read_json(
+            &super::expect::conformance().join("smithy-rs/aws-runtime/test-data/file-location-tests.json"),
+        );
+        let cases: Vec<serde_json::Value> = suite["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|case| case["platform"] == "windows")
+            .cloned()
+            .collect();
+        cases
+            .into_iter()
+            .enumerate()
+            .map(|(i, case)| {
+                let name = format!("conformance: file-location (windows) #{}", i + 1);
+                Trial::test(name, move || {
+                    let mut command = Command::new(env!("CARGO_BIN_EXE_credbox"));
+                    for var in [
+                        "HOME",
+                        "USERPROFILE",
+                        "HOMEDRIVE",
+                        "HOMEPATH",
+                        "AWS_CONFIG_FILE",
+                        "AWS_SHARED_CREDENTIALS_FILE",
+                        "AWS_PROFILE",
+                    ] {
+                        command.env_remove(var);
+                    }
+                    for (var, value) in case["environment"].as_object().unwrap() {
+                        command.env(var, value.as_str().unwrap());
+                    }
+                    let output = command
+                        .args(["export", "--no-cache", "--profile", "no-such-profile"])
+                        .output()?;
+                    let expected = format!(
+                        "profile not found in {} or {}",
+                        case["configLocation"].as_str().unwrap(),
+                        case["credentialsLocation"].as_str().unwrap()
+                    );
+                    check(
+                        String::from_utf8_lossy(&output.stderr).contains(&expected),
+                        format!("{}\nexpected: {expected}\n{}", case["name"], text(&output)),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// aws-sdk-go's processcreds fixtures as a Windows helper's stdout, held to what the Linux
+    /// suite holds them to (tests/expect).
+    fn go_output_trials() -> Vec<Trial> {
+        let testdata = super::expect::conformance().join("aws-sdk-go/aws/credentials/processcreds/testdata");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&testdata)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|path| {
+                let file = path.file_name().unwrap().to_string_lossy().into_owned();
+                Trial::test(format!("conformance: aws-sdk-go output {file}"), move || {
+                    let world = World::new(&format!(
+                        "[profile p]\ncredential_process = {} \"{}\"\n",
+                        helper_command("cat"),
+                        path.display()
+                    ));
+                    let output = world
+                        .credbox(&["export", "--profile", "p", "--no-cache", "--format", "process"])
+                        .output()?;
+                    match super::expect::go_output(&file) {
+                        Ok(key) => {
+                            check(output.status.success(), text(&output))?;
+                            let printed: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+                            check(printed["AccessKeyId"] == key, text(&output))
+                        }
+                        Err((code, fragment)) => {
+                            check(output.status.code() == Some(code), text(&output))?;
+                            check(
+                                String::from_utf8_lossy(&output.stderr).contains(fragment),
+                                text(&output),
+                            )
+                        }
+                    }
+                })
+            })
             .collect()
     }
 
@@ -294,6 +411,37 @@ mod suite {
         check(
             String::from_utf8_lossy(&output.stdout).trim() == KEY,
             text(&output),
+        )
+    }
+
+    /// `credbox run -- HELPER ARGS`, the caching wrapper: the helper gets its arguments exactly
+    /// (spaces, quotes, backslashes), and the second call is served from the cache.
+    fn run() -> Result<(), Failed> {
+        let world = World::new("");
+        let seen = world.path("args.json");
+        let exe = helper_exe();
+        let tricky = ["a b", r#"say "hi""#, r"C:\dir\", r#"\"x"#, "", "x|y&z"];
+        let run = || {
+            world
+                .credbox(&["run", "--"])
+                .arg(&exe)
+                .args(["--helper", "args"])
+                .arg(&seen)
+                .args(tricky)
+                .output()
+        };
+        let first = run()?;
+        check(first.status.success(), text(&first))?;
+        let json: serde_json::Value = serde_json::from_slice(&first.stdout)?;
+        check(json["AccessKeyId"] == KEY, text(&first))?;
+        let got: Vec<String> = serde_json::from_slice(&std::fs::read(&seen)?)?;
+        check(got == tricky, format!("the helper got {got:?}"))?;
+        std::fs::remove_file(&seen)?;
+        let again = run()?;
+        check(again.status.success(), text(&again))?;
+        check(
+            !seen.exists(),
+            "the helper ran again: the second call was not served from the cache",
         )
     }
 

@@ -183,14 +183,6 @@ pub fn session_json(hours: i64) -> String {
     )
 }
 
-/// The AWS SDKs' conformance fixtures, kept in the repository (`tests/fixtures/conformance`).
-pub fn conformance() -> PathBuf {
-    match std::env::var_os("CREDBOX_CONFORMANCE_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/conformance"),
-    }
-}
-
 pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -315,12 +315,39 @@ fn profileless(label: String, helper: Helper) -> ProcessSettings {
     }
 }
 
-/// Quote words so that the guest's shell-word splitting gives them back unchanged.
+/// Quote words so that the guest's splitting, by this system's rules, gives them back unchanged.
 fn shell_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let quote = match files::Platform::current() {
+        files::Platform::Unix => |word: &str| format!("'{}'", word.replace('\'', r"'\''")),
+        files::Platform::Windows => windows_quote,
+    };
+    argv.iter().map(|word| quote(word)).collect::<Vec<_>>().join(" ")
+}
+
+/// One word in double quotes by the Windows C runtime's rules (which the guest splits by, as
+/// botocore does): a backslash run is doubled where it ends at a quote, and a quote is escaped.
+/// (std quotes so inside `Command`, but does not expose it.)
+fn windows_quote(word: &str) -> String {
+    let mut quoted = String::from("\"");
+    let mut backslashes = 0;
+    for c in word.chars() {
+        match c {
+            '\\' => backslashes += 1,
+            '"' => {
+                quoted.extend(std::iter::repeat_n('\\', 2 * backslashes + 1));
+                quoted.push('"');
+                backslashes = 0;
+            }
+            c => {
+                quoted.extend(std::iter::repeat_n('\\', backslashes));
+                quoted.push(c);
+                backslashes = 0;
+            }
+        }
+    }
+    quoted.extend(std::iter::repeat_n('\\', 2 * backslashes));
+    quoted.push('"');
+    quoted
 }
 
 /// Seconds since the Unix epoch, by the system clock.
