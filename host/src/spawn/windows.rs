@@ -68,8 +68,9 @@ pub(super) fn run_bounded(
     launch: Launch<'_>,
     timeout: Duration,
 ) -> Result<SpawnOutput, SpawnError> {
-    // A pinned program stays open, shared for reading only, until it has been started: nobody
-    // can write, rename or delete it in between, so what runs is what was hashed.
+    // A pinned program stays open, shared for reading only, until the helper has exited (the
+    // caller holds it): nobody can write, rename or delete it meanwhile, and the image of the
+    // started process is compared with it before it runs (`contain`).
     let Launch {
         program,
         args,
