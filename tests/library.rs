@@ -193,7 +193,6 @@ fn every_runtime_shares_the_embedded_guest_running_in_place() {
     sandbox.config("[profile p]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\n");
     let locations = locations(&sandbox);
     assert!(Runtime::new().unwrap().guest_runs_in_place().unwrap());
-    assert!(!Runtime::new().unwrap().guest_compiled_at_start().unwrap());
     // Made executable in place, but never writable and executable at once (W^X).
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let wx: Vec<&str> = maps

@@ -82,6 +82,8 @@ mod helper {
                 ExitCode::SUCCESS
             }
             "survive" => {
+                // Proof that it ran at all: the tests check for this before the marker.
+                std::fs::write(format!("{}.started", arg(1)), b"").unwrap();
                 std::thread::sleep(Duration::from_secs(2));
                 std::fs::write(arg(1), b"the grandchild outlived the timeout").unwrap();
                 ExitCode::SUCCESS
@@ -367,11 +369,18 @@ mod suite {
     }
 
     fn shell_mode() -> Result<(), Failed> {
-        // `&` makes it a shell command: refused by default, run by cmd.exe with --allow-shell.
-        let world = World::new(&format!(
-            "[profile p]\ncredential_process = \"{}\" --helper print & rem\n",
-            helper_exe().display()
-        ));
+        // `&` makes it a shell command: refused by default, run by cmd.exe with --allow-shell,
+        // which runs the second command too.
+        let world = World::new("");
+        let marker = world.path("cmd-ran.txt");
+        std::fs::write(
+            world.path("config"),
+            format!(
+                "[profile p]\ncredential_process = \"{}\" --helper print & echo ran> \"{}\"\n",
+                helper_exe().display(),
+                marker.display()
+            ),
+        )?;
         let refused = world
             .credbox(&["export", "--profile", "p", "--no-cache"])
             .output()?;
@@ -393,7 +402,8 @@ mod suite {
             .output()?;
         check(output.status.success(), text(&output))?;
         let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-        check(json["AccessKeyId"] == KEY, text(&output))
+        check(json["AccessKeyId"] == KEY, text(&output))?;
+        check(marker.exists(), "cmd.exe did not run the second command")
     }
 
     fn exec() -> Result<(), Failed> {
@@ -489,6 +499,10 @@ mod suite {
         check(took < Duration::from_secs(20), format!("took {took:?}"))?;
         // The grandchild would write its file two seconds after it started.
         std::thread::sleep(Duration::from_secs(4));
+        check(
+            marker.with_extension("txt.started").exists(),
+            "the grandchild never started: nothing was tested",
+        )?;
         check(
             !marker.exists(),
             "a grandchild of the helper outlived the timeout (it is not in the job)",
@@ -724,6 +738,25 @@ mod suite {
         check(
             String::from_utf8_lossy(&elsewhere.stderr).contains("is not on the allow-list"),
             text(&elsewhere),
+        )?;
+        // A pinned copy that others may change is refused, whatever its hash.
+        let shared = world.path("shared-bin");
+        std::fs::create_dir(&shared)?;
+        let copy = shared.join("helper.exe");
+        std::fs::copy(&exe, &copy)?;
+        set_acl(&copy, "D:(A;;FA;;;WD)")?;
+        std::fs::write(
+            world.path("config"),
+            format!(
+                "[profile p]\ncredential_process = \"{}\" --helper print\n",
+                copy.display()
+            ),
+        )?;
+        let exposed = export(format!("{}={digest}", copy.display()))?;
+        check(exposed.status.code() == Some(4), text(&exposed))?;
+        check(
+            String::from_utf8_lossy(&exposed.stderr).contains("can be changed by other users"),
+            text(&exposed),
         )
     }
 
@@ -792,6 +825,10 @@ mod suite {
         credbox.wait()?;
         // The grandchild would write its file two seconds after it started.
         std::thread::sleep(Duration::from_secs(4));
+        check(
+            marker.with_extension("txt.started").exists(),
+            "the grandchild never started: nothing was tested",
+        )?;
         check(
             !marker.exists(),
             "the helper's grandchild outlived credbox (the job does not end with it)",

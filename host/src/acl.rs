@@ -1,6 +1,7 @@
 //! "Private" on Windows: a file or directory owned by this user whose access-control list lets in
-//! nobody but this user, SYSTEM and the Administrators (who can take any file anyway), as mode
-//! 0600/0700 and the owner's uid do on Unix. No crate reads and writes file ACLs for this, so the
+//! nobody but this user and the identities that can take any file anyway (SYSTEM, the
+//! Administrators, TrustedInstaller; and OWNER RIGHTS, which is the owner), as mode 0600/0700 and
+//! the owner's uid do on Unix. No crate reads and writes file ACLs for this, so the
 //! few Win32 calls are made here.
 
 use std::ffi::c_void;
@@ -11,7 +12,7 @@ use std::path::Path;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetNamedSecurityInfoW,
-    GetSecurityInfo, SE_FILE_OBJECT, SetNamedSecurityInfoW, SetSecurityInfo,
+    GetSecurityInfo, SE_FILE_OBJECT, SetSecurityInfo,
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_SIZE_INFORMATION, AclSizeInformation, DACL_SECURITY_INFORMATION,
@@ -304,14 +305,14 @@ impl PrivateDescriptor {
 
     /// Create the new file `path` with this descriptor from its first instant (no window in
     /// which an inherited ACL lets someone open it), not following a link in its place:
-    /// `CREATE_NEW`, opened for reading, writing and its ACL, shared with nobody for deleting.
+    /// `CREATE_NEW`, opened for reading, writing and its ACL.
     pub fn create_new(&self, path: &Path) -> std::io::Result<std::fs::File> {
         use std::os::windows::io::FromRawHandle;
         use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
         use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
         use windows_sys::Win32::Storage::FileSystem::{
-            CREATE_NEW, CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_READ,
-            FILE_SHARE_WRITE,
+            CREATE_NEW, CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_DELETE,
+            FILE_SHARE_READ, FILE_SHARE_WRITE,
         };
         const ACCESS: u32 = 0x8000_0000 | 0x4000_0000 | 0x0004_0000; // GENERIC_READ | GENERIC_WRITE | WRITE_DAC
         let attributes = SECURITY_ATTRIBUTES {
@@ -326,7 +327,9 @@ impl PrivateDescriptor {
             CreateFileW(
                 name.as_ptr(),
                 ACCESS,
-                FILE_SHARE_READ | FILE_SHARE_WRITE,
+                // Deletion shared too, so that `cache clear` removes a lock file another credbox
+                // holds, as unlink does on Unix (only the ACL's users may open it at all).
+                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                 &attributes,
                 CREATE_NEW,
                 FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
@@ -338,23 +341,6 @@ impl PrivateDescriptor {
         }
         // SAFETY: a fresh handle nobody else owns.
         Ok(unsafe { std::fs::File::from_raw_handle(handle as _) })
-    }
-
-    /// Replace the ACL of the file at `path` with this one (chmod 600/700).
-    pub fn apply_to_path(&self, path: &Path) -> std::io::Result<()> {
-        let name = wide(path);
-        // SAFETY: a NUL-terminated path and an ACL inside our descriptor.
-        check(unsafe {
-            SetNamedSecurityInfoW(
-                name.as_ptr(),
-                SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                self.dacl()?,
-                std::ptr::null(),
-            )
-        })
     }
 
     /// Replace the ACL of the open `file` (opened with WRITE_DAC) with this one.

@@ -104,7 +104,12 @@ pub fn write_atomically(path: &Path, contents: &[u8], access: Access) -> std::io
     };
     let dir = target.parent().unwrap_or(Path::new("."));
     create_private_dirs(dir)?;
+    #[cfg(windows)]
+    if stays_private(&target, access) {
+        return write_private(dir, &target, contents);
+    }
     let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
+    #[cfg(unix)]
     keep_mode(&target, &temp, access)?;
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
@@ -147,23 +152,37 @@ fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> s
 /// are private (an ACL for this user, SYSTEM and the Administrators only); any other keeps what
 /// its directory gives.
 #[cfg(windows)]
-fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> std::io::Result<()> {
+fn stays_private(target: &Path, access: Access) -> bool {
     let was = crate::acl::exposure_of_path(target);
-    let private = match (&was, access) {
-        (Err(_), _) | (_, Access::OwnerOnly) => true,
-        (Ok(exposure), Access::Keep) => exposure.private(),
-    };
     if access == Access::OwnerOnly && was.as_ref().is_ok_and(|e| !e.private()) {
         tracing::warn!(
             "{} was readable by others and now holds a secret: made it private",
             target.display()
         );
     }
-    if private {
-        // By path: tempfile's handle has no WRITE_DAC. The file is new and empty until written.
-        crate::acl::PrivateDescriptor::new()?.apply_to_path(temp.path())?;
+    match (was, access) {
+        (Err(_), _) | (_, Access::OwnerOnly) => true,
+        (Ok(exposure), Access::Keep) => exposure.private(),
     }
-    Ok(())
+}
+
+/// Write `target` through a temporary file created private from its first instant (a file made
+/// by tempfile would carry the directory's ACL until changed, and whoever opened it then could
+/// read the secret written after), then renamed over it.
+#[cfg(windows)]
+fn write_private(dir: &Path, target: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let private = crate::acl::PrivateDescriptor::new()?;
+    crate::atomic::replace_through_new(
+        |attempt| {
+            let temp = dir.join(format!(".credbox-{}-{attempt}", std::process::id()));
+            private.create_new(&temp).map(|file| (temp, file))
+        },
+        contents,
+        |temp| std::fs::rename(temp, target),
+        |temp| {
+            let _ = std::fs::remove_file(temp);
+        },
+    )
 }
 
 /// Make the rename durable. (Windows cannot flush a directory; NTFS journals the rename.)

@@ -10,6 +10,7 @@
 
 #[cfg(windows)]
 mod acl;
+mod atomic;
 pub mod audit;
 #[cfg(feature = "aws-sdk")]
 pub mod aws;

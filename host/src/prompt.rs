@@ -4,8 +4,8 @@
 //! (botocore does). The code is read without echo, as the AWS CLI reads it, and goes nowhere but
 //! the guest, and only when it is six digits. The answer is bounded: without a terminal, or in the
 //! background of one (where touching it would stop the process while it holds a cache lock), the
-//! answer is immediate; at a terminal, the person has until the deadline; Ctrl-C restores the echo
-//! before it ends credbox.
+//! answer is immediate; at a terminal, the person has until the deadline; on Unix, Ctrl-C restores
+//! the echo before it ends credbox (Windows: `prompt/windows.rs` says what stands for each).
 
 use std::time::{Duration, Instant};
 

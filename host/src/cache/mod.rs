@@ -6,7 +6,7 @@
 //! concurrent invocations run a helper once.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -140,14 +140,15 @@ impl Cache {
             if created || cache.open_private(TAG).is_none() {
                 return Err(format!(
                     "the cache directory {shown} can be read or written by other users, and credbox did not create it; \
-                     run `chmod 700 {shown}` if it is meant for credbox, or set CREDBOX_CACHE_DIR to a private directory"
+                     {} if it is meant for credbox, or set CREDBOX_CACHE_DIR to a private directory",
+                    sys::MAKE_PRIVATE_HINT.replace("{dir}", &shown.to_string())
                 ));
             }
             cache
                 .fd
                 .make_private()
                 .map_err(|e| format!("cannot make {shown} private: {e}"))?;
-            warn!("the cache directory {shown} was open to other users; made it 0700");
+            warn!("the cache directory {shown} was open to other users; made it private");
             cache.remove_foreign();
         }
         Ok(cache)
@@ -242,24 +243,17 @@ impl Cache {
     /// Write `name` in the cache directory atomically, 0600 (also used for compiled plugins).
     pub(crate) fn write_file(&self, name: &str, contents: &[u8]) -> std::io::Result<()> {
         self.remove_abandoned_temporaries();
-        let (temp, mut file) = (0u32..)
-            .map(temp_name)
-            .find_map(|temp| match self.fd.create_new(&temp) {
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
-                result => Some(result.map(|file| (temp, file))),
-            })
-            .expect("an unbounded range")?;
-        let written = file
-            .write_all(contents)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| {
-                drop(file); // Windows renames no file that is open
-                self.fd.rename(&temp, name)
-            });
-        if written.is_err() {
-            let _ = self.fd.remove(&temp);
-        }
-        written?;
+        crate::atomic::replace_through_new(
+            |attempt| {
+                let temp = temp_name(attempt);
+                self.fd.create_new(&temp).map(|file| (temp, file))
+            },
+            contents,
+            |temp| self.fd.rename(temp, name),
+            |temp| {
+                let _ = self.fd.remove(temp);
+            },
+        )?;
         self.fd.sync()
     }
 

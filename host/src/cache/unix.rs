@@ -8,6 +8,9 @@ use std::path::Path;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
+/// How the user makes a directory private, for messages.
+pub(super) const MAKE_PRIVATE_HINT: &str = "run `chmod 700 {dir}`";
+
 /// A directory held open.
 #[derive(Debug)]
 pub(super) struct Dir(OwnedFd);

@@ -33,6 +33,9 @@ const WRITE_DAC: u32 = 0x0004_0000;
 /// FILE_SHARE_READ | FILE_SHARE_WRITE: not FILE_SHARE_DELETE, so nobody renames it while held.
 const SHARE_ALL_BUT_DELETE: u32 = 0x1 | 0x2;
 
+/// How the user makes a directory private, for messages.
+pub(super) const MAKE_PRIVATE_HINT: &str = "make it yours alone (icacls \"{dir}\" /inheritance:r /grant:r \"%USERNAME%\":(OI)(CI)F, then remove any other entry icacls lists)";
+
 /// A directory: its checked path, and a handle that keeps the path naming it.
 #[derive(Debug)]
 pub(super) struct Dir {
@@ -135,8 +138,9 @@ impl Dir {
         })
     }
 
-    /// Give the directory the private ACL, for what is created in it from now on (through the
-    /// handle, which does not push it onto existing files: they are judged one by one).
+    /// Give the directory the private ACL, for what is created in it from now on. The files
+    /// already there are judged one by one afterwards (`remove_foreign`), by owner as well as
+    /// ACL, whatever they inherit from this.
     pub fn make_private(&self) -> std::io::Result<()> {
         PrivateDescriptor::new()?.apply_to_file(&self.held)
     }

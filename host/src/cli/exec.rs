@@ -39,6 +39,10 @@ pub fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]
     let child = child.spawn().map_err(|e| could_not_run(command, &e))?;
     let code = signals::wait_forwarding_term(child);
     endpoint.shutdown();
+    // Windows exit codes are 32 bits (0xC000013A after Ctrl-C): pass them on whole.
+    #[cfg(windows)]
+    std::process::exit(code);
+    #[cfg(unix)]
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 

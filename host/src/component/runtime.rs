@@ -169,7 +169,7 @@ impl Runtime {
                         ..Self::link(engine, &component)?
                     });
                 }
-                Err(e) => debug!("the precompiled guest cannot run here ({e}); compiling it"),
+                Err(e) => debug!("the precompiled guest cannot run in place ({e}); copying it"),
             }
         }
         let engine = plain_engine().map_err(anyhow::Error::from)?.clone();

@@ -18,8 +18,13 @@ use windows_sys::Win32::System::Console::{
 
 use super::PromptError;
 
-/// The console's screen, if credbox has a console (a service or a detached process has none).
+/// The console's screen, if credbox has a console someone can see (a service, a detached process
+/// or one started with CREATE_NO_WINDOW has none: then the answer is immediate).
 pub fn foreground_terminal() -> Result<File, String> {
+    // SAFETY: no arguments; a null window means no visible console.
+    if unsafe { windows_sys::Win32::System::Console::GetConsoleWindow() }.is_null() {
+        return Err("there is no console window to ask on".into());
+    }
     File::options()
         .read(true)
         .write(true)

@@ -199,9 +199,9 @@ fn writable_by_others(program: &Path, meta: &std::fs::Metadata) -> Result<(), Sp
     Ok(())
 }
 
-/// Windows: the file is held open against writers from the hash to the start (`open_pinned`), and
-/// must be one only this user (or SYSTEM, the Administrators, TrustedInstaller) can change, by
-/// owner and ACL: a `.cmd` pinned is read again by cmd.exe after the start.
+/// Windows: the file is held open against writers from the hash until the helper has exited
+/// (`open_pinned`), and must be one only this user (or SYSTEM, the Administrators,
+/// TrustedInstaller) can change, by owner and ACL: afterwards it is run by path again.
 #[cfg(windows)]
 fn writable_by_others(program: &Path, file: &std::fs::File) -> Result<(), SpawnError> {
     let exposure = crate::acl::exposure_of_file(file, crate::acl::Scope::Object)

@@ -2,8 +2,9 @@
 //!
 //! The guest only says what to run and how long it would like to wait. Everything else is decided
 //! here, whatever the guest asks: no shell unless the user allowed one, an allow-list of programs
-//! with optional SHA-256 pins, a timeout ceiling that kills the helper's whole process group, a
-//! stdout cap, a bounded stderr tail, and a recursion guard.
+//! with optional SHA-256 pins, a timeout ceiling that kills everything the helper started (its
+//! process group on Unix, its Job Object on Windows: `unix.rs`, `windows.rs`), a stdout cap, a
+//! bounded stderr tail, and a recursion guard.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,7 +59,7 @@ pub struct SpawnPolicy {
     pub max_timeout: Duration,
     /// What the helper reads on stdin.
     pub stdin: StdinMode,
-    /// Whether `sh -c` commands may run at all.
+    /// Whether shell commands (`sh -c`; on Windows `cmd.exe /c`) may run at all.
     pub allow_shell: bool,
     /// When set, only these programs may run.
     pub allow_list: Option<Vec<Allowed>>,
@@ -92,7 +93,7 @@ impl Default for SpawnPolicy {
 pub enum SpawnCommand {
     /// A program and its arguments, run without a shell.
     Argv(Vec<String>),
-    /// Text for `/bin/sh -c` (only with shell mode).
+    /// Text for `/bin/sh -c` (Windows: `cmd.exe /d /s /c`), only with shell mode.
     Shell(String),
 }
 
@@ -122,7 +123,7 @@ pub enum SpawnError {
     Denied(String),
     /// The OS could not start it; why.
     Failed(String),
-    /// It ran past this many milliseconds and its process group was killed.
+    /// It ran past this many milliseconds and was killed with everything it started.
     TimedOut(u64),
     /// It wrote more than this many bytes to stdout and was killed.
     OutputTooLarge(u64),

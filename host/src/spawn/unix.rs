@@ -313,6 +313,7 @@ fn set_nonblocking(pipe: &impl std::os::fd::AsFd) -> std::io::Result<()> {
 /// A command that executes the already-open `file` (Linux's fexecve, through its `/proc/self/fd`
 /// name), shown to the helper as `program`. The descriptor is made inheritable in the child only,
 /// because a `#!` script's interpreter opens the script by that name after the exec.
+#[cfg(target_os = "linux")]
 fn exec_descriptor(file: &std::fs::File, program: &Path) -> Command {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
@@ -330,7 +331,15 @@ fn exec_descriptor(file: &std::fs::File, program: &Path) -> Command {
     command
 }
 
-#[cfg(test)]
+/// Elsewhere (macOS) there is no `/proc/self/fd` to execute: the pinned program runs by its
+/// path, hashed just before from the descriptor, and admitted only if no one but its owner (you
+/// or root) can write it (docs/PLATFORMS.md says what this leaves open).
+#[cfg(not(target_os = "linux"))]
+fn exec_descriptor(_file: &std::fs::File, program: &Path) -> Command {
+    Command::new(program)
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use crate::spawn::{SpawnCommand, run};

@@ -114,8 +114,11 @@ pub(super) fn run_bounded(
         forward::prefer_terminal(policy.prompt == crate::prompt::PromptMode::Terminal);
     }
     let (events, receiver) = mpsc::channel();
-    read_in_thread(child.stdout.take().expect("piped"), Pipe::Stdout, events.clone());
-    read_in_thread(child.stderr.take().expect("piped"), Pipe::Stderr, events);
+    // Stopped when this returns, whatever holds the pipes open (something the helper left).
+    let _readers = Readers([
+        read_in_thread(child.stdout.take().expect("piped"), Pipe::Stdout, events.clone()),
+        read_in_thread(child.stderr.take().expect("piped"), Pipe::Stderr, events),
+    ]);
 
     let mut output = Collected::default();
     let mut exited = None;
@@ -130,11 +133,17 @@ pub(super) fn run_bounded(
         } else {
             deadline - now
         };
-        if let Ok(event) = receiver.recv_timeout(wait)
-            && output.take(event, policy.forward_stderr).is_err()
-        {
-            end_job(&job, &mut child);
-            return Err(SpawnError::OutputTooLarge(STDOUT_CAP as u64));
+        match receiver.recv_timeout(wait) {
+            Ok(event) => {
+                if output.take(event, policy.forward_stderr).is_err() {
+                    end_job(&job, &mut child);
+                    return Err(SpawnError::OutputTooLarge(STDOUT_CAP as u64));
+                }
+            }
+            // Both pipes closed and the helper still running: look for its exit every few ms
+            // instead of spinning.
+            Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if exited.is_none() {
             exited = child
@@ -361,7 +370,11 @@ enum Pipe {
 /// A chunk read from a pipe, or its end (`None`).
 type Event = (Pipe, Option<Vec<u8>>);
 
-fn read_in_thread(mut pipe: impl Read + Send + 'static, which: Pipe, events: mpsc::Sender<Event>) {
+fn read_in_thread(
+    mut pipe: impl Read + Send + 'static,
+    which: Pipe,
+    events: mpsc::Sender<Event>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut chunk = vec![0u8; 8192];
         loop {
@@ -377,7 +390,25 @@ fn read_in_thread(mut pipe: impl Read + Send + 'static, which: Pipe, events: mps
                 }
             }
         }
-    });
+    })
+}
+
+/// The two reader threads. A read still blocked when the run is over (a process the helper left
+/// holds the pipe) is cancelled, so that a long-running credbox (`serve`) keeps no thread and no
+/// pipe per such run.
+struct Readers([std::thread::JoinHandle<()>; 2]);
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        for reader in &self.0 {
+            if !reader.is_finished() {
+                // SAFETY: the handle of a thread that is neither joined nor detached yet.
+                unsafe {
+                    windows_sys::Win32::System::IO::CancelSynchronousIo(reader.as_raw_handle() as HANDLE)
+                };
+            }
+        }
+    }
 }
 
 /// What the helper wrote so far.
