@@ -230,10 +230,7 @@ mod suite {
                         }
                         Err((code, fragment)) => {
                             check(output.status.code() == Some(code), text(&output))?;
-                            check(
-                                String::from_utf8_lossy(&output.stderr).contains(fragment),
-                                text(&output),
-                            )
+                            says(&output, fragment)
                         }
                     }
                 })
@@ -303,6 +300,14 @@ mod suite {
         }
     }
 
+    /// `output`'s stderr holds `fragment` (else the failure shows everything).
+    fn says(output: &Output, fragment: &str) -> Result<(), Failed> {
+        check(
+            String::from_utf8_lossy(&output.stderr).contains(fragment),
+            text(output),
+        )
+    }
+
     fn text(output: &Output) -> String {
         format!(
             "status {:?}\nstdout: {}\nstderr: {}",
@@ -362,10 +367,7 @@ mod suite {
             .env("PATHEXT", ".BAT")
             .output()?;
         check(output.status.code() != Some(0), text(&output))?;
-        check(
-            String::from_utf8_lossy(&output.stderr).contains("was not found on PATH"),
-            text(&output),
-        )
+        says(&output, "was not found on PATH")
     }
 
     fn shell_mode() -> Result<(), Failed> {
@@ -385,10 +387,7 @@ mod suite {
             .credbox(&["export", "--profile", "p", "--no-cache"])
             .output()?;
         check(refused.status.code() != Some(0), text(&refused))?;
-        check(
-            String::from_utf8_lossy(&refused.stderr).contains("--allow-shell"),
-            text(&refused),
-        )?;
+        says(&refused, "--allow-shell")?;
         let output = world
             .credbox(&[
                 "export",
@@ -492,10 +491,7 @@ mod suite {
             .output()?;
         let took = started.elapsed();
         check(output.status.code() != Some(0), text(&output))?;
-        check(
-            String::from_utf8_lossy(&output.stderr).contains("did not finish within 1.0 s"),
-            text(&output),
-        )?;
+        says(&output, "did not finish within 1.0 s")?;
         check(took < Duration::from_secs(20), format!("took {took:?}"))?;
         // The grandchild would write its file two seconds after it started.
         std::thread::sleep(Duration::from_secs(4));
@@ -667,10 +663,7 @@ mod suite {
             .env("CREDBOX_CACHE_DIR", &shared)
             .output()?;
         check(output.status.success(), text(&output))?;
-        check(
-            String::from_utf8_lossy(&output.stderr).contains("can be read or written by other users"),
-            text(&output),
-        )?;
+        says(&output, "can be read or written by other users")?;
         check(
             entries(&shared).is_empty(),
             "an entry was written to a shared directory",
@@ -703,10 +696,7 @@ mod suite {
         }
         let output = serve.wait_with_output()?;
         check(output.status.code() == Some(2), text(&output))?;
-        check(
-            String::from_utf8_lossy(&output.stderr).contains("other users can read it"),
-            text(&output),
-        )
+        says(&output, "other users can read it")
     }
 
     fn pins() -> Result<(), Failed> {
@@ -729,16 +719,10 @@ mod suite {
         check(pinned.status.success(), text(&pinned))?;
         let wrong = export(format!("{}={}", exe.display(), "0".repeat(64)))?;
         check(wrong.status.code() == Some(4), text(&wrong))?;
-        check(
-            String::from_utf8_lossy(&wrong.stderr).contains("does not match its pinned SHA-256"),
-            text(&wrong),
-        )?;
+        says(&wrong, "does not match its pinned SHA-256")?;
         let elsewhere = export(r"C:\windows\system32\cmd.exe".into())?;
         check(elsewhere.status.code() == Some(4), text(&elsewhere))?;
-        check(
-            String::from_utf8_lossy(&elsewhere.stderr).contains("is not on the allow-list"),
-            text(&elsewhere),
-        )?;
+        says(&elsewhere, "is not on the allow-list")?;
         // A pinned copy that others may change is refused, whatever its hash.
         let shared = world.path("shared-bin");
         std::fs::create_dir(&shared)?;
@@ -754,10 +738,7 @@ mod suite {
         )?;
         let exposed = export(format!("{}={digest}", copy.display()))?;
         check(exposed.status.code() == Some(4), text(&exposed))?;
-        check(
-            String::from_utf8_lossy(&exposed.stderr).contains("can be changed by other users"),
-            text(&exposed),
-        )
+        says(&exposed, "can be changed by other users")
     }
 
     /// std's Windows lookup runs `NAME.exe` before `NAME`: one planted beside an allowed
@@ -806,10 +787,7 @@ mod suite {
             !String::from_utf8_lossy(&planted.stdout).contains(KEY),
             text(&planted),
         )?;
-        check(
-            String::from_utf8_lossy(&planted.stderr).contains("instead"),
-            text(&planted),
-        )
+        says(&planted, "instead")
     }
 
     /// credbox killed while its helper runs: the job ends with it, grandchild included.

@@ -88,54 +88,59 @@ pub enum Scope {
 
 /// Who may use the file (or directory) open as `file`.
 pub fn exposure_of_file(file: &std::fs::File, scope: Scope) -> std::io::Result<Exposure> {
-    let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
-        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: the out-pointers point into `sd`, which is kept alive until they are read.
-    check(unsafe {
+    // SAFETY: a handle we hold for the call.
+    exposure_from(scope, |owner, dacl, sd| unsafe {
         GetSecurityInfo(
             file.as_raw_handle() as HANDLE,
             SE_FILE_OBJECT,
             OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-            &mut owner,
+            owner,
             std::ptr::null_mut(),
-            &mut dacl,
+            dacl,
             std::ptr::null_mut(),
-            &mut sd,
+            sd,
         )
-    })?;
-    let sd = Descriptor(sd);
-    exposure(owner, dacl, &sd, scope)
+    })
 }
 
 /// Who may use the file or directory at `path`. (By name: a link in its place is followed; the
 /// cache judges its files through handles opened without following links.)
 pub fn exposure_of_path(path: &Path) -> std::io::Result<Exposure> {
-    let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
-        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
     let name = wide(path);
-    // SAFETY: as in `exposure_of_file`; `name` is NUL-terminated.
-    check(unsafe {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    exposure_from(Scope::Object, |owner, dacl, sd| unsafe {
         GetNamedSecurityInfoW(
             name.as_ptr(),
             SE_FILE_OBJECT,
             OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-            &mut owner,
+            owner,
             std::ptr::null_mut(),
-            &mut dacl,
+            dacl,
             std::ptr::null_mut(),
-            &mut sd,
+            sd,
         )
-    })?;
+    })
+}
+
+/// The exposure of what `query` (GetSecurityInfo or GetNamedSecurityInfoW) describes: it fills
+/// the owner, the ACL and the descriptor they point into, which is freed after they are read.
+fn exposure_from(
+    scope: Scope,
+    query: impl FnOnce(&mut PSID, &mut *mut ACL, &mut PSECURITY_DESCRIPTOR) -> u32,
+) -> std::io::Result<Exposure> {
+    let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
+        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    check(query(&mut owner, &mut dacl, &mut sd))?;
     let sd = Descriptor(sd);
-    exposure(owner, dacl, &sd, Scope::Object)
+    exposure(owner, dacl, &sd, scope)
 }
 
 fn exposure(owner: PSID, dacl: *mut ACL, _alive: &Descriptor, scope: Scope) -> std::io::Result<Exposure> {
-    let me = CurrentUser::get()?;
+    let me = CurrentUser::cached()?;
     // SAFETY: `owner` and `dacl` point into the descriptor `_alive` holds; ACE pointers come from
     // GetAce on that ACL and are read as the header says.
     unsafe {
-        let foreign_owner = !trusted(owner, &me);
+        let foreign_owner = !trusted(owner, me);
         if dacl.is_null() {
             // No ACL: everyone may do everything.
             return Ok(Exposure {
@@ -175,7 +180,7 @@ fn exposure(owner: PSID, dacl: *mut ACL, _alive: &Descriptor, scope: Scope) -> s
             }
             let allowed = &*(ace as *const ACCESS_ALLOWED_ACE);
             let sid: PSID = (&allowed.SidStart as *const u32).cast_mut().cast();
-            if !trusted(sid, &me) && allowed.Mask != 0 {
+            if !trusted(sid, me) && allowed.Mask != 0 {
                 others_read = true;
                 others_write |= allowed.Mask & WRITE_RIGHTS != 0;
             }
@@ -229,6 +234,16 @@ unsafe fn sid_string(sid: PSID) -> std::io::Result<String> {
 struct CurrentUser(Vec<u64>);
 
 impl CurrentUser {
+    /// Read once per process: every file the cache judges asks.
+    fn cached() -> std::io::Result<&'static CurrentUser> {
+        static USER: std::sync::OnceLock<CurrentUser> = std::sync::OnceLock::new();
+        if let Some(user) = USER.get() {
+            return Ok(user);
+        }
+        let user = CurrentUser::get()?;
+        Ok(USER.get_or_init(|| user))
+    }
+
     fn get() -> std::io::Result<CurrentUser> {
         // SAFETY: a token handle opened and closed here; the buffer is u64-aligned and sized as
         // the first call says, and holds a TOKEN_USER after the second.
@@ -268,7 +283,7 @@ pub struct PrivateDescriptor(Descriptor);
 
 impl PrivateDescriptor {
     pub fn new() -> std::io::Result<PrivateDescriptor> {
-        let user = CurrentUser::get()?.sid_string()?;
+        let user = CurrentUser::cached()?.sid_string()?;
         let sddl: Vec<u16> = format!("D:P(A;OICI;FA;;;{user})(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
             .encode_utf16()
             .chain(Some(0))

@@ -22,7 +22,24 @@ mod sys;
 #[path = "windows.rs"]
 mod sys;
 
-use sys::{Dir, DirError};
+use sys::Dir;
+
+/// Why a directory could not be opened.
+enum DirError {
+    /// It is a symlink (on Windows, any reparse point) or not a directory.
+    Link,
+    Io(std::io::Error),
+}
+
+/// Who else may use a directory.
+struct Access {
+    /// It belongs to another user.
+    foreign_owner: bool,
+    /// It is a shared directory (sticky; Windows has none).
+    shared: bool,
+    /// Other users may read or write it (on Windows, also what its files would inherit).
+    loose: bool,
+}
 
 use keys::profile_prefix;
 pub use keys::{CacheKey, ServeKey};

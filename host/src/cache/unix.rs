@@ -15,22 +15,7 @@ pub(super) const MAKE_PRIVATE_HINT: &str = "run `chmod 700 {dir}`";
 #[derive(Debug)]
 pub(super) struct Dir(OwnedFd);
 
-/// Why a directory could not be opened.
-pub(super) enum DirError {
-    /// It is a symlink or not a directory.
-    Link,
-    Io(std::io::Error),
-}
-
-/// Who else may use a directory.
-pub(super) struct Access {
-    /// It belongs to another user.
-    pub foreign_owner: bool,
-    /// It is a shared directory (sticky).
-    pub shared: bool,
-    /// Other users may read or write it.
-    pub loose: bool,
-}
+use super::{Access, DirError};
 
 /// Create the missing directories above the cache, 0700.
 pub(super) fn create_parents(path: &Path) -> std::io::Result<()> {
@@ -110,18 +95,17 @@ impl Dir {
 
     /// Open (creating it 0600) the lock file `name`.
     pub fn open_lock(&self, name: &str) -> std::io::Result<File> {
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        Ok(File::from(rfs::openat(
-            &self.0,
-            name,
-            flags,
-            Mode::from_raw_mode(0o600),
-        )?))
+        self.create_private(name, OFlags::RDWR | OFlags::CREATE | OFlags::NONBLOCK)
     }
 
     /// Create `name` 0600; it must not exist.
     pub fn create_new(&self, name: &str) -> std::io::Result<File> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        self.create_private(name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL)
+    }
+
+    /// `name` opened with `flags`, never through a symlink, created 0600.
+    fn create_private(&self, name: &str, flags: OFlags) -> std::io::Result<File> {
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         Ok(File::from(rfs::openat(
             &self.0,
             name,

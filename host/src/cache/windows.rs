@@ -43,19 +43,7 @@ pub(super) struct Dir {
     held: File,
 }
 
-/// Why a directory could not be opened.
-pub(super) enum DirError {
-    /// It is a symlink, a junction, or not a directory.
-    Link,
-    Io(std::io::Error),
-}
-
-/// Who else may use a directory.
-pub(super) struct Access {
-    pub foreign_owner: bool,
-    pub shared: bool,
-    pub loose: bool,
-}
+use super::{Access, DirError};
 
 pub(super) fn create_parents(path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(path)

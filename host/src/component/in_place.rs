@@ -80,22 +80,22 @@ fn page_size() -> usize {
 /// read-only after (never read+write+execute). Only [`in_place_engine`] uses it.
 pub struct ProtectInPlace;
 
+/// Windows never runs the guest in place (`page_size`), so nothing is ever published here.
 #[cfg(windows)]
 impl ProtectInPlace {
-    fn protect(_ptr: *const u8, _len: usize, _flags: i32) -> wasmtime::Result<()> {
+    fn protect(_ptr: *const u8, _len: usize, _executable: bool) -> wasmtime::Result<()> {
         Err(wasmtime::Error::msg("the guest does not run in place on Windows"))
     }
 }
 
-#[cfg(windows)]
-mod libc {
-    pub const PROT_READ: i32 = 1;
-    pub const PROT_EXEC: i32 = 4;
-}
-
 #[cfg(unix)]
 impl ProtectInPlace {
-    fn protect(ptr: *const u8, len: usize, flags: libc::c_int) -> wasmtime::Result<()> {
+    /// Read+execute, or read-only.
+    fn protect(ptr: *const u8, len: usize, executable: bool) -> wasmtime::Result<()> {
+        let flags = match executable {
+            true => libc::PROT_READ | libc::PROT_EXEC,
+            false => libc::PROT_READ,
+        };
         if len == 0 {
             return Ok(());
         }
@@ -120,10 +120,10 @@ impl CustomCodeMemory for ProtectInPlace {
     }
 
     fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
-        Self::protect(ptr, len, libc::PROT_READ | libc::PROT_EXEC)
+        Self::protect(ptr, len, true)
     }
 
     fn unpublish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
-        Self::protect(ptr, len, libc::PROT_READ)
+        Self::protect(ptr, len, false)
     }
 }

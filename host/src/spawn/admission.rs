@@ -156,9 +156,6 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
         SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
     };
     let mut file = open_pinned(program).map_err(unreadable)?;
-    #[cfg(unix)]
-    writable_by_others(program, &file.metadata().map_err(unreadable)?)?;
-    #[cfg(windows)]
     writable_by_others(program, &file)?;
     let mut contents = Vec::new();
     file.read_to_end(&mut contents).map_err(unreadable)?;
@@ -183,9 +180,14 @@ fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
         .open(program)
 }
 
+/// Refuse a pinned `file` that someone but its owner (you or root) could change: by owner and
+/// mode.
 #[cfg(unix)]
-fn writable_by_others(program: &Path, meta: &std::fs::Metadata) -> Result<(), SpawnError> {
+fn writable_by_others(program: &Path, file: &std::fs::File) -> Result<(), SpawnError> {
     use std::os::unix::fs::MetadataExt;
+    let meta = file
+        .metadata()
+        .map_err(|e| SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display())))?;
     let me = rustix::process::geteuid().as_raw();
     if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
         return Err(SpawnError::Denied(format!(

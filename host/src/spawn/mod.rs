@@ -164,6 +164,20 @@ pub fn run(
     platform::run_bounded(policy, launch, timeout)
 }
 
+/// What every helper gets, on every system: `chain` in [`CHAIN_VAR`], the stdin the policy
+/// chose, stdout and stderr piped to credbox.
+fn connect(command: &mut std::process::Command, policy: &SpawnPolicy, chain: &str) {
+    use std::process::Stdio;
+    command
+        .env(CHAIN_VAR, chain)
+        .stdin(match policy.stdin {
+            StdinMode::Inherit => Stdio::inherit(),
+            StdinMode::Null => Stdio::null(),
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+}
+
 /// One admitted helper, ready to start.
 struct Launch<'a> {
     program: &'a Path,

@@ -4,14 +4,14 @@
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub use super::reaper::become_subreaper;
 use super::reaper::{Running, SUBREAPER, kill_escaped, process_start};
 use super::{
-    CHAIN_VAR, Exit, KILL_GRACE, Launch, STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, SpawnError, SpawnOutput,
-    SpawnPolicy, StdinMode, forward, spawn_failure,
+    Exit, KILL_GRACE, Launch, STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy,
+    connect, forward, spawn_failure,
 };
 
 /// Run the admitted helper to its end, its deadline, or its stdout cap.
@@ -31,17 +31,9 @@ pub(super) fn run_bounded(
         Some(file) => exec_descriptor(file, program),
         None => Command::new(program),
     };
-    command
-        .args(args)
-        .env(CHAIN_VAR, chain)
-        .stdin(match policy.stdin {
-            StdinMode::Inherit => Stdio::inherit(),
-            StdinMode::Null => Stdio::null(),
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so that a timeout kills everything it started.
-        .process_group(0);
+    connect(command.args(args), policy, &chain);
+    // Its own process group, so that a timeout kills everything it started.
+    command.process_group(0);
     let (mut child, running) = Running::spawn(|| command.spawn()).map_err(|e| spawn_failure(program, &e))?;
     let deadline = Instant::now() + timeout;
     let group = rustix::process::Pid::from_child(&child);
@@ -343,6 +335,7 @@ fn exec_descriptor(_file: &std::fs::File, program: &Path) -> Command {
 mod tests {
     use super::*;
     use crate::spawn::{SpawnCommand, run};
+    use std::process::Stdio;
 
     /// Watch `script` to the end, with or without a pidfd.
     fn watch_to_end(script: &str, pidfd: bool) -> (Vec<u8>, Option<i32>, Vec<u8>) {

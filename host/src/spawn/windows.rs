@@ -19,7 +19,7 @@ use std::io::Read;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,8 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::{
-    CHAIN_VAR, Exit, Launch, STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy,
-    StdinMode, forward, spawn_failure,
+    Exit, Launch, STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy, connect,
+    forward, spawn_failure,
 };
 
 /// The exit code a helper killed by its timeout or output cap ends with.
@@ -85,15 +85,8 @@ pub(super) fn run_bounded(
         Some(text) => command.raw_arg(format!("/d /s /c \"{text}\"")),
         None => command.args(args),
     };
-    command
-        .env(CHAIN_VAR, chain)
-        .stdin(match policy.stdin {
-            StdinMode::Inherit => Stdio::inherit(),
-            StdinMode::Null => Stdio::null(),
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .creation_flags(CREATE_SUSPENDED);
+    connect(&mut command, policy, &chain);
+    command.creation_flags(CREATE_SUSPENDED);
     let mut child = command.spawn().map_err(|e| spawn_failure(program, &e))?;
     let admitted = match (pinned, &policy.allow_list) {
         (Some(file), _) => Some(Admitted::Held(file)),
