@@ -5,118 +5,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::moto::{Moto, clients, python};
+use common::pty::{open_pty, spawn_in_session};
 use common::*;
 use serde_json::Value;
 
 const ROLE: &str = "arn:aws:iam::210987654321:role/Deploy";
 const BASE_KEY: &str = "AKIAEXAMPLEBASE00001";
-
-fn clients() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clients")
-}
-
-fn python() -> PathBuf {
-    clients().join("venv/bin/python")
-}
-
-/// moto's server on a free loopback port, recording every request; stopped when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-    recording: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Moto {
-    /// A server; with `free_actions`, only that many requests may go unsigned (strict mode).
-    fn start(free_actions: Option<u32>) -> Option<Moto> {
-        let server = clients().join("venv/bin/moto_server");
-        if !server.exists() {
-            skip("moto_server is not installed: run `make clients` (make test does)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let recording = dir.path().join("recording.jsonl");
-        let mut command = Command::new(server);
-        command
-            .args(["-H", "127.0.0.1", "-p", "0"])
-            .env("MOTO_ENABLE_RECORDING", "true")
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(n) = free_actions {
-            command.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
-        }
-        let mut child = command.spawn().unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut line = String::new();
-        let url = loop {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0 && Instant::now() < deadline,
-                "moto_server stopped before it said where it listens"
-            );
-            if let Some(at) = line.find("http://127.0.0.1:") {
-                break line[at..].trim().to_string();
-            }
-        };
-        // Keep draining its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Some(Moto {
-            child,
-            url,
-            recording,
-            _dir: dir,
-        })
-    }
-
-    /// Every AssumeRole request moto served: its form parameters, and the access key id in its
-    /// signature's credential scope (with the scope).
-    fn assume_role_calls(&self) -> Vec<(BTreeMap<String, String>, String)> {
-        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
-        text.lines()
-            .filter_map(|line| {
-                let entry: Value = serde_json::from_str(line).ok()?;
-                let body = entry["body"].as_str()?;
-                let body = if entry["body_encoded"] == true {
-                    use base64::Engine as _;
-                    base64::engine::general_purpose::STANDARD.decode(body).ok()?
-                } else {
-                    body.as_bytes().to_vec()
-                };
-                let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-                (form.get("Action").map(String::as_str) == Some("AssumeRole")).then(|| {
-                    let authorization = entry["headers"]["Authorization"].as_str().unwrap_or("");
-                    let scope = authorization
-                        .split("Credential=")
-                        .nth(1)
-                        .and_then(|rest| rest.split(',').next())
-                        .unwrap_or("")
-                        .to_string();
-                    (form, scope)
-                })
-            })
-            .collect()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `credbox ARGS` in `sandbox`, with STS at `moto`.
 fn credbox_at(sandbox: &Sandbox, moto: &Moto, args: &[&str]) -> Command {
@@ -347,59 +247,6 @@ fn credbox_sends_the_assume_role_call_botocore_sends() {
     assert_eq!(scope(&ours.1), scope(&oracle.1));
     assert_eq!(scope(&ours.1).1, "eu-west-1/sts/aws4_request");
 }
-
-/// A pseudo-terminal pair: the controller side, and the path of the terminal side.
-fn open_pty() -> (std::fs::File, PathBuf) {
-    unsafe {
-        let controller = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-        assert!(controller >= 0);
-        assert_eq!(libc::grantpt(controller), 0);
-        assert_eq!(libc::unlockpt(controller), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(controller, name.as_mut_ptr(), name.len()), 0);
-        let path = std::ffi::CStr::from_ptr(name.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        (
-            std::fs::File::from(OwnedFd::from_raw_fd(controller)),
-            PathBuf::from(path),
-        )
-    }
-}
-
-/// Run `command` in a new session whose controlling terminal is `terminal` (or none), with its
-/// stdin, stdout and stderr captured, as an SDK runs a credential_process.
-fn spawn_in_session(mut command: Command, terminal: Option<&Path>) -> (Child, Option<std::fs::File>) {
-    let terminal = terminal.map(|path| {
-        std::fs::File::options()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY)
-            .open(path)
-            .unwrap()
-    });
-    let fd = terminal.as_ref().map(|t| t.as_raw_fd());
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    unsafe {
-        command.pre_exec(move || {
-            // The sandbox's command already starts a new session (then this one fails, harmlessly).
-            libc::setsid();
-            if let Some(fd) = fd
-                && libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    // The caller keeps the terminal side open: with no side open, the controller reads nothing.
-    (command.spawn().unwrap(), terminal)
-}
-
-use std::os::unix::fs::OpenOptionsExt;
 
 const MFA: &str = "arn:aws:iam::123456789012:mfa/me";
 
@@ -943,4 +790,161 @@ fn an_mfa_process_with_shell_syntax_is_refused_without_quoting_its_command_line(
         "{message}"
     );
     assert!(!message.contains("JBSWY3DPEHPK3PXP"), "{message}");
+}
+
+/// A user of strict moto, created through IAM: its access key id and secret.
+fn strict_user(moto: &Moto) -> (String, String) {
+    let created = Command::new(python())
+        .arg(clients().join("../../tests/clients/moto_iam_user.py"))
+        .arg(&moto.url)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", stderr_of(&created));
+    let key: Value = serde_json::from_slice(&created.stdout).unwrap();
+    (
+        key["AccessKeyId"].as_str().unwrap().to_string(),
+        key["SecretAccessKey"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_role_entry_is_bound_to_the_whole_source_not_its_key_id() {
+    // Another profile file (or environment) naming the same access key id with a wrong secret,
+    // and no way to answer the role's MFA, must not be served the MFA-gated role credentials
+    // cached for the right secret: it is another source. (Bound by key id only, it was served.)
+    let Some(moto) = Moto::start(Some(3)) else { return };
+    let (id, secret) = strict_user(&moto);
+    let sandbox = Sandbox::new();
+    let code = sandbox.helper("bin/totp", "echo 654321");
+    sandbox.config(&format!(
+        "[profile base]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n\
+         [profile prod]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {MFA}\nmfa_process = {}\n",
+        code.display()
+    ));
+    let good = json_of(&export(&sandbox, &moto, "prod"));
+    assert_eq!(moto.assume_role_calls().len(), 1);
+    let other = sandbox.path("other-config");
+    std::fs::write(
+        &other,
+        format!(
+            "[profile base]\naws_access_key_id = {id}\naws_secret_access_key = wrong{SECRET}\n\
+             [profile prod]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {MFA}\n"
+        ),
+    )
+    .unwrap();
+    let wrong = credbox_at(&sandbox, &moto, &["export", "--profile", "prod"])
+        .env("AWS_CONFIG_FILE", &other)
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(6), "{}", stderr_of(&wrong));
+    assert!(
+        stderr_of(&wrong).contains("needs an MFA code"),
+        "{}",
+        stderr_of(&wrong)
+    );
+    assert!(!stdout_of(&wrong).contains(good["AccessKeyId"].as_str().unwrap()));
+
+    // credential_source = Environment: the same key id with another secret is refused by STS,
+    // never served from the cache (or the served record) of the right one.
+    let envrole = sandbox.path("env-config");
+    std::fs::write(
+        &envrole,
+        format!("[profile envrole]\nrole_arn = {ROLE}\ncredential_source = Environment\n"),
+    )
+    .unwrap();
+    let with_secret = |secret: &str| {
+        credbox_at(&sandbox, &moto, &["export", "--profile", "envrole"])
+            .env("AWS_CONFIG_FILE", &envrole)
+            .env("AWS_ACCESS_KEY_ID", &id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap()
+    };
+    json_of(&with_secret(&secret));
+    json_of(&with_secret(&secret));
+    let calls = moto.assume_role_calls().len();
+    let wrong = with_secret(&format!("wrong{secret}"));
+    assert_eq!(wrong.status.code(), Some(6), "{}", stderr_of(&wrong));
+    assert!(
+        stderr_of(&wrong).contains("SignatureDoesNotMatch"),
+        "{}",
+        stderr_of(&wrong)
+    );
+    assert!(
+        moto.assume_role_calls().len() > calls,
+        "the wrong secret reached STS"
+    );
+    // Nothing of either secret is kept in the cache directory.
+    for entry in std::fs::read_dir(sandbox.path("cache")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains(&secret) && !text.contains(SECRET), "{text}");
+    }
+}
+
+#[test]
+fn an_mfa_process_that_calls_credbox_for_its_own_profile_fails_fast() {
+    // It would wait for the role's lock its parent holds, until the timeout: it must be refused
+    // by the recursion guard before any lock, as a credential_process doing the same is.
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    let nested = sandbox.helper(
+        "bin/nested-mfa",
+        &format!(
+            "exec \"{}\" export --profile prod --format env >/dev/null",
+            credbox_binary().display()
+        ),
+    );
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nmfa_process = {}\n",
+        nested.display()
+    )));
+    let started = Instant::now();
+    let output = credbox_at(
+        &sandbox,
+        &moto,
+        &["export", "--profile", "prod", "--timeout", "30"],
+    )
+    .output()
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("mfa_process exited with code 4"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}: the nested credbox waited for the lock"
+    );
+    assert_eq!(moto.assume_role_calls().len(), 0);
+}
+
+#[test]
+fn listing_a_role_calls_no_sts_and_asks_nothing() {
+    // `credbox list --profile ROLE` shows where the credentials come from, as `aws configure
+    // list` does, without assuming the role or asking for an MFA code.
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nregion = eu-west-1\n"
+    )));
+    let (controller, terminal) = open_pty();
+    let mut screen = common::pty::Screen::watch(&controller);
+    let (child, _held) = spawn_in_session(
+        credbox_at(&sandbox, &moto, &["list", "--profile", "prod"]),
+        Some(&terminal),
+    );
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let listed = stdout_of(&output);
+    assert!(listed.contains("assume-role"), "{listed}");
+    assert!(listed.contains("eu-west-1"), "{listed}");
+    screen.settle(Duration::from_millis(300));
+    assert!(
+        !screen.shown.contains("MFA"),
+        "list asked for a code: {:?}",
+        screen.shown
+    );
+    assert_eq!(moto.assume_role_calls().len(), 0, "list called STS");
 }

@@ -643,9 +643,168 @@ fn secret_files_stay_private() {
     let output = sandbox.credbox().args(["check"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stdout_of(&output));
     assert!(
-        stdout_of(&output).contains("holds secret keys and can be read by group or others"),
+        stdout_of(&output).contains("holds secrets"),
         "{}",
         stdout_of(&output)
+    );
+
+    // An mfa_process may carry a TOTP seed (`oathtool --totp -b SEED`): the config file that
+    // holds one is a secret file too, for `configure set` and for `check`.
+    let config = sandbox.config_path();
+    sandbox.config(
+        "[profile prod]
+region = eu-west-1
+",
+    );
+    chmod(&config, 0o644);
+    let seeded = "oathtool --totp -b JBSWY3DPEHPK3PXP";
+    let output = sandbox
+        .credbox()
+        .args(["configure", "set", "mfa_process", seeded, "--profile", "prod"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(std::fs::read_to_string(&config).unwrap().contains(seeded));
+    assert_eq!(
+        mode(&config),
+        0o600,
+        "an mfa_process seed was left readable by others"
+    );
+    chmod(&config, 0o644);
+    let output = sandbox.credbox().args(["check"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stdout_of(&output));
+    let found = stdout_of(&output);
+    assert!(
+        found.contains(&format!("profile file {} holds secrets", config.display())),
+        "{found}"
+    );
+    assert!(!found.contains("JBSWY3DP"), "check showed the seed: {found}");
+}
+
+// 13. Nothing hangs: files opened on the way to credentials, and the cache lock.
+
+/// Run `command` for at most `within`, killing it then: its output and how long it ran (a hang
+/// must fail the test, not the whole suite).
+fn run_bounded(mut command: std::process::Command, within: Duration) -> (std::process::Output, Duration) {
+    use std::process::Stdio;
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > within {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().unwrap(), started.elapsed())
+}
+
+fn mkfifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid, NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn a_fifo_where_a_file_is_read_never_hangs_credbox() {
+    // A FIFO nobody writes to, at a path credbox reads on the way to credentials: opening it for
+    // reading blocked forever (and, for a CA bundle, under the role's cache lock).
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.path("fifo");
+    mkfifo(&fifo);
+    sandbox.config(&format!(
+        "[profile base]\naws_access_key_id = AKIAEXAMPLEBASE00001\naws_secret_access_key = {SECRET}\n\
+         [profile prod]\nrole_arn = arn:aws:iam::210987654321:role/Deploy\nsource_profile = base\nca_bundle = {}\n",
+        fifo.display()
+    ));
+    // Each place, by the variable that points at the FIFO (none: the profile's ca_bundle).
+    let cases = [
+        (None, "not a regular file"),
+        (Some("AWS_CA_BUNDLE"), "AWS_CA_BUNDLE"),
+        (Some("AWS_CONFIG_FILE"), "not a profile file"),
+        (Some("AWS_SHARED_CREDENTIALS_FILE"), "not a profile file"),
+    ];
+    for (variable, says) in cases {
+        let mut command = sandbox.std_credbox();
+        command.env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9").args([
+            "export",
+            "--profile",
+            "prod",
+            "--timeout",
+            "30",
+        ]);
+        if let Some(variable) = variable {
+            command.env(variable, &fifo);
+        }
+        let what = variable.unwrap_or("ca_bundle");
+        let (output, took) = run_bounded(command, Duration::from_secs(20));
+        assert!(took < Duration::from_secs(5), "{what}: hung for {took:?}");
+        assert_ne!(output.status.code(), Some(0), "{what}");
+        assert!(
+            stderr_of(&output).contains(says),
+            "{what}: {}",
+            stderr_of(&output)
+        );
+    }
+    // The null device is how people turn a profile file off: it reads as empty.
+    let mut command = sandbox.std_credbox();
+    command.env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null").args([
+        "configure",
+        "get",
+        "ca_bundle",
+        "--profile",
+        "prod",
+    ]);
+    let (output, _) = run_bounded(command, Duration::from_secs(20));
+    assert!(stderr_of(&output).is_empty(), "{}", stderr_of(&output));
+}
+
+#[test]
+fn waiting_for_another_credbox_s_lock_is_bounded_and_names_the_profile() {
+    // Whatever keeps the lock's holder busy (here a helper that takes its time within a long
+    // timeout), the others wait at most their --timeout, then say who holds what.
+    let sandbox = Sandbox::new();
+    let started_marker = sandbox.path("started");
+    let slow = sandbox.helper(
+        "bin/slow",
+        &format!("touch \"{}\"\nsleep 20\n", started_marker.display()),
+    );
+    sandbox.config(&format!(
+        "[profile dev]\ncredential_process = {}\n",
+        slow.display()
+    ));
+    let mut holder = sandbox
+        .std_credbox()
+        .args(["export", "--profile", "dev", "--timeout", "60"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started_marker.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first credbox never ran its helper"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut waiter = sandbox.std_credbox();
+    waiter.args(["export", "--profile", "dev", "--timeout", "2"]);
+    let (output, took) = run_bounded(waiter, Duration::from_secs(15));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(took < Duration::from_secs(5), "waited {took:?} for the lock");
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    let message = stderr_of(&output);
+    assert!(
+        message.contains("profile dev: another credbox has been getting these credentials for more than 2 s")
+            && message.contains(".lock"),
+        "{message}"
     );
 }
 

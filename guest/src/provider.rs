@@ -178,6 +178,38 @@ struct RoleJob {
     source_profile: String,
 }
 
+/// A digest of the whole source credentials (access key id, secret, session token), so that a
+/// role's entry is bound to the credentials that signed its call without holding their secret.
+/// SHA-256 over length-prefixed fields: no two different triples hash the same bytes.
+fn source_digest(source: &Credentials) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let token = source.session_token.as_deref();
+    for field in [
+        b"credbox-role-source-v1".as_slice(),
+        source.access_key_id.as_bytes(),
+        source.secret_access_key.as_bytes(),
+        token.unwrap_or("").as_bytes(),
+        &[u8::from(token.is_some())],
+    ] {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Seconds since the epoch as credbox prints instants (`2026-01-02T03:04:05Z`).
+fn utc(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+/// STS's longest session: `AssumeRole` grants at most 12 hours, whatever is asked.
+const STS_MAX_DURATION: i64 = 12 * 3600;
+/// STS's default session when no duration is asked.
+const STS_DEFAULT_DURATION: i64 = 3600;
+
 /// STS `TokenCode`s are six digits.
 fn is_mfa_code(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
@@ -229,8 +261,10 @@ impl Provider {
         }
     }
 
-    /// What decides this provider's credentials, as text: for a role, the source's access key id
-    /// and every parameter of the call; for a helper, its command line or plugin path.
+    /// What decides this provider's credentials, as text: for a role, the source credentials (their
+    /// access key id, and a digest of the whole key, secret and token: two sources that share a key
+    /// id but not a secret are different sources) and every parameter of the call; for a helper,
+    /// its command line or plugin path.
     pub fn cache_key(&self) -> Vec<u8> {
         let Some(job) = &self.role else {
             let (command_line, plugin) = self.entry_helper();
@@ -247,6 +281,7 @@ impl Provider {
             "role": r.role_arn,
             "profile": r.profile,
             "source": job.source.access_key_id,
+            "source_digest": source_digest(&job.source),
             "session": r.session_name,
             "external_id": r.external_id,
             "duration": r.duration_seconds,
@@ -284,15 +319,43 @@ impl Provider {
             }))
         })?;
         let now = host.now();
-        let account_id = account_of(&assumed_role_arn);
-        let credentials = validate_credentials(returned, account_id.as_deref(), now)?;
-        if credentials.expiration.is_none() || credentials.session_token.is_none() {
-            return Err(Error::Sts(Box::new(StsFailure {
+        let malformed = |why: String| {
+            Error::Sts(Box::new(StsFailure {
                 role_arn: r.role_arn.clone(),
                 source_key: mask(&job.source.access_key_id),
                 source_profile: job.source_profile.clone(),
-                error: StsError::Malformed("the answer has no session token or expiration".into()),
-            })));
+                error: StsError::Malformed(why),
+            }))
+        };
+        // What STS says is bounded by what was asked: credentials that outlive the session asked
+        // for (or STS's longest) are kept only that long, and expired ones are STS's fault, not a
+        // helper's.
+        let asked = r
+            .duration_seconds
+            .map_or(STS_DEFAULT_DURATION, i64::from)
+            .min(STS_MAX_DURATION);
+        let mut returned = returned;
+        match returned.expiration {
+            None => return Err(malformed("the answer has no expiration".into())),
+            Some(expiration) if expiration <= now => {
+                return Err(malformed(format!(
+                    "the answer's credentials expired at {} (this machine's clock says {}); check the clock, or the STS endpoint",
+                    utc(expiration),
+                    utc(now)
+                )));
+            }
+            Some(expiration) => returned.expiration = Some(expiration.min(now.saturating_add(asked))),
+        }
+        let account_id = account_of(&assumed_role_arn);
+        let credentials =
+            validate_credentials(returned, account_id.as_deref(), now).map_err(|e| match e {
+                // STS's answer, not a helper's output, is at fault: say so.
+                Error::MissingField(field) => malformed(format!("the answer has no {field}")),
+                Error::InvalidField { field, reason } => malformed(format!("the answer's {field}: {reason}")),
+                other => other,
+            })?;
+        if credentials.session_token.is_none() {
+            return Err(malformed("the answer has no session token".into()));
         }
         Ok((credentials, now))
     }
@@ -552,6 +615,8 @@ mod tests {
         expiry_asks: Cell<u32>,
         assumed: RefCell<Vec<AssumeRoleRequest>>,
         prompts: Cell<u32>,
+        /// The expiration STS answers with; `None`: an hour from now.
+        sts_expiration: Cell<Option<i64>>,
     }
 
     impl TestHost {
@@ -564,6 +629,7 @@ mod tests {
                 expiry_asks: Cell::new(0),
                 assumed: RefCell::new(Vec::new()),
                 prompts: Cell::new(0),
+                sts_expiration: Cell::new(None),
             }
         }
 
@@ -616,7 +682,7 @@ mod tests {
                     access_key_id: format!("ASIA{}", self.runs.get()),
                     secret_access_key: "S".into(),
                     session_token: Some("T".into()),
-                    expiration: Some(self.now.get() + 3600),
+                    expiration: Some(self.sts_expiration.get().unwrap_or(self.now.get() + 3600)),
                     account_id: None,
                 },
                 "arn:aws:sts::210987654321:assumed-role/Deploy/s".into(),
@@ -701,12 +767,64 @@ mod tests {
                 "base".into(),
                 Options::default(),
             ),
+            // The same key id with another secret, or with a session token: another source.
+            Provider::for_role(
+                role(Some("arn:mfa")),
+                Credentials {
+                    secret_access_key: "wrong-secret".into(),
+                    ..source("AKIABASE")
+                },
+                "base".into(),
+                Options::default(),
+            ),
+            Provider::for_role(
+                role(Some("arn:mfa")),
+                Credentials {
+                    session_token: Some("token".into()),
+                    ..source("AKIABASE")
+                },
+                "base".into(),
+                Options::default(),
+            ),
             Provider::for_role(role(None), source("AKIABASE"), "base".into(), Options::default()),
             provider(),
         ] {
             assert!(!other.restore(&entry, &host).unwrap());
             assert_ne!(other.cache_key(), p.cache_key());
         }
+    }
+
+    #[test]
+    fn a_role_s_key_and_entry_hold_no_secret_of_its_source() {
+        let host = TestHost::new(None);
+        let p = Provider::for_role(role(None), source("AKIABASE"), "base".into(), Options::default());
+        p.retrieve(&host).unwrap();
+        let entry = String::from_utf8(p.cache_entry().unwrap()).unwrap();
+        let key = String::from_utf8(p.cache_key()).unwrap();
+        for text in [&entry, &key] {
+            assert!(!text.contains("base-secret"), "{text}");
+        }
+        assert!(key.contains("source_digest"), "{key}");
+    }
+
+    #[test]
+    fn what_sts_says_is_bounded_by_what_was_asked() {
+        let host = TestHost::new(None);
+        // 2200-01-01: kept only as long as the 1800 s session asked for.
+        host.sts_expiration.set(Some(7_258_118_400));
+        let p = Provider::for_role(role(None), source("AKIABASE"), "base".into(), Options::default());
+        let credentials = p.retrieve(&host).unwrap();
+        assert_eq!(credentials.expiration, Some(host.now() + 1800));
+        // Already expired: STS's fault, said as such, never "the helper's output".
+        host.sts_expiration.set(Some(host.now() - 1));
+        let p = Provider::for_role(role(None), source("AKIABASE"), "base".into(), Options::default());
+        let Err(Error::Sts(failure)) = p.retrieve(&host) else {
+            panic!("an expired answer was accepted");
+        };
+        let StsError::Malformed(why) = failure.error else {
+            panic!("{:?}", failure.error);
+        };
+        assert!(why.contains("expired at"), "{why}");
     }
 
     fn provider() -> Provider {

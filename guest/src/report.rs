@@ -54,12 +54,19 @@ pub struct HelperReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     pub profiles: Vec<ProfileReport>,
-    /// The first place in each file where a secret (a secret key or a session token) is set.
+    /// The first place in each file where a secret (a value of a [`SECRET_KEYS`] key) is set.
     pub secrets: Vec<Place>,
 }
 
-/// The keys whose values are secrets.
-pub const SECRET_KEYS: [&str; 3] = ["aws_secret_access_key", "aws_session_token", "aws_security_token"];
+/// The keys whose values are secrets, the one list `check` and `configure set` go by: the secret
+/// key and session tokens, and `mfa_process`, whose command line may carry a TOTP seed
+/// (`oathtool --totp -b SEED`).
+pub const SECRET_KEYS: [&str; 4] = [
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "mfa_process",
+];
 
 /// The report over both files, from one parse, command lines read by `platform`'s rules. With
 /// `only`, a profile neither file defines is an error, as it is for `resolve`.

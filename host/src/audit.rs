@@ -134,11 +134,42 @@ pub fn review(
                 Severity::Error,
                 None,
                 Some(location.to_string()),
-                format!("profile file {file} holds secret keys and can be read by group or others; run chmod 600 {file}"),
+                format!(
+                    "profile file {file} holds secrets and can be read by group or others (a secret key, a session token, or an mfa_process that may carry a TOTP seed); run chmod 600 {file}"
+                ),
             ));
         }
     }
+    for file in [&files.config, &files.credentials] {
+        findings.extend(unprintable_findings(file));
+    }
     Ok((report, findings))
+}
+
+/// Lines of a profile file holding a character that could act on a terminal (ESC, BEL, a
+/// bidirectional override...): credbox shows such text escaped, but other tools print values
+/// raw. (Tabs are blanks in a profile file, and a line may end in CR.)
+fn unprintable_findings(file: &wit_profiles::File) -> Vec<Finding> {
+    let hostile = |c: char| c != '\t' && crate::text::unprintable(c);
+    file.text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_end_matches('\r').chars().any(hostile))
+        .map(|(index, line)| {
+            // Named by code point, never quoted: the line may hold a secret.
+            let mut named: Vec<String> = line.chars().filter(|&c| hostile(c)).map(|c| format!("U+{:04X}", c as u32)).collect();
+            named.dedup();
+            finding(
+                Severity::Warning,
+                None,
+                Some(format!("{}:{}", file.path, index + 1)),
+                format!(
+                    "this line holds a control character ({}); remove it: other tools print values as they are, and it would act on the terminal",
+                    named.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Problems with a role profile: a broken chain, a helper the role makes unused, an MFA code

@@ -69,8 +69,22 @@ pub fn set(
         .set_property(&files, profile, key, value)
         .map_err(call_error(profile))?;
     let path = PathBuf::from(&file.path);
-    let secret = SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key));
-    let access = if secret { Access::OwnerOnly } else { Access::Keep };
+    // Whether the file will hold a secret is the policy's call (its one list of secret-bearing
+    // keys, the one `check` goes by), asked of the files as they will be.
+    let mut after = files.clone();
+    for kind in [&mut after.config, &mut after.credentials] {
+        if kind.path == file.path {
+            kind.text.clone_from(&file.text);
+        }
+    }
+    let holds_secret = session.report(&after, None).map_or(true, |report| {
+        report.secrets.iter().any(|at| at.file == file.path)
+    });
+    let access = if holds_secret {
+        Access::OwnerOnly
+    } else {
+        Access::Keep
+    };
     write_atomically(&path, file.text.as_bytes(), access).map_err(|e| {
         Error::new(
             ErrorKind::Config,
@@ -79,9 +93,6 @@ pub fn set(
     })?;
     Ok(path)
 }
-
-/// The properties whose values are secrets: a file holding one is made readable by its owner only.
-pub const SECRET_KEYS: [&str; 3] = ["aws_secret_access_key", "aws_session_token", "aws_security_token"];
 
 /// Who may read a file that is rewritten.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 
 use crate::component::{self, Limits, Runtime};
 use crate::error::Error;
-use crate::spawn::{self, SpawnPolicy, hex};
+use crate::spawn::{self, SpawnPolicy};
+use crate::text::hex;
 
 /// Everything `credbox contract` prints.
 #[derive(Serialize)]

@@ -154,6 +154,40 @@ const STAMPED_FILESYSTEMS: [i64; 7] = [
     0x2FC1_2FC1,
 ];
 
+/// Open `path` for reading, only if it is a regular file, and without ever blocking in the open: a
+/// FIFO with no writer, a terminal or a device is refused at once instead of hanging credbox (and,
+/// under a cache lock, every other credbox waiting for it). Every file credbox reads on the way to
+/// credentials (profile files, CA bundles, pinned programs, plugins) is opened here. The null
+/// device is let through: people point `AWS_SHARED_CREDENTIALS_FILE` at it to turn a file off, and
+/// it reads as empty.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = options.open(path)?;
+    let metadata = file.metadata()?;
+    if metadata.is_file() || is_null_device(path) {
+        return Ok(file);
+    }
+    let what = if metadata.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a FIFO, socket or device)"
+    };
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what))
+}
+
+/// Whether `path` names the null device.
+fn is_null_device(path: &Path) -> bool {
+    if cfg!(windows) {
+        let name = path.as_os_str().to_string_lossy().to_ascii_lowercase();
+        matches!(name.as_str(), "nul" | r"\\.\nul")
+    } else {
+        path == Path::new("/dev/null")
+    }
+}
+
 /// Read one profile file, with its [`Stamp`] taken from the open file before reading it, so a
 /// change made while it is read changes the stamp: the stamp never vouches for text it did not
 /// see. No stamp is given unless the file is on a local filesystem and had settled (its last
@@ -163,7 +197,7 @@ pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
     let mut stamp = None;
-    let read = std::fs::File::open(Path::new(path)).and_then(|file| {
+    let read = open_regular(Path::new(path)).and_then(|file| {
         // `f_type` is i64 here and narrower on other architectures; the magic numbers are Linux's.
         #[cfg(target_os = "linux")]
         #[allow(clippy::unnecessary_cast)]
@@ -202,6 +236,14 @@ pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
             )
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{path}: {e}, not a profile file; point AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE at a file (or /dev/null for none)"
+                ),
+            ));
+        }
         Err(e) => {
             return Err(Error::new(
                 ErrorKind::Config,

@@ -1,6 +1,6 @@
 //! `credbox export --format`: the shapes `aws configure export-credentials` prints (BEHAVIOUR.md §6).
 
-use crate::error::format_time;
+use crate::text::format_time;
 use crate::{Credentials, Error, ErrorKind};
 
 /// An output format, named as the AWS CLI names it.

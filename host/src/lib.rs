@@ -30,6 +30,7 @@ pub mod provider;
 pub mod serve;
 pub mod spawn;
 pub mod sts;
+pub mod text;
 
 pub use cache::Cache;
 pub use component::{Clock, Runtime};

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     }
     if args.verbose {
         tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
+            .with_writer(|| cli::PrintableStderr)
             .with_target(false)
             .without_time()
             .with_max_level(tracing::Level::DEBUG)

@@ -16,7 +16,7 @@ mod terminal;
 #[path = "prompt/windows.rs"]
 mod terminal;
 
-pub use terminal::foreground_terminal;
+pub use terminal::{foreground_terminal, open_terminal};
 
 /// Where prompts go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -20,6 +20,9 @@ use crate::credentials::mask;
 /// The most an STS answer may be: a real one is about 1.5 KiB.
 pub const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
+/// The largest CA bundle read (Mozilla's whole store is about 250 KiB).
+const MAX_CA_BUNDLE: u64 = 4 << 20;
+
 /// Attempts per call, as in the SDKs' standard retry mode.
 const MAX_ATTEMPTS: u32 = 3;
 
@@ -196,9 +199,7 @@ fn ignore_configured_endpoints() -> bool {
     std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-fn one_line(text: &str) -> String {
-    crate::component::one_line(text)
-}
+use crate::text::one_line;
 
 /// The variables `profiles.resolve` reads to choose a role's STS endpoint, as set here.
 pub(crate) const ENDPOINT_VARIABLES: [&str; 5] = [
@@ -381,7 +382,20 @@ fn agent(policy: &StsPolicy, profile_ca_bundle: Option<&str>) -> Result<ureq::Ag
     let roots = match bundle {
         None => ureq::tls::RootCerts::PlatformVerifier,
         Some((setting, path)) => {
-            let pem = std::fs::read(&path).map_err(|e| format!("{setting} {path}: {e}"))?;
+            // Opened as a regular file without blocking: a FIFO here must not hang credbox while
+            // it holds the role's cache lock. A CA bundle is a few hundred KiB at most.
+            let mut pem = Vec::new();
+            crate::files::open_regular(std::path::Path::new(&path))
+                .and_then(|file| {
+                    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_CA_BUNDLE + 1), &mut pem)
+                })
+                .map_err(|e| format!("{setting} {path}: {e}"))?;
+            if pem.len() as u64 > MAX_CA_BUNDLE {
+                return Err(format!(
+                    "{setting} {path} is larger than {} MiB, more than any CA bundle",
+                    MAX_CA_BUNDLE >> 20
+                ));
+            }
             let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {
                     Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -635,7 +649,7 @@ fn parse_rejection(status: u16, answer: &[u8]) -> wit::StsError {
     };
     let root = document.root_element();
     // STS messages name the role, the caller and the reason; they hold no secret.
-    let one_line = |s: Option<&str>| crate::component::one_line(s.unwrap_or_default());
+    let one_line = |s: Option<&str>| crate::text::one_line(s.unwrap_or_default());
     wit::StsError::Rejected(wit::StsRejection {
         status,
         code: one_line(text_of(root, "Code")),

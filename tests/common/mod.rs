@@ -2,6 +2,10 @@
 //! `credbox` binary pointed at them.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod moto;
+pub mod pty;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

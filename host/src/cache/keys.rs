@@ -4,7 +4,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::spawn::{SpawnCommand, hex};
+use crate::spawn::SpawnCommand;
+use crate::text::hex;
 
 /// The key of one cached credential source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +75,17 @@ impl ServeKey {
             stem: format!("{}-served-{}", profile_prefix(profile), hash_fields(&fields)),
         }
     }
+}
+
+/// A digest of secret values (each present or absent), for keys that must change with a secret
+/// without holding it: SHA-256 over length-prefixed fields, under a label of its own.
+pub fn secret_digest(secrets: &[Option<&str>]) -> String {
+    let present: Vec<[u8; 1]> = secrets.iter().map(|s| [u8::from(s.is_some())]).collect();
+    let mut fields: Vec<&[u8]> = vec![b"credbox-secret-digest-v1"];
+    for (secret, present) in secrets.iter().zip(&present) {
+        fields.extend([&present[..], secret.unwrap_or("").as_bytes()]);
+    }
+    hash_fields(&fields)
 }
 
 /// SHA-256 (hex) over length-prefixed fields, so that no two different field lists hash the same

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tracing::warn;
 
@@ -42,7 +43,7 @@ struct Access {
 }
 
 use keys::profile_prefix;
-pub use keys::{CacheKey, ServeKey};
+pub use keys::{CacheKey, ServeKey, secret_digest};
 pub use served::{FileSeen, Served, Unchanged};
 
 /// The cache directory: `$CREDBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/credbox`, else
@@ -69,6 +70,21 @@ pub fn default_dir() -> Option<PathBuf> {
 pub struct Cache {
     dir: PathBuf,
     fd: Arc<Dir>,
+}
+
+/// Why [`Cache::lock`] gave no lock.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process held the lock (this file) for the whole wait.
+    Held(PathBuf),
+    /// The lock file could not be opened or locked.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for LockError {
+    fn from(error: std::io::Error) -> Self {
+        LockError::Io(error)
+    }
 }
 
 /// An exclusive lock on one key, released when dropped (or when the process dies: the OS releases
@@ -238,17 +254,32 @@ impl Cache {
         self.read_name(&format!("{}.json", key.stem))
     }
 
-    /// Wait for the exclusive lock on `key`.
-    pub fn lock(&self, key: &CacheKey) -> std::io::Result<KeyLock> {
+    /// Take the exclusive lock on `key`, waiting at most `wait` for whoever holds it. Whatever
+    /// keeps a holder from finishing (a hung helper past its own bound, a file system that stopped
+    /// answering, a bug), the others give up with [`LockError::Held`] instead of waiting forever.
+    /// The wait polls (a few milliseconds at first, then every 25 ms): a blocking `flock` cannot
+    /// be bounded without a signal or a thread left behind holding the lock.
+    pub fn lock(&self, key: &CacheKey, wait: Duration) -> Result<KeyLock, LockError> {
         let name = format!("{}.lock", key.stem);
         let file = self.fd.open_lock(&name)?;
         if !sys::private_file(&file) {
-            return Err(std::io::Error::other(format!(
+            return Err(LockError::Io(std::io::Error::other(format!(
                 "{name} is not a file private to this user"
-            )));
+            ))));
         }
-        fs4::fs_std::FileExt::lock_exclusive(&file)?;
-        Ok(KeyLock { _file: file })
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if fs4::fs_std::FileExt::try_lock_exclusive(&file)? {
+                return Ok(KeyLock { _file: file });
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(LockError::Held(self.dir.join(name)));
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
     }
 
     /// Replace the entry atomically: a temporary file (0600) in the same directory, synced, then
@@ -393,7 +424,7 @@ mod tests {
         cache.write(&key, b"two").unwrap();
         assert_eq!(cache.read(&key).as_deref(), Some(&b"two"[..]));
         assert_eq!(mode(&cache.dir().join(format!("{}.json", key.stem))), 0o600);
-        drop(cache.lock(&key).unwrap());
+        drop(cache.lock(&key, Duration::ZERO).unwrap());
         assert_eq!(cache.clear(Some("other")).unwrap(), 0);
         assert_eq!(cache.clear(Some("p")).unwrap(), 1);
         let left: Vec<_> = fs::read_dir(cache.dir())
@@ -403,6 +434,39 @@ mod tests {
         assert_eq!(left, [TAG]);
     }
 
+    #[test]
+    fn a_held_lock_is_waited_for_within_the_bound_then_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
+        let held = cache.lock(&key, Duration::ZERO).unwrap();
+        // A second open of the lock file is another holder, as another process's would be.
+        let started = Instant::now();
+        let Err(LockError::Held(lock)) = cache.lock(&key, Duration::from_millis(300)) else {
+            panic!("the lock was taken twice");
+        };
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+        assert_eq!(lock, cache.dir().join(format!("{}.lock", key.stem)));
+        // Released while another waits: it gets the lock well before its bound.
+        let waiter = {
+            let cache = cache.clone();
+            let key = key.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                cache
+                    .lock(&key, Duration::from_secs(10))
+                    .map(|_| started.elapsed())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+        let took = waiter.join().unwrap().unwrap();
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
     #[test]
     fn a_loose_directory_credbox_created_is_tightened_and_purged() {
         let dir = tempfile::tempdir().unwrap();

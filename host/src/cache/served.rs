@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spawn::{SpawnCommand, hex};
+use crate::spawn::SpawnCommand;
+use crate::text::hex;
 
 /// Credentials the guest returned and the instant it said they may be served until: the host may
 /// hand them out without entering the guest until then (for the same [`super::ServeKey`]).

@@ -202,8 +202,10 @@ pub struct RunArgs {
     /// Always run the helper; neither read nor write the cross-process cache.
     #[arg(long)]
     no_cache: bool,
-    /// The helper's stdin: the terminal (`inherit`, so MFA prompts work) or `null`.
-    #[arg(long, value_enum, default_value = "inherit")]
+    /// The helper's stdin: `auto` gives it the terminal when credbox runs in the terminal's
+    /// foreground (with --prompt terminal), else nothing to read (end of file at once); `inherit`
+    /// always passes credbox's stdin on; `null` never does.
+    #[arg(long, value_enum, default_value = "auto")]
     stdin: StdinArg,
     /// Only run these programs (absolute paths), optionally pinned: PATH=SHA256. Repeatable.
     #[arg(long, value_name = "PATH[=SHA256]")]
@@ -220,6 +222,7 @@ pub struct RunArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum StdinArg {
+    Auto,
     Inherit,
     Null,
 }
@@ -249,6 +252,7 @@ impl RunArgs {
             policy: SpawnPolicy {
                 max_timeout: timeout,
                 stdin: match self.stdin {
+                    StdinArg::Auto => StdinMode::Auto,
                     StdinArg::Inherit => StdinMode::Inherit,
                     StdinArg::Null => StdinMode::Null,
                 },
@@ -298,6 +302,11 @@ fn open_cache() -> Option<Cache> {
         return None;
     };
     Cache::open(&dir)
-        .map_err(|why| eprintln!("credbox: warning: {why}; not caching"))
+        .map_err(|why| {
+            eprintln!(
+                "credbox: warning: {}; not caching",
+                credbox::text::printable(&why)
+            )
+        })
         .ok()
 }

@@ -30,7 +30,8 @@ pub fn check(profile: Option<String>, format: TextOrJson) -> Result<ExitCode, Er
                     .as_deref()
                     .map(|l| format!(" ({l})"))
                     .unwrap_or_default();
-                println!("{severity}: {profile}{}{location}", f.message);
+                let line = format!("{severity}: {profile}{}{location}", f.message);
+                println!("{}", credbox::text::printable(&line));
             }
             let count = |s| findings.iter().filter(|f| f.severity == s).count();
             println!(

@@ -36,6 +36,9 @@ pub fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]
         child.env(name, value);
     }
     signals::install();
+    // The command owns the terminal from now on: a helper refreshing credentials in the
+    // background must not take it away (nor read what is typed to the command).
+    credbox::spawn::keep_the_terminal();
     let child = child.spawn().map_err(|e| could_not_run(command, &e))?;
     let code = signals::wait_forwarding_term(child);
     endpoint.shutdown();
@@ -152,7 +155,7 @@ pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     if let Some(expiration) = credentials.expiration {
         child.env(
             "AWS_CREDENTIAL_EXPIRATION",
-            credbox::error::format_time(expiration),
+            credbox::text::format_time(expiration),
         );
     }
     if let Some(account) = &credentials.account_id {

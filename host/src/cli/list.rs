@@ -1,6 +1,7 @@
 //! `credbox list`: where a profile's credentials come from, like `aws configure list`.
 
 use credbox::component::{Helper, Location, ProfileReport};
+use credbox::text::printable;
 use credbox::{Error, Origin, Runtime, files};
 
 use super::args::RunArgs;
@@ -45,7 +46,9 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
     let locations = files::locate_from_env();
     let (profile, chosen) = choose_profile(profile, &locations);
     let runtime = Runtime::new().map_err(Error::internal)?;
+    // Names, values and places come from the files and the environment: shown, never obeyed.
     let row = |name: &str, value: &str, kind: &str, location: &str| {
+        let (value, location) = (printable(value), printable(location));
         println!("{name:>10} {value:>24} {kind:>16}    {location}")
     };
     row("Name", "Value", "Type", "Location");
@@ -58,8 +61,6 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
     row("profile", shown_profile, how, profile_location);
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let properties = credbox::configure::properties(&runtime, &locations, &profile)?;
-    let property = |key: &str| properties.iter().find(|p| p.name == key);
-    let place = |p: &credbox::component::Property| p.location.to_string();
     if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         row("access_key", &credbox::mask(&key), "env", "");
         row("secret_key", &credbox::mask(&secret), "env", "");
@@ -71,6 +72,13 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
             .profiles
             .into_iter()
             .next();
+        // A role is assumed when it is used, not to be listed: no STS call, no MFA prompt.
+        if let Some(ProfileReport { role: Some(role), .. }) = &report {
+            let location = role.location.to_string();
+            row("access_key", "<assumed when used>", "assume-role", &location);
+            row("secret_key", "<assumed when used>", "assume-role", &location);
+            return list_region(&properties, row);
+        }
         let (credentials, origin) =
             credbox::credentials_for_profile(&runtime, &locations, &profile, &run.options()?)?;
         // Where the policy says the credentials come from; the kind of file by its path.
@@ -82,7 +90,6 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
             }
         };
         let (kind, location) = match (origin, report.as_ref()) {
-            (_, Some(ProfileReport { role: Some(role), .. })) => ("assume-role", role.location.to_string()),
             (
                 Origin::StaticKeys,
                 Some(ProfileReport {
@@ -114,12 +121,27 @@ pub fn list(profile: Option<String>, run: &RunArgs) -> Result<(), Error> {
             &location,
         );
     }
+    list_region(&properties, row)
+}
+
+/// The region row: the environment's, else the profile's.
+fn list_region(
+    properties: &[credbox::component::Property],
+    row: impl Fn(&str, &str, &str, &str),
+) -> Result<(), Error> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let property = |key: &str| properties.iter().find(|p| p.name == key);
     match (
         env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
         property("region"),
     ) {
         (Some(region), _) => row("region", &region, "env", "AWS_REGION"),
-        (None, Some(region)) => row("region", &region.value, "config-file", &place(region)),
+        (None, Some(region)) => row(
+            "region",
+            &region.value,
+            "config-file",
+            &region.location.to_string(),
+        ),
         (None, None) => row("region", "<not set>", "None", "None"),
     }
     Ok(())
@@ -133,6 +155,7 @@ pub fn list_all() -> Result<(), Error> {
     let runtime = Runtime::new().map_err(Error::internal)?;
     let (report, findings) = credbox::audit::review(&runtime, &locations, None)?;
     let row = |profile: &str, source: &str, location: &str, check: &str| {
+        let (profile, location) = (printable(profile), printable(location));
         println!("{profile:<20} {source:<12} {location:<40} {check}")
     };
     row("Profile", "Source", "Location", "Check");

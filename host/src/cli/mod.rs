@@ -308,3 +308,25 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
         }
     }
 }
+
+/// credbox's stderr for `-v` logs: what a log line quotes (a path, a profile, an endpoint) is
+/// made printable as every message is ([`credbox::text::printable`]); only the line ends stay.
+pub struct PrintableStderr;
+
+impl std::io::Write for PrintableStderr {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(bytes);
+        let mut stderr = std::io::stderr().lock();
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                stderr.write_all(b"\n")?;
+            }
+            stderr.write_all(credbox::text::printable(line).as_bytes())?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}

@@ -14,7 +14,7 @@ use wasmtime::component::Component;
 use super::bindings::wit::PluginError;
 use super::sandbox::{MAX_PLUGIN_BYTES, root_cause};
 use crate::Cache;
-use crate::spawn::hex;
+use crate::text::hex;
 
 /// The largest compiled artifact credbox reads back (native code is a few times the wasm).
 const MAX_ARTIFACT_BYTES: u64 = 4 * MAX_PLUGIN_BYTES;

@@ -16,7 +16,6 @@ pub use bindings::WIT;
 pub use bindings::wit;
 pub(crate) use bindings::{wit_profiles, wit_provider};
 pub use runtime::{CallError, GUEST_SHA256, GUEST_WASM, HostState, ProviderHandle, Runtime, Session, Source};
-pub(crate) use sandbox::one_line;
 pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports, grant};
 pub use wit::{Error as GuestError, Helper, Location, ProcessSettings, RoleSettings};
 pub use wit_profiles::{

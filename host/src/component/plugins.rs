@@ -7,7 +7,6 @@
 //! allocates without end is stopped, not waited on. The allow-list and its pins are checked on the
 //! very bytes that are compiled; compiled plugins are kept by [`super::artifacts`].
 
-use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -21,9 +20,7 @@ use wasmtime::component::HasData;
 
 use super::bindings::wit::{self, PluginError};
 use super::bindings::{CredentialPlugin, CredentialPluginPre, wit_plugins};
-use super::sandbox::{
-    self, CallBudget, HasResourceTable, Limits, MAX_PLUGIN_BYTES, MemoryCap, one_line, root_cause,
-};
+use super::sandbox::{self, CallBudget, HasResourceTable, Limits, MAX_PLUGIN_BYTES, MemoryCap, root_cause};
 use crate::spawn::{self, Allowed};
 
 /// The interface a plugin must export.
@@ -186,7 +183,7 @@ impl PluginLoader {
             .call_retrieve(&mut instance.store);
         instance
             .outcome(result)?
-            .map_err(|message| PluginError::RetrieveFailed(one_line(&message)).into())
+            .map_err(|message| PluginError::RetrieveFailed(crate::text::one_line(&message)).into())
     }
 
     /// Ask the plugin at `path` whether `credentials` must no longer be used.
@@ -266,16 +263,10 @@ impl PluginLoader {
 fn read_admitted(allow_list: Option<&[Allowed]>, path: &Path) -> Result<Vec<u8>, CallError> {
     let pin = spawn::plugin_pin(allow_list, path)?;
     let unreadable = |why: String| PluginError::NotLoadable(why);
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
-    let file = options
-        .open(path)
-        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(unreadable("it is not a regular file".into()).into());
-    }
+    let file = crate::files::open_regular(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => unreadable("it is not a regular file".into()),
+        _ => unreadable(format!("cannot read it: {e}")),
+    })?;
     let mut bytes = Vec::new();
     file.take(MAX_PLUGIN_BYTES + 1)
         .read_to_end(&mut bytes)

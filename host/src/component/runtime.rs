@@ -83,6 +83,9 @@ pub struct HostState {
     calls: CallBudget,
     /// What bounds the `sts` import.
     sts: StsPolicy,
+    /// The profile (or label of a profile-less helper) whose credentials the current call fetches,
+    /// as the host knows it: what the recursion guard passes down to every command the call runs.
+    resolving: String,
 }
 
 impl HasResourceTable for HostState {
@@ -107,6 +110,7 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wit_spawn::add_to_linker::<_, spawn::Spawn>(&mut linker, |s: &mut HostState| SpawnView {
         policy: &s.policy,
+        resolving: &s.resolving,
         calls: &mut s.calls,
     })?;
     wit_plugins::add_to_linker::<_, plugins::Plugins>(&mut linker, |s: &mut HostState| PluginsView {
@@ -267,6 +271,7 @@ impl Runtime {
             plugins,
             calls: CallBudget::full(),
             sts: StsPolicy::default(),
+            resolving: String::new(),
         };
         let mut store = Store::new(&loaded.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -280,6 +285,7 @@ impl Runtime {
             instance,
             instructions: self.instructions.clone(),
             budget: Limits::GUEST.fuel,
+            resolving: Vec::new(),
         })
     }
 
@@ -303,11 +309,15 @@ pub struct Session {
     instructions: Arc<AtomicU64>,
     /// The instruction budget of the last call.
     budget: u64,
+    /// For each provider made in this session (by [`ProviderHandle`] index), the profile it
+    /// fetches for.
+    resolving: Vec<String>,
 }
 
-/// A `credential-provider` resource living in a [`Session`].
+/// A `credential-provider` resource living in a [`Session`], and which of the session's profiles
+/// it fetches for.
 #[derive(Clone, Copy)]
-pub struct ProviderHandle(ResourceAny);
+pub struct ProviderHandle(ResourceAny, usize);
 
 /// Why a call into the guest gave no answer: the policy's typed error, or the call itself failed
 /// (a trap, a limit, a bug in the guest). One type, so that callers need one `?`. Its `Debug` and
@@ -518,12 +528,25 @@ impl Session {
         settings: &ProcessSettings,
         options: Options,
     ) -> Result<ProviderHandle, CallError> {
-        Ok(self.call(0, |i, s| {
+        let resource = self.call(0, |i, s| {
             i.credbox_provider_provider()
                 .credential_provider()
                 .call_constructor(s, settings, options)
-                .map(ProviderHandle)
-        })?)
+        })?;
+        Ok(self.handle(resource, &settings.profile))
+    }
+
+    /// A handle for `resource`, which fetches `profile`'s credentials.
+    fn handle(&mut self, resource: ResourceAny, profile: &str) -> ProviderHandle {
+        self.resolving.push(profile.to_string());
+        ProviderHandle(resource, self.resolving.len() - 1)
+    }
+
+    /// Before a call that may run commands for `provider`: the profile the recursion guard passes
+    /// down to them is the one the host asked about, whatever label the guest gives.
+    fn resolving_for(&mut self, provider: ProviderHandle) {
+        let profile = self.resolving.get(provider.1).cloned().unwrap_or_default();
+        self.store.data_mut().resolving = profile;
     }
 
     /// A new `credential-provider` resource for a role, assumed with `source` (the credentials of
@@ -536,12 +559,16 @@ impl Session {
         options: Options,
     ) -> Result<ProviderHandle, CallError> {
         let source = wit::Credentials::from(source);
-        Ok(self.call(0, |i, s| {
-            i.credbox_provider_provider()
-                .credential_provider()
-                .call_for_role(s, settings, &source, source_profile, options)
-                .map(ProviderHandle)
-        })?)
+        let resource = self.call(0, |i, s| {
+            i.credbox_provider_provider().credential_provider().call_for_role(
+                s,
+                settings,
+                &source,
+                source_profile,
+                options,
+            )
+        })?;
+        Ok(self.handle(resource, &settings.profile))
     }
 
     /// `credential-provider.cache-key`: what decides the provider's credentials.
@@ -555,6 +582,7 @@ impl Session {
 
     /// `credential-provider.retrieve`: cached credentials, or fresh ones (running the helper).
     pub fn retrieve(&mut self, provider: ProviderHandle) -> Result<Credentials, CallError> {
+        self.resolving_for(provider);
         let credentials = self.ask(0, |i, s| {
             i.credbox_provider_provider()
                 .credential_provider()
@@ -583,6 +611,7 @@ impl Session {
 
     /// `credential-provider.restore`: offer a stored cache entry; whether it was adopted.
     pub fn restore(&mut self, provider: ProviderHandle, entry: &[u8]) -> Result<bool, CallError> {
+        self.resolving_for(provider);
         self.ask(0, |i, s| {
             i.credbox_provider_provider()
                 .credential_provider()

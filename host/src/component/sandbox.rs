@@ -268,25 +268,7 @@ pub fn component_imports(engine: &Engine, component: &Component) -> Vec<String> 
 
 /// The innermost message of an error chain, on one line.
 pub(crate) fn root_cause(error: &wasmtime::Error) -> String {
-    one_line(&error.root_cause().to_string())
-}
-
-/// Text from a helper or a plugin as one line of a message: whitespace runs become one space,
-/// control characters go, and more than 300 characters are cut with `…`.
-pub(crate) fn one_line(text: &str) -> String {
-    // Only the start is kept, so only the start is looked at: a hostile message of many megabytes
-    // costs no more than a short one.
-    let start = text
-        .char_indices()
-        .nth(4096)
-        .map_or(text, |(end, _)| &text[..end]);
-    let words = start.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut chars = words.chars().filter(|c| !c.is_control());
-    let mut line: String = chars.by_ref().take(300).collect();
-    if chars.next().is_some() {
-        line.push('…');
-    }
-    line
+    crate::text::one_line(&error.root_cause().to_string())
 }
 
 #[cfg(test)]
@@ -305,17 +287,5 @@ mod tests {
         // A second memory of 20 MiB would make 70 MiB in all, though each is under the cap.
         assert!(cap.memory_growing(0, 20 << 20, None).is_err());
         assert!(cap.exceeded());
-    }
-
-    #[test]
-    fn one_line_looks_at_the_start_only() {
-        let long = "word ".repeat(1 << 20);
-        let line = one_line(&long);
-        assert!(
-            line.chars().count() <= 301 && line.ends_with('…'),
-            "{}",
-            line.len()
-        );
-        assert_eq!(one_line("a\n b\tc\u{7}"), "a b c");
     }
 }

@@ -13,6 +13,9 @@ use crate::spawn::{self, SpawnCommand, SpawnPolicy};
 /// `plugins`.
 pub(crate) struct SpawnView<'a> {
     pub(crate) policy: &'a SpawnPolicy,
+    /// The profile the current call fetches for: the recursion guard's label, the host's own
+    /// (the guest's `label` is only a name for logs).
+    pub(crate) resolving: &'a str,
     pub(crate) calls: &'a mut CallBudget,
 }
 
@@ -32,7 +35,7 @@ impl wit_spawn::Host for SpawnView<'_> {
         }
         let command = SpawnCommand::from(request.command);
         let timeout = Duration::from_millis(request.timeout_ms);
-        Ok(match spawn::run(self.policy, &command, timeout, &request.label) {
+        Ok(match spawn::run(self.policy, &command, timeout, self.resolving) {
             Ok(output) => Ok(wit_spawn::Output {
                 status: match output.status {
                     spawn::Exit::Code(c) => wit::ExitStatus::Code(c),

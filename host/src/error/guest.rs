@@ -1,8 +1,9 @@
 //! The guest's typed errors as credbox's one-line messages: what each case means for the user and
 //! how to fix it, naming the profile (or command, or plugin) and the place.
 
-use super::{Error, ErrorKind, format_time};
+use super::{Error, ErrorKind};
 use crate::component::{CallError, GuestError, wit};
+use crate::text::format_time;
 
 /// What an error is about, for its message.
 pub(crate) enum Context<'a> {
@@ -13,6 +14,17 @@ pub(crate) enum Context<'a> {
     Plugin(&'a str),
 }
 
+impl Context<'_> {
+    /// What a message about this context starts with: `profile dev`, `helper /opt/bin/h`, ...
+    pub(crate) fn subject(&self) -> String {
+        match self {
+            Context::Profile(profile) | Context::PluginProfile(profile) => format!("profile {profile}"),
+            Context::Command(program) => format!("helper {program}"),
+            Context::Plugin(path) => format!("plugin {path}"),
+        }
+    }
+}
+
 impl Error {
     /// Render a guest error about a profile or a profile-less command.
     pub(crate) fn from_guest(error: GuestError, context: &Context, origin: Option<&wit::Location>) -> Self {
@@ -21,14 +33,7 @@ impl Error {
             Context::Profile(_) | Context::Command(_) => "helper",
         };
         let (kind, detail) = describe(error, origin, source);
-        let message = match context {
-            Context::Profile(profile) | Context::PluginProfile(profile) => {
-                format!("profile {profile}: {detail}")
-            }
-            Context::Command(program) => format!("helper {program}: {detail}"),
-            Context::Plugin(path) => format!("plugin {path}: {detail}"),
-        };
-        Error::new(kind, message)
+        Error::new(kind, format!("{}: {detail}", context.subject()))
     }
 
     /// Render a failed guest call: the guest's answer about a profile or a profile-less command,
@@ -53,7 +58,7 @@ pub(crate) fn detail(error: GuestError) -> String {
 /// The last non-empty line of a helper's stderr, shortened, for a one-line message.
 fn last_line(stderr_tail: &str) -> Option<String> {
     let line = stderr_tail.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
-    Some(crate::component::sandbox::one_line(line))
+    Some(crate::text::one_line(line))
 }
 
 const SHAPE: &str = r#"it must print {"Version": 1, "AccessKeyId": ..., "SecretAccessKey": ..., ...}"#;

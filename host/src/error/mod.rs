@@ -3,6 +3,7 @@
 
 mod guest;
 
+pub use crate::text::format_time;
 pub(crate) use guest::{Context, detail};
 
 /// The class of a failure; each maps to a documented exit code.
@@ -75,11 +76,17 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error of class `kind` with a one-line `message` (which must hold no secret).
+    /// An error of class `kind` with a one-line `message` (which must hold no secret). Whatever
+    /// it quotes (a profile value, a path, what STS or a helper said) is made printable here, once
+    /// for every message: a control character is shown as an escape, never sent to a terminal.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message = message.into();
         Error {
             kind,
-            message: message.into(),
+            message: match crate::text::printable(&message) {
+                std::borrow::Cow::Borrowed(_) => message,
+                std::borrow::Cow::Owned(shown) => shown,
+            },
         }
     }
 
@@ -90,10 +97,7 @@ impl Error {
 
     /// An unexpected failure in credbox itself.
     pub fn internal(error: anyhow::Error) -> Self {
-        Error {
-            kind: ErrorKind::Internal,
-            message: format!("internal error: {error:#}"),
-        }
+        Error::new(ErrorKind::Internal, format!("internal error: {error:#}"))
     }
 }
 
@@ -104,10 +108,3 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// Seconds since the epoch as RFC 3339 UTC with `Z`, as credbox prints expirations.
-pub fn format_time(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| seconds.to_string())
-}

@@ -11,15 +11,16 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use crate::Credentials;
-use crate::cache::{self, Cache, CacheKey};
+use crate::cache::{self, Cache, CacheKey, LockError};
 use crate::component::{
     BaseSource, CallError, Clock, GuestError, Helper, Location, Options, ProcessSettings, ProviderHandle,
     RoleChain, RoleSettings, Runtime, Session, Source, plugins,
 };
-use crate::error::{Context, Error, ErrorKind, format_time};
+use crate::error::{Context, Error, ErrorKind};
 use crate::files;
 use crate::spawn::{self, SpawnCommand, SpawnPolicy};
 use crate::sts::StsPolicy;
+use crate::text::format_time;
 use served::ServedRecord;
 
 /// How credentials are fetched.
@@ -163,9 +164,22 @@ fn decision_environment() -> String {
     for (name, value) in crate::sts::endpoint_environment() {
         text.push_str(&format!("{name}={value}\n"));
     }
-    // A role over `credential_source = Environment` is assumed with this key (not secret).
-    if let Ok(key) = std::env::var("AWS_ACCESS_KEY_ID") {
-        text.push_str(&format!("AWS_ACCESS_KEY_ID={key}\n"));
+    // A role over `credential_source = Environment` is assumed with these credentials: the record
+    // is bound to all three, the secret and the token through a digest (the record's name is a
+    // hash, and nothing of them is stored), so another secret under the same key id is another
+    // decision, sent back to the guest and to STS.
+    let var = |name| std::env::var(name).ok();
+    let (key, secret, token) = (
+        var("AWS_ACCESS_KEY_ID"),
+        var("AWS_SECRET_ACCESS_KEY"),
+        var("AWS_SESSION_TOKEN"),
+    );
+    if key.is_some() || secret.is_some() || token.is_some() {
+        let digest = cache::secret_digest(&[secret.as_deref(), token.as_deref()]);
+        text.push_str(&format!(
+            "AWS_ACCESS_KEY_ID={}\nsecret digest={digest}\n",
+            key.unwrap_or_default()
+        ));
     }
     text
 }
@@ -234,6 +248,10 @@ fn fetch_role(
 ) -> Result<Fetched, Error> {
     let context = Context::Profile(&role.profile);
     let error = |e: CallError| Error::from_call(e, &context, Some(&role.origin));
+    // The recursion guard before the role's lock, as for a helper: an `mfa_process` that calls
+    // credbox for this profile would otherwise wait for the lock its parent holds.
+    spawn::check_recursion(&role.profile)
+        .map_err(|refusal| error(CallError::from(GuestError::from(refusal))))?;
     session.allow_sts_source(source);
     let provider = session
         .new_role_provider(role, source, source_profile, options.guest_options())
@@ -424,12 +442,9 @@ fn cached_or_fresh(mut fetch: Fetch) -> Result<Fetched, Error> {
     if let Some(credentials) = fetch.restore(cache, &key)? {
         return fetch.served(credentials, "cache hit");
     }
-    let _lock = cache.lock(&key).map_err(|e| {
-        Error::internal(anyhow::anyhow!(
-            "locking the cache entry in {}: {e}",
-            cache.dir().display()
-        ))
-    })?;
+    let _lock = cache
+        .lock(&key, options.timeout)
+        .map_err(|e| fetch.lock_error(e))?;
     // Whoever held the lock before us may have just refreshed the entry.
     if let Some(credentials) = fetch.restore(cache, &key)? {
         return fetch.served(credentials, "cache hit after waiting for another credbox");
@@ -483,6 +498,30 @@ impl<'a> Fetch<'a> {
 
     fn error(&self, e: CallError) -> Error {
         Error::from_call(e, self.context, self.origin)
+    }
+
+    /// The cache lock could not be had: another credbox held it for the whole `--timeout`, or it
+    /// could not be taken at all.
+    fn lock_error(&self, e: LockError) -> Error {
+        match e {
+            LockError::Held(lock) => Error::new(
+                ErrorKind::TimedOut,
+                format!(
+                    "{}: another credbox has been getting these credentials for more than {} and still holds their cache lock ({}); it may be waiting for input or stuck: let it finish or end it, or raise --timeout",
+                    self.context.subject(),
+                    crate::text::format_duration(self.options.timeout),
+                    lock.display()
+                ),
+            ),
+            LockError::Io(e) => Error::internal(anyhow::anyhow!(
+                "locking the cache entry in {}: {e}",
+                self.options
+                    .cache
+                    .as_ref()
+                    .map_or(Path::new(""), |c| c.dir())
+                    .display()
+            )),
+        }
     }
 
     fn cache_key(&self) -> CacheKey {

@@ -27,6 +27,12 @@ pub fn foreground_terminal() -> Result<File, String> {
     Ok(tty)
 }
 
+/// The controlling terminal, whatever group is in its foreground (for writing a helper's stderr
+/// while the helper holds it).
+pub fn open_terminal() -> std::io::Result<File> {
+    File::options().read(true).write(true).open("/dev/tty")
+}
+
 /// Write `question` and read one line with the echo off, until `deadline`.
 pub(super) fn ask_quietly(tty: &File, question: &str, deadline: Instant) -> Result<String, PromptError> {
     let quiet = NoEcho::new(tty);

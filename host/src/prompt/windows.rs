@@ -32,6 +32,11 @@ pub fn foreground_terminal() -> Result<File, String> {
         .map_err(|e| format!("there is no console to ask on (CONOUT$: {e})"))
 }
 
+/// The console's screen (a console has no foreground group).
+pub fn open_terminal() -> std::io::Result<File> {
+    foreground_terminal().map_err(std::io::Error::other)
+}
+
 /// Write `question` and read one line with the echo off, until `deadline`.
 pub(super) fn ask_quietly(console: &File, question: &str, deadline: Instant) -> Result<String, PromptError> {
     let input = File::options()

@@ -75,7 +75,7 @@ impl Token {
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut bytes))
             .map_err(|e| Error::internal(anyhow::anyhow!("reading /dev/urandom for a token: {e}")))?;
-        Ok(Token(crate::spawn::hex(&bytes)))
+        Ok(Token(crate::text::hex(&bytes)))
     }
 
     /// A token kept in a file (its first line), which must be yours and private (like 0600). It

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{SpawnCommand, SpawnError, SpawnPolicy, hex, program_and_args};
+use super::{SpawnCommand, SpawnError, SpawnPolicy, program_and_args};
+use crate::text::hex;
 
 /// A program the user allowed, optionally pinned to its SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,9 +164,11 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
     Ok(Some(file))
 }
 
+/// A regular file only, opened without blocking: a FIFO in place of a pinned program never hangs
+/// credbox.
 #[cfg(unix)]
 fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(program)
+    crate::files::open_regular(program)
 }
 
 /// Windows: opened shared for reading only, so that while credbox holds it (until the helper has

@@ -49,9 +49,11 @@ fn pending() -> std::sync::MutexGuard<'static, Pending> {
 /// Whether helpers' stderr may go to the controlling terminal when credbox's stderr is not one.
 static PREFER_TERMINAL: AtomicBool = AtomicBool::new(false);
 
-/// Say whether the terminal may be used; the writer decides once, when it starts.
+/// Say whether the terminal may be used (`yes`, and credbox is in its foreground now, before a
+/// helper is handed it); the writer decides once, when it starts.
 pub fn prefer_terminal(yes: bool) {
-    PREFER_TERMINAL.store(yes, Ordering::Relaxed);
+    let usable = yes && crate::prompt::foreground_terminal().is_ok();
+    PREFER_TERMINAL.store(usable, Ordering::Relaxed);
 }
 
 /// Where forwarded stderr goes: see the module's documentation.
@@ -59,7 +61,7 @@ fn destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
     if PREFER_TERMINAL.load(Ordering::Relaxed)
         && captured(&stderr)
-        && let Ok(tty) = crate::prompt::foreground_terminal()
+        && let Ok(tty) = crate::prompt::open_terminal()
     {
         return Box::new(tty);
     }
@@ -126,6 +128,16 @@ pub fn flush(until: Instant) {
 }
 
 fn write_forever() {
+    // While a helper holds the terminal, credbox is in the background: with the terminal's
+    // `tostop` set, a write would stop it, unless this thread blocks SIGTTOU.
+    #[cfg(unix)]
+    // SAFETY: changes this thread's signal mask only.
+    unsafe {
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut ttou);
+        libc::sigaddset(&mut ttou, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, std::ptr::null_mut());
+    }
     let mut ours = destination();
     loop {
         let (bytes, dropped) = {

@@ -45,11 +45,33 @@ pub const MAX_CHAIN: usize = 4;
 /// What the helper's stdin is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StdinMode {
-    /// The user's stdin, so interactive MFA prompts work.
+    /// credbox's stdin when it is the terminal the helper may use (credbox is in its foreground
+    /// and prompts go to it: [`crate::prompt::PromptMode::Terminal`]; the helper then gets the
+    /// terminal for as long as it runs), else empty: a helper that asks the person works as it
+    /// would from a shell, and one that reads a pipe nobody writes to (an SDK's) or a terminal it
+    /// may not use gets end-of-file at once instead of hanging until the timeout.
     #[default]
+    Auto,
+    /// Always credbox's stdin, whatever it is.
     Inherit,
     /// Empty: the helper reads end-of-file at once.
     Null,
+}
+
+/// Whether a helper may be handed the terminal (Unix: made its foreground process group) while
+/// it runs. `exec --server` turns it off once its command runs: that command owns the terminal,
+/// and a refresh in the background must not take it away.
+static TERMINAL_FOR_HELPERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// From now on, no helper is handed the terminal (nor, with [`StdinMode::Auto`], credbox's stdin).
+pub fn keep_the_terminal() {
+    TERMINAL_FOR_HELPERS.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `policy` lets a helper have the terminal now.
+fn terminal_for_helpers(policy: &SpawnPolicy) -> bool {
+    policy.prompt == crate::prompt::PromptMode::Terminal
+        && TERMINAL_FOR_HELPERS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The host's ceilings on running helpers.
@@ -78,7 +100,7 @@ impl Default for SpawnPolicy {
     fn default() -> Self {
         SpawnPolicy {
             max_timeout: Duration::from_secs(60),
-            stdin: StdinMode::Inherit,
+            stdin: StdinMode::Auto,
             allow_shell: false,
             allow_list: None,
             forward_stderr: true,
@@ -165,15 +187,18 @@ pub fn run(
 }
 
 /// What every helper gets, on every system: `chain` in [`CHAIN_VAR`], the stdin the policy
-/// chose, stdout and stderr piped to credbox.
-fn connect(command: &mut std::process::Command, policy: &SpawnPolicy, chain: &str) {
+/// chose (for [`StdinMode::Auto`], credbox's when `terminal_stdin`: it is the terminal the helper
+/// may use), stdout and stderr piped to credbox.
+fn connect(command: &mut std::process::Command, policy: &SpawnPolicy, chain: &str, terminal_stdin: bool) {
     use std::process::Stdio;
+    let inherit = match policy.stdin {
+        StdinMode::Auto => terminal_stdin,
+        StdinMode::Inherit => true,
+        StdinMode::Null => false,
+    };
     command
         .env(CHAIN_VAR, chain)
-        .stdin(match policy.stdin {
-            StdinMode::Inherit => Stdio::inherit(),
-            StdinMode::Null => Stdio::null(),
-        })
+        .stdin(if inherit { Stdio::inherit() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 }
@@ -205,8 +230,4 @@ pub(super) fn program_and_args(command: &SpawnCommand) -> Result<(PathBuf, Vec<&
         #[cfg(windows)]
         SpawnCommand::Shell(_) => Ok((platform::shell(), Vec::new())),
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

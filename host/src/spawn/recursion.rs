@@ -4,7 +4,9 @@
 use super::{CHAIN_VAR, MAX_CHAIN, SpawnError};
 
 /// Refuse `label` if it is already being resolved higher up the chain, or the chain is too deep.
-/// Checked before any cache lock is taken, as well as before spawning.
+/// Checked before any cache lock is taken (a helper's or a role's), as well as before every
+/// command credbox runs (`credential_process`, `mfa_process`), always with the profile the host is
+/// fetching for.
 pub fn check_recursion(label: &str) -> Result<(), SpawnError> {
     check_chain(label).map(drop)
 }
@@ -19,7 +21,7 @@ pub(super) fn check_chain(label: &str) -> Result<String, SpawnError> {
         .collect();
     if links.iter().any(|l| l == label) {
         return Err(SpawnError::Denied(format!(
-            "recursion: `{label}` is already being resolved higher up the chain ({}); its credential_process must not call credbox for itself",
+            "recursion: `{label}` is already being resolved higher up the chain ({}); a command credbox runs for it (its credential_process or mfa_process) must not call credbox for it",
             links.join(" -> ")
         )));
     }

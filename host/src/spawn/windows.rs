@@ -85,7 +85,14 @@ pub(super) fn run_bounded(
         Some(text) => command.raw_arg(format!("/d /s /c \"{text}\"")),
         None => command.args(args),
     };
-    connect(&mut command, policy, &chain);
+    // A console has no foreground group to hand over: the helper shares it as cmd.exe's children
+    // do, so credbox's stdin goes on when it is the console and prompts may use it.
+    connect(
+        &mut command,
+        policy,
+        &chain,
+        super::terminal_for_helpers(policy) && stdin_is_console(),
+    );
     command.creation_flags(CREATE_SUSPENDED);
     let mut child = command.spawn().map_err(|e| spawn_failure(program, &e))?;
     let admitted = match (pinned, &policy.allow_list) {
@@ -438,4 +445,13 @@ impl Collected {
         }
         Ok(())
     }
+}
+
+/// Whether credbox's stdin is a console (not a pipe or a file an SDK gave it).
+fn stdin_is_console() -> bool {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::System::Console::GetConsoleMode;
+    let mut mode = 0;
+    // SAFETY: GetConsoleMode only reads the handle's mode into `mode`.
+    unsafe { GetConsoleMode(std::io::stdin().as_raw_handle() as _, &mut mode) != 0 }
 }
