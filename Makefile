@@ -66,6 +66,11 @@ clients:
 	tests/clients/setup.sh
 
 test: setup plugins clients
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "make test: running as root: the two-user tests (files and programs given to uid 65534, credbox run as it) run too"; \
+	else \
+	  echo "make test: not root: the two-user tests report SKIPPED (run as root to include them; CI fails on any skip)"; \
+	fi
 	$(CARGO) fmt --all -- --check
 	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m -- --check || exit 1; done
 	$(CARGO) test --workspace $(FEATURES)

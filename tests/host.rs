@@ -698,3 +698,45 @@ printf '", "Expiration": "{expiration}"}}'"#,
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(whole(&printed["SessionToken"]));
 }
+
+#[test]
+fn a_helper_flooding_stderr_that_nobody_reads_still_ends_at_the_timeout() {
+    // credbox's own stderr is a pipe nobody reads (an SDK that captures it and waits for the
+    // exit first): once it is full, every write to it blocks. Neither the forwarding of the
+    // helper's flood nor credbox's own last line may keep it from ending at the timeout.
+    let sandbox = Sandbox::new();
+    let flood = sandbox.helper(
+        "bin/flood",
+        "while :; do echo flood flood flood flood flood; done >&2",
+    );
+    let mut child = sandbox
+        .std_credbox()
+        .args([
+            "run",
+            "--no-cache",
+            "--timeout",
+            "1",
+            "--",
+            flood.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    let status = status.unwrap_or_else(|| panic!("credbox was still running after {took:?}"));
+    assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
+    assert_eq!(status.code(), Some(4));
+}

@@ -189,3 +189,122 @@ fn a_guest_cannot_call_sts_or_prompt_in_a_loop() {
         assert!(took < Duration::from_secs(30), "{took:?}");
     }
 }
+
+/// The device the hostile guest's `prompt-*` roles ask about, named in the test's profile file.
+const WRITTEN_DEVICE: &str = "arn:aws:iam::123456789012:mfa/me";
+
+/// The part of a prompt test that runs at a terminal: this test binary again, in a session whose
+/// controlling terminal is a pseudo-terminal, where the hostile guest makes `attack` with prompts
+/// on; it prints what credbox made of it on a `RESULT:` line. `None` in that child itself (then
+/// it has done the attack and printed it).
+fn at_a_terminal(
+    test: &str,
+    attack: &str,
+) -> Option<(std::process::Child, std::fs::File, common::pty::Screen)> {
+    const CHILD: &str = "CREDBOX_HOSTILE_AT_A_TERMINAL";
+    if let Ok(attack) = std::env::var(CHILD) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            format!("[profile {attack}]\nmfa_serial = {WRITTEN_DEVICE}\n"),
+        )
+        .unwrap();
+        let locations = credbox::files::Locations {
+            config: config.display().to_string(),
+            credentials: dir.path().join("credentials").display().to_string(),
+            profile: attack.clone(),
+        };
+        let options = FetchOptions {
+            timeout: Duration::from_secs(5),
+            policy: SpawnPolicy {
+                prompt: credbox::prompt::PromptMode::Terminal,
+                ..SpawnPolicy::default()
+            },
+            ..FetchOptions::default()
+        };
+        let result = credbox::credentials_for_profile(&hostile_runtime(), &locations, &attack, &options);
+        println!(
+            "RESULT: {}",
+            result.map_or_else(|e| e.to_string(), |_| "credentials".into())
+        );
+        return None;
+    }
+    let (controller, terminal) = common::pty::open_pty();
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, attack);
+    let (child, held) = common::pty::spawn_in_session(command, Some(&terminal));
+    std::mem::forget(held);
+    let screen = common::pty::Screen::watch(&controller);
+    Some((child, controller, screen))
+}
+
+/// The `RESULT:` line of a child of [`at_a_terminal`].
+fn result_of(child: std::process::Child) -> String {
+    let output = child.wait_with_output().unwrap();
+    let printed = stdout_of(&output);
+    printed
+        .split("RESULT: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no result: {printed} {}", stderr_of(&output)))
+        .to_string()
+}
+
+#[test]
+fn what_is_not_a_code_never_reaches_the_guest_nor_the_screen() {
+    // The guest's own check would say the same as the host's, so a guest that relays what it is
+    // given is what shows the host's: typed into the MFA prompt by mistake, a password must stay
+    // with the host, neither handed to the guest nor echoed.
+    let test = "what_is_not_a_code_never_reaches_the_guest_nor_the_screen";
+    let Some((child, mut controller, mut screen)) = at_a_terminal(test, "prompt-relay") else {
+        return;
+    };
+    screen.wait_for(
+        &format!("enter MFA code for {WRITTEN_DEVICE}: "),
+        Duration::from_secs(30),
+    );
+    std::io::Write::write_all(&mut controller, b"hunter2-my-password\n").unwrap();
+    let result = result_of(child);
+    screen.settle(Duration::from_millis(300));
+    assert!(result.contains("host answer: not-a-code"), "{result}");
+    assert!(!result.contains("hunter2"), "{result}");
+    assert!(!screen.shown.contains("hunter2"), "echoed: {:?}", screen.shown);
+}
+
+#[test]
+fn a_guest_cannot_ask_the_person_about_a_device_no_profile_names() {
+    let test = "a_guest_cannot_ask_the_person_about_a_device_no_profile_names";
+    let Some((child, _controller, mut screen)) = at_a_terminal(test, "prompt-unwritten") else {
+        return;
+    };
+    let result = result_of(child);
+    screen.settle(Duration::from_millis(300));
+    assert!(
+        result.contains(
+            "host answer: unavailable: the MFA device asked about is not an mfa_serial of the profile files"
+        ),
+        "{result}"
+    );
+    assert!(
+        !screen.shown.contains("MFA code"),
+        "the person was asked: {:?}",
+        screen.shown
+    );
+}
+
+#[test]
+fn a_guest_cannot_run_a_command_outside_a_fetch() {
+    // Outside `retrieve` and `restore` the host has no profile to pass down its recursion guard:
+    // a command run there (here from `parse-command`) could nest credbox without bound.
+    let (error, _) = attack(&["spawn-in-parse", "/bin/true"], &FetchOptions::default());
+    assert_eq!(error.kind(), ErrorKind::SpawnDenied, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("a command may only run while the policy gets a profile's credentials"),
+        "{error}"
+    );
+}

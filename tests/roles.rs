@@ -948,3 +948,209 @@ fn listing_a_role_calls_no_sts_and_asks_nothing() {
     );
     assert_eq!(moto.assume_role_calls().len(), 0, "list called STS");
 }
+
+#[test]
+fn every_input_of_a_role_s_call_binds_its_cache_entry() {
+    // Each of the values the docs list as deciding a role's credentials, changed alone, is
+    // another STS call; the unchanged settings are still served from their own entry afterwards.
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    let settings = [
+        ("role_arn", ROLE, "arn:aws:iam::210987654321:role/Other"),
+        ("external_id", "ext-1", "ext-2"),
+        ("duration_seconds", "1800", "2700"),
+        ("role_session_name", "session-1", "session-2"),
+        ("source_identity", "me", "someone-else"),
+        ("region", "eu-west-1", "us-west-2"),
+        (
+            "aws_secret_access_key",
+            SECRET,
+            "AnotherSecretOfTheSameKeyId000000000000",
+        ),
+    ];
+    let config = |changed: Option<&str>| {
+        let value = |key: &str| {
+            let (_, original, other) = settings.iter().find(|(k, _, _)| *k == key).unwrap();
+            if changed == Some(key) { *other } else { *original }
+        };
+        format!(
+            "[profile base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = {}\n\
+             [profile prod]\nsource_profile = base\nrole_arn = {}\nexternal_id = {}\nduration_seconds = {}\n\
+             role_session_name = {}\nsource_identity = {}\nregion = {}\n",
+            value("aws_secret_access_key"),
+            value("role_arn"),
+            value("external_id"),
+            value("duration_seconds"),
+            value("role_session_name"),
+            value("source_identity"),
+            value("region"),
+        )
+    };
+    let export_with = |endpoint: &str| {
+        let output = sandbox
+            .std_credbox()
+            .env("AWS_ENDPOINT_URL_STS", endpoint)
+            .args(["export", "--profile", "prod"])
+            .output()
+            .unwrap();
+        json_of(&output)["AccessKeyId"].as_str().unwrap().to_string()
+    };
+    sandbox.config(&config(None));
+    let original = export_with(&moto.url);
+    assert_eq!(moto.assume_role_calls().len(), 1);
+    let mut calls = 1;
+    for (key, _, _) in settings {
+        sandbox.config(&config(Some(key)));
+        let key_id = export_with(&moto.url);
+        calls += 1;
+        assert_eq!(
+            moto.assume_role_calls().len(),
+            calls,
+            "changing {key} was served another role's credentials"
+        );
+        assert_ne!(key_id, original, "{key}");
+        export_with(&moto.url);
+        assert_eq!(
+            moto.assume_role_calls().len(),
+            calls,
+            "{key}: the second export called STS again"
+        );
+    }
+    // Another endpoint (the same server by another name) is another call too.
+    sandbox.config(&config(None));
+    let other_endpoint = moto.url.replace("127.0.0.1", "localhost");
+    export_with(&other_endpoint);
+    assert_eq!(
+        moto.assume_role_calls().len(),
+        calls + 1,
+        "another endpoint was served the first one's credentials"
+    );
+    // And the original settings still have their own entry.
+    assert_eq!(export_with(&moto.url), original);
+    assert_eq!(moto.assume_role_calls().len(), calls + 1);
+}
+
+#[test]
+fn an_mfa_process_that_prints_a_seed_is_described_by_its_length_only() {
+    let sandbox = Sandbox::new();
+    let seed = sandbox.helper("bin/totp", "echo JBSWY3DPEHPK3PXP");
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nmfa_process = {}\n",
+        seed.display()
+    )));
+    let message = mfa_error_of_prod(&sandbox);
+    assert!(
+        message.contains("mfa_process printed 16 characters, not a 6-digit MFA code"),
+        "{message}"
+    );
+    assert!(!message.contains("JBSWY3DP"), "{message}");
+}
+
+#[test]
+fn the_role_path_s_verbose_log_shows_no_secret_token_or_code() {
+    let Some(moto) = Moto::start(None) else { return };
+    let sandbox = Sandbox::new();
+    let code = sandbox.helper("bin/totp", "echo 902817");
+    sandbox.config(&base_with_role(&format!(
+        "mfa_serial = {MFA}\nmfa_process = {}\n",
+        code.display()
+    )));
+    let output = credbox_at(&sandbox, &moto, &["export", "--profile", "prod", "-v"])
+        .output()
+        .unwrap();
+    let role = json_of(&output);
+    let log = stderr_of(&output);
+    assert!(log.contains("assuming a role"), "{log}");
+    let (secret, token) = (
+        role["SecretAccessKey"].as_str().unwrap(),
+        role["SessionToken"].as_str().unwrap(),
+    );
+    for (what, value) in [
+        ("the base secret", SECRET),
+        ("the role's secret", secret),
+        ("the role's token", token),
+        ("the MFA code", "902817"),
+    ] {
+        assert!(!log.contains(value), "{what} in the log: {log}");
+    }
+    // The cache holds the role's credentials (private, 0600), never the base secret or the code.
+    for entry in std::fs::read_dir(sandbox.path("cache")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains(SECRET) && !text.contains("902817"), "{text}");
+    }
+    assert_cache_is_private(&sandbox.path("cache"));
+}
+
+#[test]
+fn in_the_background_of_a_terminal_the_prompt_fails_at_once() {
+    // Touching the terminal from the background would stop credbox while it holds the role's
+    // lock: the answer is immediate instead.
+    let sandbox = Sandbox::new();
+    let _ = export_without_sts(&sandbox);
+    let (mut bash, mut controller, mut screen) = common::pty::shell(&sandbox);
+    common::pty::type_line(
+        &mut controller,
+        &format!(
+            "AWS_ENDPOINT_URL_STS=http://127.0.0.1:9 {} export --profile prod 2>err.txt & wait $!; echo \"EXIT\"\"=$?\"",
+            credbox_binary().display()
+        ),
+    );
+    let started = Instant::now();
+    screen.wait_for("EXIT=", Duration::from_secs(20));
+    let took = started.elapsed();
+    common::pty::type_line(&mut controller, "exit");
+    let _ = bash.wait();
+    assert!(screen.shown.contains("EXIT=6"), "{:?}", screen.shown);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(!screen.shown.contains("enter MFA code"), "{:?}", screen.shown);
+    let message = std::fs::read_to_string(sandbox.path("err.txt")).unwrap();
+    assert!(
+        message.contains("credbox runs in the background of its terminal"),
+        "{message}"
+    );
+}
+
+#[test]
+fn sigterm_and_sighup_at_the_mfa_prompt_restore_the_echo() {
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        let sandbox = Sandbox::new();
+        let mut prompt = at_the_mfa_prompt(export_without_sts(&sandbox));
+        let terminal = prompt.terminal.take().unwrap();
+        let echo_on = |t: &std::fs::File| unsafe {
+            let mut settings: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(t.as_raw_fd(), &mut settings), 0);
+            settings.c_lflag & libc::ECHO != 0
+        };
+        assert!(!echo_on(&terminal), "echo is off while the code is typed");
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(prompt.child.id() as libc::pid_t, signal) };
+        let output = prompt.child.wait_with_output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(output.status.signal(), Some(signal), "{output:?}");
+        assert!(
+            echo_on(&terminal),
+            "signal {signal} left the terminal without echo"
+        );
+    }
+}
+
+#[test]
+fn the_mfa_prompt_waits_no_longer_than_the_timeout() {
+    let sandbox = Sandbox::new();
+    let mut command = export_without_sts(&sandbox);
+    command.args(["--timeout", "2"]);
+    let started = Instant::now();
+    let prompt = at_the_mfa_prompt(command);
+    let output = prompt.child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains(&format!("no MFA code was entered for {MFA}")),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "took {took:?}"
+    );
+}

@@ -131,7 +131,9 @@ fn no_secret_leaves_through_a_side_door() {
     let seen = sandbox.path("seen-by-exec");
     let exec_script = format!("printenv AWS_SECRET_ACCESS_KEY > {}", seen.display());
     let credentials_file = sandbox.credentials_path().display().to_string();
-    let check_finding = format!("{credentials_file} holds secrets and can be read by group or others");
+    let check_finding = format!(
+        "{credentials_file} holds secrets (a secret key or session token) and can be read by group or others"
+    );
     for (args, code, shows) in [
         (vec!["-v", "list", "--profile", "good"], 0, "****************0001"),
         (

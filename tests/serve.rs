@@ -33,6 +33,7 @@ fn dev_profile(sandbox: &Sandbox, seconds: u32) {
         "helper/run",
         &format!(
             r#"cd "{dir}"
+echo "$(date +%s.%N)" >> attempts
 if [ -e fail ]; then echo "identity provider unreachable" >&2; exit 1; fi
 now=$(date +%s)
 echo "run $now" >> runs
@@ -731,20 +732,23 @@ fn a_token_file_others_can_read_is_refused() {
     refused("its group can read");
 
     // Someone else's file, however private, could hold someone else's token (checked as root).
-    // SAFETY: geteuid(2) and chown(2) on our own file.
-    if unsafe { libc::geteuid() } == 0 {
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // SAFETY: geteuid(2) cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
         std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
         let stderr = refused("of another user");
         assert!(stderr.contains("another user"), "{stderr}");
         std::os::unix::fs::chown(&file, Some(0), None).unwrap();
     }
 
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let served = Served::start_with(&sandbox, &args);
     assert_eq!(served.token, "0123456789abcdef0123");
     let (status, body) = request(&served.address(), "GET", "/creds", Some(&served.token));
     assert_eq!(status, 200, "{body}");
+    if !root {
+        skip("the two-user case needs root to give the token file to uid 65534");
+    }
 }
 
 /// CPU time (user + system) process `pid` has used so far.
@@ -808,4 +812,173 @@ fn accept_rests_while_out_of_file_descriptors() {
     drop(waiting);
     let (status, body) = request(&served.address(), "GET", "/creds", Some(&served.token));
     assert_eq!(status, 200, "{body}");
+}
+
+/// When each helper run began (seconds, fractional), failed ones included.
+fn helper_attempts(sandbox: &Sandbox) -> Vec<f64> {
+    std::fs::read_to_string(sandbox.path("helper/attempts")).map_or(Vec::new(), |s| {
+        s.lines().map(|l| l.trim().parse().unwrap()).collect()
+    })
+}
+
+#[test]
+fn a_failed_refresh_is_retried_after_5_s_not_on_every_request() {
+    let sandbox = Sandbox::new();
+    // Good for 6 s: due for refresh after 3 s, expired after 6.
+    dev_profile(&sandbox, 6);
+    let served = Served::start(&sandbox, "dev");
+    let address = served.address();
+    std::fs::write(sandbox.path("helper/fail"), "").unwrap();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(3200));
+    // Ten requests a second for 5 s: before and after the credentials expire.
+    let mut statuses = Vec::new();
+    while started.elapsed() < Duration::from_millis(8200) {
+        statuses.push(request(&address, "GET", "/creds", Some(&served.token)).0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let attempts = helper_attempts(&sandbox);
+    assert!(statuses.len() >= 40, "{}", statuses.len());
+    assert!(statuses.contains(&200) && statuses.contains(&503), "{statuses:?}");
+    // The first run, then the failed refreshes: at most two in 5 s of requests, 4 s or more apart
+    // (the retry instant is counted in whole seconds).
+    let failed = &attempts[1..];
+    assert!(
+        (1..=2).contains(&failed.len()),
+        "{} attempts for {} requests",
+        failed.len(),
+        statuses.len()
+    );
+    if let [first, second] = failed {
+        assert!(second - first >= 3.9, "retried after {} s", second - first);
+    }
+}
+
+#[test]
+fn more_than_512_connections_with_the_token_get_503() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let address = served.address();
+    // 512 keep-alive connections that have each been answered once, and stay open.
+    let mut open = Vec::new();
+    for _ in 0..512 {
+        let mut stream = TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "GET /creds HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+            served.token
+        )
+        .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert_eq!(read_response(&mut reader).0, 200);
+        open.push((stream, reader));
+    }
+    let (status, body) = request(&address, "GET", "/creds", Some(&served.token));
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("too many open connections"), "{body}");
+    // One closes: the next one is served.
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = request(&address, "GET", "/creds", Some(&served.token));
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed place was never given back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_head_over_8_kib_or_a_request_with_a_body_ends_its_connection() {
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let served = Served::start(&sandbox, "dev");
+    let address = served.address();
+    // A head of more than 8 KiB, even with the token: 431, and closed.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /creds HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nX-Padding: {}\r\n\r\n",
+        served.token,
+        "a".repeat(9 * 1024)
+    )
+    .unwrap();
+    // The server closes with the rest of the head unread: the client may see a reset after the
+    // answer, which is all there is to read.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert!(!answer.contains(SECRET));
+    // A request with a body is answered (its body never read) and its connection closed.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /creds HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: 5\r\n\r\nhello",
+        served.token
+    )
+    .unwrap();
+    let answer = read_until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Connection: close"), "{answer}");
+}
+
+#[test]
+fn serve_fails_before_printing_anything_on_a_broken_profile() {
+    let sandbox = Sandbox::new();
+    sandbox.config("[profile broken]\ncredential_process = ./relative-helper\n");
+    let output = sandbox
+        .std_credbox()
+        .args(["serve", "--profile", "broken"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    assert_eq!(
+        stdout_of(&output),
+        "",
+        "it printed variables for an endpoint that cannot serve"
+    );
+    assert!(
+        stderr_of(&output).contains("profile broken"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn ctrl_backslash_does_not_stop_exec_server() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    dev_profile(&sandbox, 3600);
+    let python = clients().join("venv/bin/python");
+    let client = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/botocore_client.py");
+    let ready = sandbox.path("ready");
+    // Ctrl-\ (SIGQUIT) reaches the whole process group: the command traps it and still gets
+    // credentials, because credbox kept serving.
+    let script = format!(
+        "trap 'AWS_EC2_METADATA_DISABLED=true {} {} > {}; exit 43' QUIT\ntouch {}\nwhile :; do sleep 0.05; done",
+        python.display(),
+        client.display(),
+        sandbox.path("after-quit").display(),
+        ready.display()
+    );
+    let mut credbox = sandbox
+        .std_credbox()
+        .args(["exec", "--server", "--profile", "dev", "--", "sh", "-c", &script])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on the process group we just created.
+    unsafe { libc::kill(-(credbox.id() as i32), libc::SIGQUIT) };
+    let status = credbox.wait().unwrap();
+    assert_eq!(status.code(), Some(43), "{status:?}");
+    let after = std::fs::read_to_string(sandbox.path("after-quit")).unwrap();
+    assert_eq!(after.trim(), "container-role ASIARUN1");
 }

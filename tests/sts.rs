@@ -189,7 +189,10 @@ fn what_sts_says_is_bounded_by_what_was_asked() {
 
 /// Whether `text` holds a byte that would act on a terminal.
 fn raw_control(text: &[u8]) -> bool {
-    text.iter().any(|&b| (b < 0x20 && b != b'\n') || b == 0x7f)
+    let text = String::from_utf8_lossy(text);
+    text.chars().any(|c| {
+        (c.is_control() && c != '\n') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
 }
 
 #[test]
@@ -215,7 +218,7 @@ fn nothing_from_sts_or_the_files_reaches_the_terminal_raw() {
     let hostile_role = "arn:aws:iam::210987654321:role/R\x1b]2;owned\x07";
     sandbox.config(&format!(
         "[profile base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = {SECRET}\n\
-         [profile prod]\nrole_arn = {hostile_role}\nsource_profile = base\nmfa_serial = arn:mfa\x1b[2J\n\
+         [profile prod]\nrole_arn = {hostile_role}\nsource_profile = base\nmfa_serial = arn:mfa\x1b[2J\u{9b}2J\u{202e}\n\
          mfa_process = /bin/echo 123456\n# a bell\x07\n"
     ));
     let runs: [&[&str]; 5] = [
@@ -245,7 +248,11 @@ fn nothing_from_sts_or_the_files_reaches_the_terminal_raw() {
     // `check` says where such characters are, by code point, never quoting the line.
     let check = credbox_at(&sandbox, &endpoint.url, &["check"]).output().unwrap();
     let found = stdout_of(&check);
-    for (line, named) in [(5, "U+001B, U+0007"), (7, "U+001B"), (9, "U+0007")] {
+    for (line, named) in [
+        (5, "U+001B, U+0007"),
+        (7, "U+001B, U+009B, U+202E"),
+        (9, "U+0007"),
+    ] {
         assert!(
             found
                 .lines()

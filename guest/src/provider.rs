@@ -289,6 +289,7 @@ impl Provider {
             "source_identity": r.source_identity,
             "endpoint": r.endpoint.url,
             "region": r.endpoint.region,
+            "ca_bundle": r.endpoint.ca_bundle,
         }))
         .unwrap_or_default()
     }

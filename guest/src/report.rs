@@ -93,17 +93,23 @@ pub fn report(
         }
         _ => &set,
     };
+    // Per file, the first key secret, else the first mfa_process: a host tells them apart by
+    // the key at the place (a key is always secret; an mfa_process may carry a seed).
     let mut secrets: Vec<Place> = Vec::new();
-    let mut profiles = Vec::new();
-    for (name, profile) in chosen {
-        for key in SECRET_KEYS {
-            if let Some(value) = profile.get(key) {
-                let file = path_of(value.file, &config, &credentials);
-                if !secrets.iter().any(|(known, _)| known == file) {
-                    secrets.push((file.to_string(), value.line));
+    for keys in [&SECRET_KEYS[..3], &SECRET_KEYS[3..]] {
+        for (_, profile) in &chosen {
+            for key in keys {
+                if let Some(value) = profile.get(*key) {
+                    let file = path_of(value.file, &config, &credentials);
+                    if !secrets.iter().any(|(known, _)| known == file) {
+                        secrets.push((file.to_string(), value.line));
+                    }
                 }
             }
         }
+    }
+    let mut profiles = Vec::new();
+    for (name, profile) in chosen {
         let keys = static_keys(profile)
             .map(|(key, _)| (path_of(key.file, &config, &credentials).to_string(), key.line));
         let helper = helper_of(name, profile, &config, &credentials).map(|(helper, place)| {

@@ -111,7 +111,12 @@ proptest! {
     fn argv_matches_botocore_on_windows(line in windows_command_line()) {
         let Some(theirs) = botocore_windows_split(&line) else {
             assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "CI must compare with botocore: run make clients");
-            eprintln!("SKIPPED: argv_matches_botocore_on_windows: botocore is not installed (make clients)");
+            // Past libtest's capture, once: `.ci/run` counts the line as a skip, not a pass.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "SKIPPED: argv_matches_botocore_on_windows: botocore is not installed (make clients)");
+            });
             return Ok(());
         };
         let ours = parse_command(&line, false, Platform::Windows);

@@ -35,12 +35,14 @@ pub struct Finding {
     pub message: String,
 }
 
+/// A finding, everything from the files made printable (as text and as JSON).
 fn finding(severity: Severity, profile: Option<&str>, location: Option<String>, message: String) -> Finding {
+    let shown = |text: &str| crate::text::printable(text).into_owned();
     Finding {
         severity,
-        profile: profile.map(String::from),
-        location,
-        message,
+        profile: profile.map(shown),
+        location: location.as_deref().map(shown),
+        message: shown(&message),
     }
 }
 
@@ -128,17 +130,37 @@ pub fn review(
     }
     for location in &report.secrets {
         let file = &location.file;
-        let readable = readable_by_others(Path::new(file));
-        if readable {
-            findings.push(finding(
-                Severity::Error,
-                None,
-                Some(location.to_string()),
-                format!(
-                    "profile file {file} holds secrets and can be read by group or others (a secret key, a session token, or an mfa_process that may carry a TOTP seed); run chmod 600 {file}"
-                ),
-            ));
+        if !readable_by_others(Path::new(file)) {
+            continue;
         }
+        // A key is a secret; an mfa_process may hold one (a TOTP seed) or not (a YubiKey's).
+        let text = [&files.config, &files.credentials]
+            .into_iter()
+            .find(|f| &f.path == file)
+            .map_or("", |f| f.text.as_str());
+        let line = location
+            .line
+            .and_then(|n| text.lines().nth(n as usize - 1))
+            .unwrap_or("");
+        let mfa_process = line
+            .split_once('=')
+            .is_some_and(|(key, _)| key.trim().eq_ignore_ascii_case("mfa_process"));
+        let (severity, what) = if mfa_process {
+            (
+                Severity::Warning,
+                "an mfa_process, whose command line may carry a TOTP seed",
+            )
+        } else {
+            (Severity::Error, "a secret key or session token")
+        };
+        findings.push(finding(
+            severity,
+            None,
+            Some(location.to_string()),
+            format!(
+                "profile file {file} holds secrets ({what}) and can be read by group or others; run chmod 600 {file}"
+            ),
+        ));
     }
     for file in [&files.config, &files.credentials] {
         findings.extend(unprintable_findings(file));

@@ -161,21 +161,50 @@ const STAMPED_FILESYSTEMS: [i64; 7] = [
 /// device is let through: people point `AWS_SHARED_CREDENTIALS_FILE` at it to turn a file off, and
 /// it reads as empty.
 pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    if is_null_device(path) {
+        return std::fs::File::open(path);
+    }
+    let not_regular = |metadata: &std::fs::Metadata| {
+        let what = if metadata.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, what)
+    };
+    // Looked at before it is opened: opening a device can act (a serial line, a tape).
+    let before = std::fs::metadata(path)?;
+    if !before.is_file() {
+        return Err(not_regular(&before));
+    }
+    // Swapped for a FIFO in between, it still cannot block the open, and is refused below.
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
     let file = options.open(path)?;
-    let metadata = file.metadata()?;
-    if metadata.is_file() || is_null_device(path) {
-        return Ok(file);
+    let after = file.metadata()?;
+    if !after.is_file() || !on_disk(&file) {
+        return Err(not_regular(&after));
     }
-    let what = if metadata.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file (a FIFO, socket or device)"
-    };
-    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what))
+    Ok(file)
+}
+
+/// Whether an open file is a file on a disk: on Windows, `is_file` says only "not a directory",
+/// so a pipe or a console would pass it.
+fn on_disk(file: &std::fs::File) -> bool {
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawHandle;
+        use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_DISK, GetFileType};
+        // SAFETY: GetFileType only reads the handle's type.
+        unsafe { GetFileType(file.as_raw_handle() as _) == FILE_TYPE_DISK }
+    }
+    #[cfg(unix)]
+    {
+        let _ = file;
+        true
+    }
 }
 
 /// Whether `path` names the null device.

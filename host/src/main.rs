@@ -37,11 +37,15 @@ fn main() -> ExitCode {
             .with_max_level(tracing::Level::DEBUG)
             .init();
     }
-    match cli::run(args.command) {
+    let code = match cli::run(args.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("credbox: {error}");
+            credbox::spawn::write_own_stderr(format!("credbox: {error}\n").as_bytes());
             ExitCode::from(error.kind().exit_code())
         }
-    }
+    };
+    // What credbox has to say is written by a thread of its own: a stderr nobody reads may hold
+    // it up, never credbox's exit.
+    credbox::spawn::flush_own_stderr(std::time::Instant::now() + cli::LAST_WORDS);
+    code
 }

@@ -16,6 +16,8 @@ mod terminal;
 #[path = "prompt/windows.rs"]
 mod terminal;
 
+#[cfg(unix)]
+pub(crate) use terminal::RestoreOnSignal;
 pub use terminal::{foreground_terminal, open_terminal};
 
 /// Where prompts go.
@@ -53,8 +55,8 @@ pub fn mfa_code(
         ));
     }
     let tty = foreground_terminal().map_err(PromptError::Unavailable)?;
-    // The names come from the policy: no control character reaches the terminal.
-    let shown = |text: &str| -> String { text.chars().filter(|c| !c.is_control()).collect() };
+    // The names come from the policy and the files: shown, never obeyed.
+    let shown = |text: &str| crate::text::printable(text).into_owned();
     let deadline = Instant::now() + timeout.min(Duration::from_secs(24 * 3600));
     let question = format!(
         "credbox: profile {}: enter MFA code for {}: ",

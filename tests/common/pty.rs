@@ -1,7 +1,7 @@
 //! Pseudo-terminals: credbox (or a shell running it) at a terminal that the test types into and
 //! reads from, as a person would.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
@@ -99,6 +99,22 @@ impl Screen {
         }
     }
 
+    /// Wait until the terminal shows `text` once more than it has so far (a shell's next prompt).
+    pub fn wait_for_another(&mut self, text: &str, within: Duration) {
+        let seen = self.shown.matches(text).count();
+        let deadline = Instant::now() + within;
+        while self.shown.matches(text).count() <= seen {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.more.recv_timeout(left) {
+                Ok(chunk) => self.shown.push_str(&chunk),
+                Err(_) => panic!(
+                    "the terminal never showed another {text:?}; it showed {:?}",
+                    self.shown
+                ),
+            }
+        }
+    }
+
     /// Take in whatever arrives for `quiet` after the last chunk.
     pub fn settle(&mut self, quiet: Duration) {
         while let Ok(chunk) = self.more.recv_timeout(quiet) {
@@ -136,4 +152,28 @@ pub fn spawn_on_terminal(mut command: Command, terminal: &Path) -> Child {
         });
     }
     command.spawn().unwrap()
+}
+
+/// An interactive bash on a new pseudo-terminal, in the sandbox's HOME, with no AWS or credbox
+/// variables: the person's shell. Returns it, the terminal's controller and what it shows.
+pub fn shell(sandbox: &super::Sandbox) -> (std::process::Child, std::fs::File, Screen) {
+    let (controller, terminal) = open_pty();
+    let mut bash = Command::new("/bin/bash");
+    bash.args(["--norc", "--noprofile", "-i"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", sandbox.home())
+        .env("CREDBOX_CACHE_DIR", sandbox.path("cache"))
+        .env("PS1", "$ ")
+        .env("TERM", "dumb")
+        .current_dir(sandbox.dir.path());
+    let child = spawn_on_terminal(bash, &terminal);
+    let mut screen = Screen::watch(&controller);
+    screen.wait_for("$ ", Duration::from_secs(20));
+    (child, controller, screen)
+}
+
+/// Type `line` and Enter at the terminal.
+pub fn type_line(controller: &mut std::fs::File, line: &str) {
+    controller.write_all(format!("{line}\n").as_bytes()).unwrap();
 }

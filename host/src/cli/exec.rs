@@ -44,7 +44,10 @@ pub fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]
     endpoint.shutdown();
     // Windows exit codes are 32 bits (0xC000013A after Ctrl-C): pass them on whole.
     #[cfg(windows)]
-    std::process::exit(code);
+    {
+        credbox::spawn::flush_own_stderr(std::time::Instant::now() + super::LAST_WORDS);
+        std::process::exit(code);
+    }
     #[cfg(unix)]
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
@@ -161,6 +164,8 @@ pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     if let Some(account) = &credentials.account_id {
         child.env("AWS_ACCOUNT_ID", account);
     }
+    // What credbox logged must be out before the command replaces it.
+    credbox::spawn::flush_own_stderr(std::time::Instant::now() + super::LAST_WORDS);
     #[cfg(unix)]
     return could_not_run(command, &std::os::unix::process::CommandExt::exec(&mut child));
     #[cfg(windows)]
@@ -168,7 +173,11 @@ pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
         // The command answers Ctrl-C itself, as it would had credbox been replaced by it.
         signals::install();
         match child.spawn() {
-            Ok(child) => std::process::exit(signals::wait_forwarding_term(child)),
+            Ok(child) => {
+                let code = signals::wait_forwarding_term(child);
+                credbox::spawn::flush_own_stderr(std::time::Instant::now() + super::LAST_WORDS);
+                std::process::exit(code)
+            }
             Err(e) => could_not_run(command, &e),
         }
     }

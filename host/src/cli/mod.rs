@@ -67,7 +67,13 @@ fn configure(action: ConfigureAction) -> Result<ExitCode, Error> {
             let profile = profile.unwrap_or_else(|| locations.profile.clone());
             match credbox::configure::get(&runtime, &locations, &profile, &key)? {
                 Some(value) => {
-                    println!("{value}");
+                    // Data for scripts, as `aws configure get` prints it; shown escaped only to a
+                    // person at a terminal.
+                    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                        println!("{}", credbox::text::printable(&value));
+                    } else {
+                        println!("{value}");
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 // Like `aws configure get`: nothing printed, exit 1.
@@ -309,24 +315,29 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
     }
 }
 
+/// How long credbox's last lines may take to reach a stderr that is not being read.
+pub const LAST_WORDS: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// credbox's stderr for `-v` logs: what a log line quotes (a path, a profile, an endpoint) is
 /// made printable as every message is ([`credbox::text::printable`]); only the line ends stay.
+/// Written by credbox's own stderr writer, so that a stderr nobody reads never blocks credbox.
 pub struct PrintableStderr;
 
 impl std::io::Write for PrintableStderr {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // One event is one line: only its final newline stays (a value with a newline in it
+        // cannot forge a line of its own).
         let text = String::from_utf8_lossy(bytes);
-        let mut stderr = std::io::stderr().lock();
-        for (i, line) in text.split('\n').enumerate() {
-            if i > 0 {
-                stderr.write_all(b"\n")?;
-            }
-            stderr.write_all(credbox::text::printable(line).as_bytes())?;
-        }
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let shown = format!("{}{end}", credbox::text::printable(body));
+        credbox::spawn::write_own_stderr(shown.as_bytes());
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        Ok(())
     }
 }

@@ -85,7 +85,8 @@ pub struct HostState {
     sts: StsPolicy,
     /// The profile (or label of a profile-less helper) whose credentials the current call fetches,
     /// as the host knows it: what the recursion guard passes down to every command the call runs.
-    resolving: String,
+    /// `None` outside `retrieve` and `restore`, where the policy has no reason to run anything.
+    resolving: Option<String>,
 }
 
 impl HasResourceTable for HostState {
@@ -110,7 +111,7 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wit_spawn::add_to_linker::<_, spawn::Spawn>(&mut linker, |s: &mut HostState| SpawnView {
         policy: &s.policy,
-        resolving: &s.resolving,
+        resolving: s.resolving.as_deref(),
         calls: &mut s.calls,
     })?;
     wit_plugins::add_to_linker::<_, plugins::Plugins>(&mut linker, |s: &mut HostState| PluginsView {
@@ -271,7 +272,7 @@ impl Runtime {
             plugins,
             calls: CallBudget::full(),
             sts: StsPolicy::default(),
-            resolving: String::new(),
+            resolving: None,
         };
         let mut store = Store::new(&loaded.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -544,8 +545,8 @@ impl Session {
 
     /// Before a call that may run commands for `provider`: the profile the recursion guard passes
     /// down to them is the one the host asked about, whatever label the guest gives.
-    fn resolving_for(&mut self, provider: ProviderHandle) {
-        let profile = self.resolving.get(provider.1).cloned().unwrap_or_default();
+    fn resolving_for(&mut self, provider: Option<ProviderHandle>) {
+        let profile = provider.and_then(|p| self.resolving.get(p.1).cloned());
         self.store.data_mut().resolving = profile;
     }
 
@@ -582,13 +583,14 @@ impl Session {
 
     /// `credential-provider.retrieve`: cached credentials, or fresh ones (running the helper).
     pub fn retrieve(&mut self, provider: ProviderHandle) -> Result<Credentials, CallError> {
-        self.resolving_for(provider);
+        self.resolving_for(Some(provider));
         let credentials = self.ask(0, |i, s| {
             i.credbox_provider_provider()
                 .credential_provider()
                 .call_retrieve(s, provider.0)
-        })?;
-        Ok(credentials.into())
+        });
+        self.resolving_for(None);
+        Ok(credentials?.into())
     }
 
     /// `credential-provider.serve-until`.
@@ -611,12 +613,14 @@ impl Session {
 
     /// `credential-provider.restore`: offer a stored cache entry; whether it was adopted.
     pub fn restore(&mut self, provider: ProviderHandle, entry: &[u8]) -> Result<bool, CallError> {
-        self.resolving_for(provider);
-        self.ask(0, |i, s| {
+        self.resolving_for(Some(provider));
+        let adopted = self.ask(0, |i, s| {
             i.credbox_provider_provider()
                 .credential_provider()
                 .call_restore(s, provider.0, entry)
-        })
+        });
+        self.resolving_for(None);
+        adopted
     }
 
     /// `credential-provider.cache-entry`: what to store for the current credentials.

@@ -14,8 +14,8 @@ use crate::spawn::{self, SpawnCommand, SpawnPolicy};
 pub(crate) struct SpawnView<'a> {
     pub(crate) policy: &'a SpawnPolicy,
     /// The profile the current call fetches for: the recursion guard's label, the host's own
-    /// (the guest's `label` is only a name for logs).
-    pub(crate) resolving: &'a str,
+    /// (the guest's `label` is only a name for logs). `None` outside a fetch: nothing may run.
+    pub(crate) resolving: Option<&'a str>,
     pub(crate) calls: &'a mut CallBudget,
 }
 
@@ -33,9 +33,14 @@ impl wit_spawn::Host for SpawnView<'_> {
         if let Err(why) = self.calls.take() {
             return Ok(Err(wit_spawn::SpawnError::Denied(why)));
         }
+        let Some(resolving) = self.resolving else {
+            return Ok(Err(wit_spawn::SpawnError::Denied(
+                "a command may only run while the policy gets a profile's credentials".into(),
+            )));
+        };
         let command = SpawnCommand::from(request.command);
         let timeout = Duration::from_millis(request.timeout_ms);
-        Ok(match spawn::run(self.policy, &command, timeout, self.resolving) {
+        Ok(match spawn::run(self.policy, &command, timeout, resolving) {
             Ok(output) => Ok(wit_spawn::Output {
                 status: match output.status {
                     spawn::Exit::Code(c) => wit::ExitStatus::Code(c),

@@ -164,6 +164,9 @@ fn decision_environment() -> String {
     for (name, value) in crate::sts::endpoint_environment() {
         text.push_str(&format!("{name}={value}\n"));
     }
+    if let Ok(bundle) = std::env::var("AWS_CA_BUNDLE") {
+        text.push_str(&format!("AWS_CA_BUNDLE={bundle}\n"));
+    }
     // A role over `credential_source = Environment` is assumed with these credentials: the record
     // is bound to all three, the secret and the token through a digest (the record's name is a
     // hash, and nothing of them is stored), so another secret under the same key id is another
@@ -256,7 +259,17 @@ fn fetch_role(
     let provider = session
         .new_role_provider(role, source, source_profile, options.guest_options())
         .map_err(error)?;
-    let key = session.cache_key(provider).map_err(error)?;
+    let mut key = session.cache_key(provider).map_err(error)?;
+    // The trust store the call is made with is the host's to add: `AWS_CA_BUNDLE` wins over the
+    // profile's `ca_bundle` (in the guest's key), and credentials fetched through another store
+    // are another entry.
+    key.extend_from_slice(
+        format!(
+            "\nAWS_CA_BUNDLE={}",
+            std::env::var("AWS_CA_BUNDLE").unwrap_or_default()
+        )
+        .as_bytes(),
+    );
     let fetch = Fetch {
         session,
         provider,
@@ -429,6 +442,12 @@ fn fetch_process(
     cached_or_fresh(Fetch::start(session, settings, options, context)?)
 }
 
+/// How long to wait for another credbox's cache lock: the longest its holder may rightly hold it
+/// (for a role, an MFA code and then the STS call, each within `--timeout`), and a little more.
+pub(crate) fn lock_wait(timeout: Duration) -> Duration {
+    timeout.saturating_mul(2) + Duration::from_secs(5)
+}
+
 /// The cache's entry when the guest adopts it, else fresh credentials (under the entry's lock,
 /// checking again once it is held), stored for the next caller.
 fn cached_or_fresh(mut fetch: Fetch) -> Result<Fetched, Error> {
@@ -443,7 +462,7 @@ fn cached_or_fresh(mut fetch: Fetch) -> Result<Fetched, Error> {
         return fetch.served(credentials, "cache hit");
     }
     let _lock = cache
-        .lock(&key, options.timeout)
+        .lock(&key, lock_wait(options.timeout))
         .map_err(|e| fetch.lock_error(e))?;
     // Whoever held the lock before us may have just refreshed the entry.
     if let Some(credentials) = fetch.restore(cache, &key)? {
@@ -509,7 +528,7 @@ impl<'a> Fetch<'a> {
                 format!(
                     "{}: another credbox has been getting these credentials for more than {} and still holds their cache lock ({}); it may be waiting for input or stuck: let it finish or end it, or raise --timeout",
                     self.context.subject(),
-                    crate::text::format_duration(self.options.timeout),
+                    crate::text::format_duration(lock_wait(self.options.timeout)),
                     lock.display()
                 ),
             ),

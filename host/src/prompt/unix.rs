@@ -75,18 +75,30 @@ fn read_line(tty: &File, deadline: Instant) -> Result<String, PromptError> {
     Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
-/// The terminal and its settings before the prompt, for the signal handler: a Ctrl-C (or a
-/// SIGTERM, SIGHUP, SIGQUIT) to any thread while the echo is off restores them before the signal
-/// takes effect.
+/// The terminal's state to put back when a signal ends credbox: its descriptor, its modes, and
+/// (for a helper holding it) the process group to give it back to. Read by the handler.
 static TTY_FD: AtomicI32 = AtomicI32::new(-1);
 static SAVED: AtomicPtr<libc::termios> = AtomicPtr::new(std::ptr::null_mut());
+static GIVE_BACK_TO: AtomicI32 = AtomicI32::new(-1);
 const ENDING_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 extern "C" fn restore_and_reraise(signal: libc::c_int) {
-    let (fd, saved) = (TTY_FD.load(Ordering::SeqCst), SAVED.load(Ordering::SeqCst));
-    // SAFETY: tcsetattr, signal and raise are async-signal-safe; `saved` stays alive until the
-    // handlers are uninstalled (NoEcho's drop).
+    let (fd, saved, group) = (
+        TTY_FD.load(Ordering::SeqCst),
+        SAVED.load(Ordering::SeqCst),
+        GIVE_BACK_TO.load(Ordering::SeqCst),
+    );
+    // SAFETY: sigprocmask, tcsetpgrp, tcsetattr, signal and raise are async-signal-safe; `saved`
+    // stays alive until the handlers are uninstalled (RestoreOnSignal's drop).
     unsafe {
+        if fd >= 0 && group >= 0 {
+            // From the background, only with SIGTTOU blocked.
+            let mut ttou: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut ttou);
+            libc::sigaddset(&mut ttou, libc::SIGTTOU);
+            libc::sigprocmask(libc::SIG_BLOCK, &ttou, std::ptr::null_mut());
+            libc::tcsetpgrp(fd, group);
+        }
         if fd >= 0 && !saved.is_null() {
             libc::tcsetattr(fd, libc::TCSANOW, saved);
         }
@@ -95,33 +107,25 @@ extern "C" fn restore_and_reraise(signal: libc::c_int) {
     }
 }
 
-/// Echo off (canonical input on) for as long as this lives, set before the prompt is written
-/// with anything typed ahead discarded (as getpass does); the settings come back on drop or,
-/// through [`restore_and_reraise`], on a signal that ends credbox.
-struct NoEcho {
-    fd: i32,
+/// For as long as this lives, a signal that ends credbox (SIGINT, SIGTERM, SIGHUP, SIGQUIT) first
+/// puts the terminal back: `modes`, and with `give_back_to`, the foreground to that process
+/// group. Used while the echo is off for a prompt, and while a helper holds the terminal. One at
+/// a time: neither happens while the other does.
+pub(crate) struct RestoreOnSignal {
     saved: *mut libc::termios,
     previous: Vec<(libc::c_int, libc::sigaction)>,
 }
 
-impl NoEcho {
-    fn new(tty: &File) -> Self {
-        let fd = tty.as_raw_fd();
-        // SAFETY: tcgetattr/tcsetattr read and write the struct given; sigaction installs a handler
-        // that only does async-signal-safe work; the saved settings outlive the handlers.
+impl RestoreOnSignal {
+    pub(crate) fn install(fd: i32, modes: libc::termios, give_back_to: Option<i32>) -> Self {
+        let saved = Box::into_raw(Box::new(modes));
+        SAVED.store(saved, Ordering::SeqCst);
+        GIVE_BACK_TO.store(give_back_to.unwrap_or(-1), Ordering::SeqCst);
+        TTY_FD.store(fd, Ordering::SeqCst);
+        let mut previous = Vec::new();
+        // SAFETY: sigaction installs a handler that only does async-signal-safe work; the saved
+        // modes outlive the handlers.
         unsafe {
-            let mut settings: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(fd, &mut settings) != 0 {
-                return NoEcho {
-                    fd,
-                    saved: std::ptr::null_mut(),
-                    previous: Vec::new(),
-                };
-            }
-            let saved = Box::into_raw(Box::new(settings));
-            SAVED.store(saved, Ordering::SeqCst);
-            TTY_FD.store(fd, Ordering::SeqCst);
-            let mut previous = Vec::new();
             for signal in ENDING_SIGNALS {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = restore_and_reraise as extern "C" fn(libc::c_int) as usize;
@@ -131,31 +135,70 @@ impl NoEcho {
                     previous.push((signal, old));
                 }
             }
+        }
+        RestoreOnSignal { saved, previous }
+    }
+
+    /// The modes it would put back.
+    pub(crate) fn modes(&self) -> &libc::termios {
+        // SAFETY: `saved` is ours until drop.
+        unsafe { &*self.saved }
+    }
+}
+
+impl Drop for RestoreOnSignal {
+    fn drop(&mut self) {
+        // SAFETY: the handlers go first, then the modes no handler can reach any more.
+        unsafe {
+            for (signal, old) in &self.previous {
+                libc::sigaction(*signal, old, std::ptr::null_mut());
+            }
+            TTY_FD.store(-1, Ordering::SeqCst);
+            GIVE_BACK_TO.store(-1, Ordering::SeqCst);
+            SAVED.store(std::ptr::null_mut(), Ordering::SeqCst);
+            drop(Box::from_raw(self.saved));
+        }
+    }
+}
+
+/// Echo off (canonical input on) for as long as this lives, set before the prompt is written
+/// with anything typed ahead discarded (as getpass does); the settings come back on drop or,
+/// through [`RestoreOnSignal`], on a signal that ends credbox.
+struct NoEcho {
+    fd: i32,
+    restore: Option<RestoreOnSignal>,
+}
+
+impl NoEcho {
+    fn new(tty: &File) -> Self {
+        let fd = tty.as_raw_fd();
+        // SAFETY: tcgetattr/tcsetattr read and write the struct given.
+        unsafe {
+            let mut settings: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(fd, &mut settings) != 0 {
+                return NoEcho { fd, restore: None };
+            }
+            let restore = RestoreOnSignal::install(fd, settings, None);
             let mut quiet = settings;
             quiet.c_lflag &= !libc::ECHO;
             quiet.c_lflag |= libc::ICANON;
             libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet);
-            NoEcho { fd, saved, previous }
+            NoEcho {
+                fd,
+                restore: Some(restore),
+            }
         }
     }
 }
 
 impl Drop for NoEcho {
     fn drop(&mut self) {
-        if self.saved.is_null() {
+        let Some(restore) = self.restore.take() else {
             return;
-        }
-        // SAFETY: restores what `new` saved, then the handlers, then frees the settings no
-        // handler can reach any more.
-        unsafe {
-            // Discards what was typed past the answer (a long paste must not reach the shell).
-            libc::tcsetattr(self.fd, libc::TCSAFLUSH, self.saved);
-            for (signal, old) in &self.previous {
-                libc::sigaction(*signal, old, std::ptr::null_mut());
-            }
-            TTY_FD.store(-1, Ordering::SeqCst);
-            SAVED.store(std::ptr::null_mut(), Ordering::SeqCst);
-            drop(Box::from_raw(self.saved));
-        }
+        };
+        // SAFETY: restores the settings saved before the prompt. Discards what was typed past
+        // the answer (a long paste must not reach the shell).
+        unsafe { libc::tcsetattr(self.fd, libc::TCSAFLUSH, restore.modes()) };
+        drop(restore);
     }
 }

@@ -66,6 +66,7 @@ pub(super) fn serve_connection(mut stream: TcpStream, mut place: Place, accepted
                     "request head too large",
                     false,
                 ));
+                close_unread(stream);
                 return;
             }
             Err(_) => {
@@ -111,7 +112,13 @@ pub(super) fn serve_connection(mut stream: TcpStream, mut place: Place, accepted
             keep_alive,
         );
         buffer.drain(..head_length);
-        if stream.write_all(&response).is_err() || !keep_alive {
+        if stream.write_all(&response).is_err() {
+            return;
+        }
+        if !keep_alive {
+            if has_body {
+                close_unread(stream);
+            }
             return;
         }
         answered = Instant::now();
@@ -196,5 +203,23 @@ fn answer(method: &str, path: &str, shared: &Shared, keep_alive: bool) -> Vec<u8
             )
         }
         Err(error) => error_response(503, "CredentialsUnavailable", &error.to_string(), keep_alive),
+    }
+}
+
+/// Close a connection whose client may still be sending (the rest of a head too large, a body
+/// that is never read): closed with bytes unread, the socket would send a reset that can reach
+/// the client before the answer it was just sent. So: stop sending, then read and drop what
+/// arrives for a moment (at most 64 KiB, half a second, or 100 ms of quiet), then close.
+fn close_unread(mut stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(100)));
+    let until = Instant::now() + std::time::Duration::from_millis(500);
+    let mut drained = 0;
+    let mut chunk = [0u8; 4096];
+    while drained < 64 * 1024 && Instant::now() < until {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
     }
 }

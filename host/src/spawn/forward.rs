@@ -13,11 +13,15 @@
 //! (`--prompt terminal`, the command line's default): then the terminal, so that a helper's own
 //! prompt ("touch your key", "password:") reaches the person instead of a pipe nobody reads.
 //! stderr redirected to a file or /dev/null stays where the person sent it.
+//!
+//! credbox's own lines (its last error, `-v` logs) go through a second outlet of the same kind,
+//! always to its stderr ([`own`], [`flush_own`]): once a pipe nobody reads is full, a plain
+//! `eprintln!` would wait for ever behind the helpers' writer, and credbox would never exit.
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// The most stderr that may wait to be written.
@@ -33,17 +37,119 @@ struct Pending {
     writing: bool,
 }
 
-static PENDING: Mutex<Pending> = Mutex::new(Pending {
-    bytes: VecDeque::new(),
-    dropped: 0,
-    started: false,
-    writing: false,
-});
-/// Signalled when bytes arrive (for the writer) and when a write ends (for [`flush`]).
-static CHANGED: Condvar = Condvar::new();
+/// Bytes on their way to a destination that may block, written by a thread of its own: callers
+/// queue and never wait on the destination (at most on [`Outlet::flush`]'s deadline).
+struct Outlet {
+    pending: Mutex<Pending>,
+    /// Signalled when bytes arrive (for the writer) and when a write ends (for `flush`).
+    changed: Condvar,
+    /// The writer thread's name.
+    name: &'static str,
+    /// Where the bytes go, decided when the writer starts.
+    destination: fn() -> Box<dyn Write + Send>,
+    /// What a dropped run of bytes was, for the marker.
+    what: &'static str,
+}
 
-fn pending() -> std::sync::MutexGuard<'static, Pending> {
-    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+/// Helpers' stderr.
+static HELPERS: Outlet = Outlet::new("stderr-forward", helpers_destination, "a helper's stderr");
+/// credbox's own lines.
+static OWN: Outlet = Outlet::new("stderr-own", || Box::new(std::io::stderr()), "credbox's messages");
+
+impl Outlet {
+    const fn new(name: &'static str, destination: fn() -> Box<dyn Write + Send>, what: &'static str) -> Self {
+        Outlet {
+            pending: Mutex::new(Pending {
+                bytes: VecDeque::new(),
+                dropped: 0,
+                started: false,
+                writing: false,
+            }),
+            changed: Condvar::new(),
+            name,
+            destination,
+            what,
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue `chunk`; never blocks on the writing. When more than [`FORWARD_BUFFER`] bytes wait,
+    /// the oldest give way.
+    fn send(&'static self, chunk: &[u8]) {
+        let mut pending = self.pending();
+        pending.bytes.extend(chunk);
+        let excess = pending.bytes.len().saturating_sub(FORWARD_BUFFER);
+        if excess > 0 {
+            pending.bytes.drain(..excess);
+            pending.dropped += excess;
+        }
+        if !pending.started {
+            // Where no thread can be started, nothing is written.
+            pending.started = std::thread::Builder::new()
+                .name(self.name.into())
+                .spawn(|| self.write_forever())
+                .is_ok();
+            if !pending.started {
+                pending.bytes.clear();
+                return;
+            }
+        }
+        self.changed.notify_all();
+    }
+
+    /// Wait until everything queued has been written, or `until` passes.
+    fn flush(&self, until: Instant) {
+        let mut pending = self.pending();
+        while pending.started && (!pending.bytes.is_empty() || pending.writing) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            pending = self
+                .changed
+                .wait_timeout(pending, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn write_forever(&self) {
+        // While a helper holds the terminal, credbox is in the background: with the terminal's
+        // `tostop` set, a write would stop it, unless this thread blocks SIGTTOU.
+        #[cfg(unix)]
+        // SAFETY: changes this thread's signal mask only.
+        unsafe {
+            let mut ttou: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut ttou);
+            libc::sigaddset(&mut ttou, libc::SIGTTOU);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, std::ptr::null_mut());
+        }
+        let mut ours = (self.destination)();
+        loop {
+            let (bytes, dropped) = {
+                let mut pending = self.pending();
+                while pending.bytes.is_empty() {
+                    pending = self.changed.wait(pending).unwrap_or_else(|e| e.into_inner());
+                }
+                pending.writing = true;
+                let dropped = std::mem::take(&mut pending.dropped);
+                (pending.bytes.drain(..).collect::<Vec<u8>>(), dropped)
+            };
+            if dropped > 0 {
+                let _ = writeln!(
+                    ours,
+                    "[credbox: {dropped} bytes of {} not shown: stderr was not keeping up]",
+                    self.what
+                );
+            }
+            let _ = ours.write_all(&bytes);
+            self.pending().writing = false;
+            self.changed.notify_all();
+        }
+    }
 }
 
 /// Whether helpers' stderr may go to the controlling terminal when credbox's stderr is not one.
@@ -57,7 +163,7 @@ pub fn prefer_terminal(yes: bool) {
 }
 
 /// Where forwarded stderr goes: see the module's documentation.
-fn destination() -> Box<dyn Write + Send> {
+fn helpers_destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
     if PREFER_TERMINAL.load(Ordering::Relaxed)
         && captured(&stderr)
@@ -88,75 +194,23 @@ fn captured(stderr: &std::io::Stderr) -> bool {
     unsafe { GetFileType(stderr.as_raw_handle() as _) == FILE_TYPE_PIPE }
 }
 
-/// Queue `chunk` for credbox's stderr; never blocks on the writing.
+/// Queue a helper's `chunk` for credbox's stderr (or the terminal); never blocks on the writing.
 pub fn send(chunk: &[u8]) {
-    let mut pending = pending();
-    pending.bytes.extend(chunk);
-    let excess = pending.bytes.len().saturating_sub(FORWARD_BUFFER);
-    if excess > 0 {
-        pending.bytes.drain(..excess);
-        pending.dropped += excess;
-    }
-    if !pending.started {
-        // Where no thread can be started, nothing is forwarded (the error tail still is kept).
-        pending.started = std::thread::Builder::new()
-            .name("stderr-forward".into())
-            .spawn(write_forever)
-            .is_ok();
-        if !pending.started {
-            pending.bytes.clear();
-            return;
-        }
-    }
-    CHANGED.notify_all();
+    HELPERS.send(chunk);
 }
 
-/// Wait until everything queued has been written, or `until` passes: a helper's last words come
-/// before whatever credbox writes next.
+/// Wait until everything a helper wrote has been forwarded, or `until` passes: a helper's last
+/// words come before whatever credbox writes next.
 pub fn flush(until: Instant) {
-    let mut pending = pending();
-    while pending.started && (!pending.bytes.is_empty() || pending.writing) {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        pending = CHANGED
-            .wait_timeout(pending, left)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
+    HELPERS.flush(until);
 }
 
-fn write_forever() {
-    // While a helper holds the terminal, credbox is in the background: with the terminal's
-    // `tostop` set, a write would stop it, unless this thread blocks SIGTTOU.
-    #[cfg(unix)]
-    // SAFETY: changes this thread's signal mask only.
-    unsafe {
-        let mut ttou: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut ttou);
-        libc::sigaddset(&mut ttou, libc::SIGTTOU);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, std::ptr::null_mut());
-    }
-    let mut ours = destination();
-    loop {
-        let (bytes, dropped) = {
-            let mut pending = pending();
-            while pending.bytes.is_empty() {
-                pending = CHANGED.wait(pending).unwrap_or_else(|e| e.into_inner());
-            }
-            pending.writing = true;
-            let dropped = std::mem::take(&mut pending.dropped);
-            (pending.bytes.drain(..).collect::<Vec<u8>>(), dropped)
-        };
-        if dropped > 0 {
-            let _ = writeln!(
-                ours,
-                "[credbox: {dropped} bytes of a helper's stderr not shown: stderr was not keeping up]"
-            );
-        }
-        let _ = ours.write_all(&bytes);
-        pending().writing = false;
-        CHANGED.notify_all();
-    }
+/// Queue one of credbox's own lines for its stderr; never blocks on the writing.
+pub fn own(line: &[u8]) {
+    OWN.send(line);
+}
+
+/// Wait until credbox's own lines are written, or `until` passes (before exiting).
+pub fn flush_own(until: Instant) {
+    OWN.flush(until);
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 mod admission;
 mod forward;
 #[cfg(unix)]
+mod handover;
+#[cfg(unix)]
 #[path = "unix.rs"]
 mod platform;
 #[cfg(windows)]
@@ -24,6 +26,9 @@ mod recursion;
 pub use admission::{Allowed, check_admitted};
 use admission::{admit, refuse_shell, spawn_failure};
 pub(crate) use admission::{check_pin, plugin_pin, resolve_program};
+/// credbox's own lines (its errors, `-v` logs) to its stderr without ever waiting on it: once a
+/// pipe nobody reads is full, a plain write would keep credbox from exiting (spawn/forward.rs).
+pub use forward::{flush_own as flush_own_stderr, own as write_own_stderr};
 pub use platform::become_subreaper;
 use recursion::check_chain;
 pub use recursion::check_recursion;

@@ -13,6 +13,12 @@ pub fn check_recursion(label: &str) -> Result<(), SpawnError> {
 
 /// Check the recursion guard and return the chain to pass on, with `label` appended.
 pub(super) fn check_chain(label: &str) -> Result<String, SpawnError> {
+    // An empty link would match nothing and count for nothing.
+    if label.is_empty() {
+        return Err(SpawnError::Denied(
+            "recursion: a command must be run for a named profile".into(),
+        ));
+    }
     let current = std::env::var(CHAIN_VAR).unwrap_or_default();
     let links: Vec<String> = current
         .split(',')

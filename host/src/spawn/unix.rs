@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::handover::Handover;
 pub use super::reaper::become_subreaper;
 use super::reaper::{Running, SUBREAPER, kill_escaped, process_start};
 use super::{
@@ -45,11 +46,11 @@ pub(super) fn run_bounded(
     if let Some(handover) = &handover {
         handover.install(&mut command);
     }
-    // From here every return gives the terminal back (when the helper was given it).
-    let mut handover = Returned(handover);
     let (mut child, running) = Running::spawn(|| command.spawn()).map_err(|e| spawn_failure(program, &e))?;
-    let deadline = Instant::now() + timeout;
+    let mut deadline = Instant::now() + timeout;
     let group = rustix::process::Pid::from_child(&child);
+    // From here every return gives the terminal back (when the helper was given it).
+    let mut handed = handover.map(|handover| handover.started(group));
     // When the helper started (in the kernel's clock ticks): processes that leave its group with
     // setsid() and are reparented to us are recognised by starting no earlier. Only a subreaper
     // can find them, so only a subreaper reads it.
@@ -63,8 +64,22 @@ pub(super) fn run_bounded(
     let mut watch = Watch::new(child, running, stdout, stderr, policy.forward_stderr)
         .map_err(|e| SpawnError::Failed(format!("watching the helper: {e}")))?;
     while !(watch.stdout_closed() && watch.exited) {
-        match watch.step(deadline) {
+        // While it holds the terminal, look for a stop (Ctrl-Z) as a shell would.
+        let wake = match handed {
+            Some(_) => deadline.min(Instant::now() + STOP_POLL),
+            None => deadline,
+        };
+        let step = watch.step(wake);
+        if let Some(handed) = &mut handed
+            && !watch.exited
+            && watch.has_stopped()
+        {
+            deadline += handed.suspend();
+            continue;
+        }
+        match step {
             Ok(true) => {}
+            Ok(false) if Instant::now() < deadline => {}
             Ok(false) => {
                 watch.kill_group(group);
                 kill_escaped(started);
@@ -90,14 +105,9 @@ pub(super) fn run_bounded(
         .child
         .wait()
         .map_err(|e| SpawnError::Failed(format!("waiting for the helper: {e}")))?;
-    // A helper that exited by itself left the terminal as it wanted it; one a signal ended may
-    // have left the echo off.
-    if status.code().is_some()
-        && let Some(handover) = &mut handover.0
-    {
-        handover.keep_modes();
+    if let Some(handed) = handed {
+        handed.finished(&status);
     }
-    drop(handover);
     Ok(SpawnOutput {
         status: match (status.code(), status.signal()) {
             (Some(code), _) => Exit::Code(code),
@@ -111,97 +121,6 @@ pub(super) fn run_bounded(
 
 /// The helper wrote more than [`STDOUT_CAP`] bytes.
 struct Overflow;
-
-/// The controlling terminal, handed to the helper's process group for as long as it runs, as a
-/// shell hands it to a foreground job. A helper runs in a process group of its own (so that a
-/// timeout can kill everything it started); without the terminal, that group is in the
-/// background, so a helper that reads a password from the terminal is stopped by SIGTTIN while
-/// what the person types goes to their shell. Given only when credbox itself is in the
-/// terminal's foreground (and prompts may use it); taken back when the helper ends, however it
-/// ends, with the terminal's modes restored when a signal or a timeout ended it.
-struct Handover {
-    tty: std::fs::File,
-    /// credbox's own process group: the terminal's foreground group before and after.
-    ours: rustix::process::Pid,
-    /// The terminal's modes before the helper ran.
-    modes: Option<rustix::termios::Termios>,
-    restore_modes: bool,
-}
-
-impl Handover {
-    /// The terminal, if credbox is in its foreground.
-    fn offer() -> Option<Handover> {
-        let tty = crate::prompt::foreground_terminal().ok()?;
-        let modes = rustix::termios::tcgetattr(&tty).ok();
-        Some(Handover {
-            tty,
-            ours: rustix::process::getpgrp(),
-            modes,
-            restore_modes: true,
-        })
-    }
-
-    /// In the helper, before it executes: lead its own process group and make that group the
-    /// terminal's foreground one, so that it owns the terminal from its first instruction (no
-    /// race with its first read). SIGTTOU is blocked around the change, as a shell's child does:
-    /// a background group may only take the terminal that way.
-    fn install(&self, command: &mut Command) {
-        use std::os::fd::AsRawFd;
-        let fd = self.tty.as_raw_fd();
-        // SAFETY: setpgid, sigprocmask, tcsetpgrp and getpid are async-signal-safe, and the
-        // closure touches nothing but its own copies and the stack.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setpgid(0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let mut ttou: libc::sigset_t = std::mem::zeroed();
-                let mut before: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut ttou);
-                libc::sigaddset(&mut ttou, libc::SIGTTOU);
-                libc::sigprocmask(libc::SIG_BLOCK, &ttou, &mut before);
-                // A terminal that cannot be handed over is no reason not to run the helper.
-                libc::tcsetpgrp(fd, libc::getpid());
-                libc::sigprocmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
-                Ok(())
-            });
-        }
-    }
-
-    /// The helper exited on its own: whatever it did to the terminal's modes was its choice.
-    fn keep_modes(&mut self) {
-        self.restore_modes = false;
-    }
-}
-
-/// Gives the terminal back to credbox's process group when dropped (and its modes, when the
-/// helper did not end by itself).
-struct Returned(Option<Handover>);
-
-impl Drop for Returned {
-    fn drop(&mut self) {
-        let Some(handover) = &self.0 else { return };
-        let tty = &handover.tty;
-        // SAFETY: pthread_sigmask on this thread only, restored right after; SIGTTOU blocked,
-        // so taking the terminal back from the background does not stop credbox.
-        unsafe {
-            let mut ttou: libc::sigset_t = std::mem::zeroed();
-            let mut before: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut ttou);
-            libc::sigaddset(&mut ttou, libc::SIGTTOU);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, &mut before);
-            if rustix::termios::tcgetpgrp(tty).is_ok_and(|group| group != handover.ours) {
-                let _ = rustix::termios::tcsetpgrp(tty, handover.ours);
-            }
-            if handover.restore_modes
-                && let Some(modes) = &handover.modes
-            {
-                let _ = rustix::termios::tcsetattr(tty, rustix::termios::OptionalActions::Now, modes);
-            }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
-        }
-    }
-}
 
 /// A running helper watched from this thread: one `poll` over its stdout, its stderr and a pidfd
 /// (a descriptor that becomes readable when it exits), instead of a thread for each. Three
@@ -233,6 +152,8 @@ struct Watch {
 
 /// How often to look for the helper's exit where there is no pidfd.
 const EXIT_POLL: Duration = Duration::from_millis(5);
+/// How often to look for a stop of a helper that holds the terminal (a pidfd only tells an exit).
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 impl Watch {
     fn new(
@@ -314,6 +235,15 @@ impl Watch {
             self.exited = self.has_exited();
         }
         Ok(true)
+    }
+
+    /// Whether the helper has been stopped (Ctrl-Z, or a read or write of the terminal from the
+    /// background), taking in the stop.
+    fn has_stopped(&self) -> bool {
+        use rustix::process::{WaitId, WaitIdOptions, waitid};
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let options = WaitIdOptions::STOPPED | WaitIdOptions::NOHANG;
+        matches!(waitid(WaitId::Pid(pid), options), Ok(Some(status)) if status.stopped())
     }
 
     /// Whether the helper has exited, leaving it unreaped (waitid with WNOWAIT).

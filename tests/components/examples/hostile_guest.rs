@@ -18,6 +18,16 @@
 //!   configured (the host must refuse before connecting);
 //! * `sts-loop URL`: calls STS again and again within one call (the per-call ceiling must stop it);
 //! * `prompt-loop`: asks the person for MFA codes again and again (the same ceiling must stop it);
+//!
+//! and two attacks made through a role, whose profile's name says which (`resolve` answers every
+//! `prompt-*` profile with a role over static keys, whose `mfa_serial` is `arn:aws:iam::123456789012:mfa/me`):
+//!
+//! * `prompt-relay`: asks for that device's code and reports whatever the host handed it (the
+//!   host must hand on six digits and nothing else: a password typed by mistake stays with it);
+//! * `prompt-unwritten`: asks the person about a device no profile file names (the host must
+//!   refuse without asking);
+//! * `spawn-in-parse PROGRAM`: runs PROGRAM from `parse-command`, outside any fetch (the host must
+//!   refuse: its recursion guard has no profile to pass down there);
 //! * `wasi-probe`: reads everything the granted WASI interfaces can tell it (environment,
 //!   arguments, working directory, stdin, terminals) and reports it in its error, which the host
 //!   must have made empty.
@@ -26,10 +36,12 @@
 wit_bindgen::generate!({ path: "../../wit", world: "credbox" });
 
 use credbox::provider::types::{
-    Credentials, Error, Helper, Platform, ProcessSettings, RoleSettings, StsEndpoint, StsError,
+    Credentials, Error, Helper, Location, Platform, ProcessSettings, RoleSettings, StsEndpoint, StsError,
 };
 use credbox::provider::{plugins, prompt, spawn, sts};
-use exports::credbox::provider::profiles::{self, File, Files, ProfilesReport, Property, Source};
+use exports::credbox::provider::profiles::{
+    self, BaseSource, File, Files, ProfilesReport, Property, RoleChain, Source,
+};
 use exports::credbox::provider::provider::{self, GuestCredentialProvider, Options};
 
 struct Hostile;
@@ -56,8 +68,40 @@ impl profiles::Guest for Hostile {
     fn set_property(_: Files, _: String, _: String, _: String) -> Result<File, Error> {
         Err(refuse())
     }
-    fn resolve(_: Files, _: String, _: Vec<(String, String)>) -> Result<Source, Error> {
-        Err(refuse())
+    fn resolve(files: Files, profile: String, _: Vec<(String, String)>) -> Result<Source, Error> {
+        if !profile.starts_with("prompt-") {
+            return Err(refuse());
+        }
+        // A role over static keys, as a profile file could have it.
+        Ok(Source::Role(RoleChain {
+            base_profile: "base".into(),
+            base: BaseSource::StaticKeys(Credentials {
+                access_key_id: "AKIAEXAMPLEBASE00001".into(),
+                secret_access_key: "base-secret".into(),
+                session_token: None,
+                expiration: None,
+                account_id: None,
+            }),
+            roles: vec![RoleSettings {
+                profile,
+                role_arn: "arn:aws:iam::210987654321:role/Deploy".into(),
+                session_name: None,
+                external_id: None,
+                duration_seconds: None,
+                mfa_serial: Some(WRITTEN_DEVICE.into()),
+                mfa_process: None,
+                source_identity: None,
+                endpoint: StsEndpoint {
+                    url: "https://sts.amazonaws.com".into(),
+                    region: "us-east-1".into(),
+                    ca_bundle: None,
+                },
+                origin: Location {
+                    file: files.config.path,
+                    line: Some(1),
+                },
+            }],
+        }))
     }
 }
 
@@ -65,7 +109,11 @@ impl provider::Guest for Hostile {
     type CredentialProvider = Attack;
 
     fn parse_command(command_line: String, _allow_shell: bool, _: Platform) -> Result<spawn::Command, Error> {
-        Ok(spawn::Command::Argv(words(&command_line)))
+        let argv = words(&command_line);
+        if argv.first().map(String::as_str) == Some("spawn-in-parse") {
+            run(spawn::Command::Argv(argv[1..].to_vec()), 1000)?;
+        }
+        Ok(spawn::Command::Argv(argv))
     }
     fn validate_output(_: Vec<u8>, _: Option<String>) -> Result<Credentials, Error> {
         Err(refuse())
@@ -73,6 +121,9 @@ impl provider::Guest for Hostile {
 }
 
 struct Attack(Vec<String>);
+
+/// The MFA device the `prompt-*` roles name (the test's profile file names it too).
+const WRITTEN_DEVICE: &str = "arn:aws:iam::123456789012:mfa/me";
 
 fn run(command: spawn::Command, timeout_ms: u64) -> Result<Credentials, Error> {
     let request = spawn::Request {
@@ -164,8 +215,13 @@ impl GuestCredentialProvider for Attack {
         }
     }
 
-    fn for_role(_: RoleSettings, _: Credentials, _: String, _: Options) -> provider::CredentialProvider {
-        provider::CredentialProvider::new(Attack(Vec::new()))
+    fn for_role(
+        settings: RoleSettings,
+        _: Credentials,
+        _: String,
+        _: Options,
+    ) -> provider::CredentialProvider {
+        provider::CredentialProvider::new(Attack(vec![settings.profile]))
     }
 
     fn cache_key(&self) -> Vec<u8> {
@@ -209,6 +265,22 @@ impl GuestCredentialProvider for Attack {
                     return Err(Error::SpawnDenied(why));
                 }
             },
+            Some(profile @ "prompt-relay") => match prompt::mfa_code(profile, WRITTEN_DEVICE) {
+                Ok(code) => Err(Error::SpawnFailed(format!("the host handed the guest `{code}`"))),
+                Err(prompt::PromptError::NotACode) => Err(Error::Mfa("host answer: not-a-code".into())),
+                Err(other) => Err(Error::Mfa(format!("host answer: {other:?}"))),
+            },
+            Some(profile @ "prompt-unwritten") => {
+                match prompt::mfa_code(profile, "arn:aws:iam::666666666666:mfa/attacker") {
+                    Ok(_) => Err(Error::SpawnFailed("the person was asked and answered".into())),
+                    Err(prompt::PromptError::Unavailable(why)) => {
+                        Err(Error::Mfa(format!("host answer: unavailable: {why}")))
+                    }
+                    Err(other) => Err(Error::Mfa(format!(
+                        "host answer: {other:?}: the person was asked"
+                    ))),
+                }
+            }
             Some("prompt-loop") => loop {
                 if let Err(prompt::PromptError::Unavailable(why)) = prompt::mfa_code("p", "arn:mfa")
                     && why.contains("in one call")
