@@ -1099,7 +1099,7 @@ fn in_the_background_of_a_terminal_the_prompt_fails_at_once() {
     screen.wait_for("EXIT=", Duration::from_secs(20));
     let took = started.elapsed();
     common::pty::type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
     assert!(screen.shown.contains("EXIT=6"), "{:?}", screen.shown);
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(!screen.shown.contains("enter MFA code"), "{:?}", screen.shown);

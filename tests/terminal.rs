@@ -58,7 +58,7 @@ fn a_helper_reads_its_password_at_the_terminal_and_the_shell_never_sees_it() {
     screen.wait_for("EXIT=", Duration::from_secs(20));
     screen.settle(Duration::from_millis(300));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
     assert!(screen.shown.contains("EXIT=0"), "{:?}", screen.shown);
     let exported = std::fs::read_to_string(sandbox.path("exported.json")).unwrap();
     assert!(exported.contains("ASIATESTKEY00001"), "{exported}");
@@ -98,7 +98,7 @@ fn under_botocore_the_helper_still_gets_the_terminal() {
     type_line(&mut controller, &password);
     screen.wait_for("EXIT=", Duration::from_secs(30));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
     assert!(
         screen.shown.contains("KEY ASIATESTKEY00001") && screen.shown.contains("EXIT=0"),
         "{:?}",
@@ -206,7 +206,7 @@ fn ctrl_z_at_a_helper_s_prompt_stops_the_job_and_fg_continues_it() {
     type_line(&mut controller, "echo \"EXIT\"\"=$?\"");
     screen.wait_for("EXIT=", Duration::from_secs(20));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
     assert!(screen.shown.contains("EXIT=0"), "{:?}", screen.shown);
     assert!(!marker.exists(), "the shell read the password and ran it");
 }
@@ -232,7 +232,7 @@ fn ctrl_c_at_a_helper_s_prompt_ends_the_helper_and_credbox_as_it_would_a_job() {
     type_line(&mut controller, "echo \"EXIT\"\"=$?\"");
     screen.wait_for("EXIT=", Duration::from_secs(20));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -270,7 +270,7 @@ fn a_credbox_ended_while_its_helper_holds_the_terminal_gives_it_back() {
     type_line(&mut controller, "echo \"the shell\"\"-reads\"");
     screen.wait_for("the shell-reads", Duration::from_secs(10));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn exec_server_never_hands_its_command_s_terminal_to_a_refreshing_helper() {
     );
     screen.wait_for("EXIT=", Duration::from_secs(30));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
     assert!(screen.shown.contains("EXIT=0"), "{:?}", screen.shown);
     let seen = std::fs::read_to_string(&place).unwrap();
     assert_eq!(
@@ -354,5 +354,5 @@ fn a_terminal_the_shell_took_back_is_never_taken_from_it() {
     type_line(&mut controller, "echo \"the shell\"\"-still-reads\"");
     screen.wait_for("the shell-still-reads", Duration::from_secs(10));
     type_line(&mut controller, "exit");
-    let _ = bash.wait();
+    bash.wait();
 }

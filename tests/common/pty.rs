@@ -156,7 +156,7 @@ pub fn spawn_on_terminal(mut command: Command, terminal: &Path) -> Child {
 
 /// An interactive bash on a new pseudo-terminal, in the sandbox's HOME, with no AWS or credbox
 /// variables: the person's shell. Returns it, the terminal's controller and what it shows.
-pub fn shell(sandbox: &super::Sandbox) -> (std::process::Child, std::fs::File, Screen) {
+pub fn shell(sandbox: &super::Sandbox) -> (Shell, std::fs::File, Screen) {
     let (controller, terminal) = open_pty();
     let mut bash = Command::new("/bin/bash");
     bash.args(["--norc", "--noprofile", "-i"])
@@ -170,7 +170,31 @@ pub fn shell(sandbox: &super::Sandbox) -> (std::process::Child, std::fs::File, S
     let child = spawn_on_terminal(bash, &terminal);
     let mut screen = Screen::watch(&controller);
     screen.wait_for("$ ", Duration::from_secs(20));
-    (child, controller, screen)
+    (Shell(child), controller, screen)
+}
+
+/// The person's shell; killed when dropped, so that a test that fails with a job stopped (a
+/// shell then refuses to exit) never hangs.
+pub struct Shell(Child);
+
+impl Shell {
+    /// Wait for the shell to exit (after the test typed `exit`), at most a few seconds.
+    pub fn wait(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Type `line` and Enter at the terminal.
