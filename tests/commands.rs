@@ -195,7 +195,7 @@ fn check_reports_each_problem_with_a_severity_and_exits_1_on_errors() {
         );
     };
     expect("shadowed", "warning", "static keys shadow credential_process");
-    expect("shell", "error", "needs a shell");
+    expect("shell", "error", "--allow-shell");
     expect("loose", "error", "writable by group or others");
     expect("plain", "error", "is not an executable file");
     expect("gone", "error", "does not exist");
@@ -484,12 +484,13 @@ fn completion_scripts_are_accepted_by_their_shells() {
             stderr_of(&checked)
         );
     }
-    // Loaded into bash, it completes credbox's subcommands.
+    // Loaded into bash, it completes credbox's subcommands (asking the credbox on PATH).
     let bash = script("bash");
     let completed = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "source {}; COMP_WORDS=(credbox ex); COMP_CWORD=1; _credbox credbox ex credbox; echo \"${{COMPREPLY[@]}}\"",
+            "PATH={}:$PATH; source {}; COMP_WORDS=(credbox ex); COMP_CWORD=1; _clap_complete_credbox credbox ex credbox; echo \"${{COMPREPLY[@]}}\"",
+            credbox_binary().parent().unwrap().display(),
             bash.display()
         ))
         .output()
@@ -503,7 +504,7 @@ fn completion_scripts_are_accepted_by_their_shells() {
     assert!(offered.split_whitespace().any(|w| w == "exec"), "{offered}");
     for shell in ["powershell", "elvish"] {
         let text = std::fs::read_to_string(script(shell)).unwrap();
-        assert!(text.contains("credbox") && text.contains("export"), "{shell}");
+        assert!(text.contains("credbox") && text.contains("COMPLETE"), "{shell}");
     }
     let refused = sandbox.credbox().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));

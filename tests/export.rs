@@ -218,7 +218,7 @@ fn decision(output: &std::process::Output) -> Decision {
         .rfind(|line| line.contains("serve_until="))
         .unwrap_or_else(|| panic!("no serve_until logged: {stderr}"));
     let until = line.split("serve_until=").nth(1).unwrap().trim().to_string();
-    if line.contains("cache hit (the guest's earlier decision)") {
+    if line.contains("cache hit (profile files unchanged)") {
         Decision::Replayed(until)
     } else {
         Decision::Guest(until)
@@ -376,7 +376,7 @@ fn a_same_size_edit_of_a_settled_profile_file_is_seen() {
     assert!(export().0.contains("ASIATESTKEY00001"));
     let (out, log) = export();
     assert!(
-        out.contains("ASIATESTKEY00001") && log.contains("the guest's earlier decision"),
+        out.contains("ASIATESTKEY00001") && log.contains("cache hit (profile files unchanged)"),
         "{log}"
     );
     let before = std::fs::metadata(sandbox.config_path())
@@ -419,12 +419,12 @@ fn a_touched_profile_file_is_read_once_then_trusted_by_its_new_stamp() {
     touch();
     let log = export();
     assert!(
-        log.contains("the guest's earlier decision") && log.contains("recording their new stamps"),
+        log.contains("cache hit (profile files unchanged)") && log.contains("recording their new stamps"),
         "{log}"
     );
     let log = export();
     assert!(
-        log.contains("the guest's earlier decision") && !log.contains("recording their new stamps"),
+        log.contains("cache hit (profile files unchanged)") && !log.contains("recording their new stamps"),
         "{log}"
     );
 }

@@ -173,12 +173,12 @@ fn bad_plugins_fail_with_typed_errors() {
         (
             sandbox.path("empty.wasm"),
             4,
-            &["does not export credbox:provider/plugin@0.4.0 (it exports nothing)"],
+            &["does not export credbox:provider/plugin@0.5.0 (it exports nothing)"],
         ),
         (
             component("plugin_missing_function"),
             4,
-            &["does not export credbox:provider/plugin@0.4.0#is-expired"],
+            &["does not export credbox:provider/plugin@0.5.0#is-expired"],
         ),
         // InvalidSymbolError.
         (
@@ -221,7 +221,7 @@ fn bad_plugins_fail_with_typed_errors() {
         (
             component("plugin_spawn"),
             4,
-            &["credbox:provider/spawn@0.4.0", "does not grant a plugin"],
+            &["credbox:provider/spawn@0.5.0", "does not grant a plugin"],
         ),
     ];
     for (plugin, code, expected) in cases {

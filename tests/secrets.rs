@@ -150,9 +150,10 @@ fn no_secret_leaves_through_a_side_door() {
         ),
         (
             vec!["cache", "clear", "--profile", "nothing"],
-            0,
-            "removed 0 cached credential(s)",
+            3,
+            "profile nothing is in neither",
         ),
+        (vec!["cache", "list"], 0, "Profile"),
     ] {
         let output = run(&args);
         assert_eq!(

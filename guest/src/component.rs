@@ -8,7 +8,7 @@ use crate::provider::{self, Host as _};
 use crate::{
     Command, Credentials, Error, ExitStatus, PluginError, StsError, SyntaxRule, edit, report, resolve, role,
 };
-use resolve::Helper;
+use resolve::{Helper, OtherKind};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -386,6 +386,15 @@ fn profile_report_to_wit(report: report::ProfileReport) -> wit_profiles::Profile
             location: place_to_wit(r.place),
             chain: r.chain.map_err(error_to_wit),
             asks_for_mfa: r.asks_for_mfa,
+        }),
+        other: report.other.map(|o| wit_profiles::OtherSource {
+            kind: match o.kind {
+                OtherKind::Sso => wit_profiles::OtherKind::Sso,
+                OtherKind::WebIdentity => wit_profiles::OtherKind::WebIdentity,
+                OtherKind::ConsoleLogin => wit_profiles::OtherKind::ConsoleLogin,
+            },
+            setting: o.setting,
+            location: place_to_wit(o.place),
         }),
     }
 }

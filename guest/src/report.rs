@@ -4,7 +4,9 @@
 
 use crate::command::{Command, parse_command};
 use crate::profile::{Profile, ProfileSet};
-use crate::resolve::{FileText, Helper, helper_of, not_found, parse, path_of, static_keys};
+use crate::resolve::{
+    FileText, Helper, OTHER_SOURCES, OtherKind, helper_of, not_found, parse, path_of, static_keys,
+};
 use crate::role::{self, Base, Environment};
 use crate::{Error, Platform};
 
@@ -21,6 +23,17 @@ pub struct ProfileReport {
     pub helper: Option<HelperReport>,
     /// Its role, when it names one.
     pub role: Option<RoleReport>,
+    /// A source credbox does not run, when the profile names one and none of the above.
+    pub other: Option<OtherSource>,
+}
+
+/// Where a profile names a source credbox does not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherSource {
+    pub kind: OtherKind,
+    /// The setting that names it.
+    pub setting: String,
+    pub place: Place,
 }
 
 /// A role a profile names, and its chain.
@@ -157,11 +170,25 @@ pub fn report(
                 }),
             }
         });
+        // A source credbox does not run, when nothing it runs is named.
+        let other = (role.is_none() && keys.is_none() && helper.is_none())
+            .then(|| {
+                OTHER_SOURCES.iter().find_map(|(setting, kind, _)| {
+                    let value = profile.get(*setting)?;
+                    Some(OtherSource {
+                        kind: *kind,
+                        setting: setting.to_string(),
+                        place: (path_of(value.file, &config, &credentials).to_string(), value.line),
+                    })
+                })
+            })
+            .flatten();
         profiles.push(ProfileReport {
             profile: name.clone(),
             static_keys: keys,
             helper,
             role,
+            other,
         });
     }
     Ok(Report { profiles, secrets })

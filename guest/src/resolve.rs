@@ -56,13 +56,32 @@ pub enum Source {
     Role(Chain),
 }
 
-/// Credential sources of the SDKs that credbox does not run, for a precise error.
-const OTHER_SOURCES: [(&str, &str); 3] = [
-    ("sso_session", "IAM Identity Center (sso_session)"),
-    ("sso_start_url", "IAM Identity Center (sso_start_url)"),
+/// A credential source of the SDKs that credbox does not run (mirrors the WIT `other-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherKind {
+    Sso,
+    WebIdentity,
+    ConsoleLogin,
+}
+
+/// The settings that name a source credbox does not run: the setting, its kind, and how a message
+/// names it.
+pub(crate) const OTHER_SOURCES: [(&str, OtherKind, &str); 4] = [
+    ("sso_session", OtherKind::Sso, "IAM Identity Center (sso_session)"),
+    (
+        "sso_start_url",
+        OtherKind::Sso,
+        "IAM Identity Center (sso_start_url)",
+    ),
     (
         "web_identity_token_file",
+        OtherKind::WebIdentity,
         "web identity (web_identity_token_file)",
+    ),
+    (
+        "login_session",
+        OtherKind::ConsoleLogin,
+        "console sign-in (login_session)",
     ),
 ];
 
@@ -238,7 +257,10 @@ fn resolve_profile(
             ));
         }
     }
-    if let Some((key, what)) = OTHER_SOURCES.iter().find(|(key, _)| profile.contains_key(*key)) {
+    if let Some((key, _, what)) = OTHER_SOURCES
+        .iter()
+        .find(|(key, _, _)| profile.contains_key(*key))
+    {
         let value = &profile[*key];
         return Err(config_error(
             name,

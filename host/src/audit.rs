@@ -77,9 +77,28 @@ pub fn review(
         profile: name,
         helper,
         role,
+        other,
         ..
     } in &report.profiles
     {
+        // A source the SDKs run and credbox does not: not a mistake in the file, but `export`
+        // will refuse it, so say so.
+        if let Some(other) = other {
+            let what = match other.kind {
+                wit_profiles::OtherKind::Sso => "IAM Identity Center",
+                wit_profiles::OtherKind::WebIdentity => "web identity",
+                wit_profiles::OtherKind::ConsoleLogin => "console sign-in",
+            };
+            findings.push(finding(
+                Severity::Warning,
+                Some(name),
+                Some(other.location.to_string()),
+                format!(
+                    "profile uses {what} ({}), which credbox does not run yet: credbox export refuses it (the AWS CLI runs it)",
+                    other.setting
+                ),
+            ));
+        }
         if let Some(role) = role {
             let helper_key = helper.as_ref().map(|h| match h.helper {
                 Ok(Helper::Plugin(_)) => "credential_plugin",
@@ -110,14 +129,20 @@ pub fn review(
         match (&helper.helper, &helper.command) {
             (Err(_), _) => {}
             (Ok(Helper::Plugin(path)), _) => findings.extend(plugin_findings(name, &helper.location, path)),
-            (Ok(Helper::CommandLine(_)), Some(Err(GuestError::CommandSyntax(e)))) if helper.needs_shell => {
-                add(
-                    Severity::Error,
+            // The advice `export` gives (the same words), and what --allow-shell would change.
+            (Ok(Helper::CommandLine(_)), Some(Err(e @ GuestError::CommandSyntax(_))))
+                if helper.needs_shell =>
+            {
+                let detail = error::detail(e.clone());
+                // A shell operator's advice already names --allow-shell.
+                let message = if detail.contains("--allow-shell") {
+                    format!("{detail} (which lets the command do whatever a shell can)")
+                } else {
                     format!(
-                        "credential_process needs a shell (`{}`): it only runs with --allow-shell, which lets the command do whatever a shell can; prefer a script",
-                        e.word
-                    ),
-                )
+                        "{detail}; --allow-shell would run it through a shell, which lets the command do whatever a shell can"
+                    )
+                };
+                add(Severity::Error, message)
             }
             (Ok(Helper::CommandLine(_)), Some(Err(e))) => add(Severity::Error, error::detail(e.clone())),
             (Ok(Helper::CommandLine(_)), Some(Ok(command))) => {

@@ -13,6 +13,43 @@ fn call_error(profile: &str) -> impl Fn(CallError) -> Error + '_ {
     move |e| Error::from_call(e, &Context::Profile(profile), None)
 }
 
+/// The profile and the key a `configure get/set` KEY names, as the AWS CLI reads it:
+/// `profile.NAME.KEY` and `default.KEY` name their profile (which must agree with `--profile`
+/// when both are given); a plain `KEY` is `--profile`'s (else `current`). Nested settings
+/// (`s3.max_concurrent_requests`) are refused with a clear error, not written as a dotted key.
+pub fn qualified_key(key: &str, profile: Option<&str>, current: &str) -> Result<(String, String), Error> {
+    let usage = |message: String| Error::new(ErrorKind::Usage, message);
+    let (named, key) = match key.split_once('.') {
+        None => (None, key),
+        Some(("default", rest)) => (Some("default"), rest),
+        Some(("profile", rest)) => match rest.split_once('.') {
+            Some((name, key)) if !name.is_empty() => (Some(name), key),
+            _ => {
+                return Err(usage(format!(
+                    "`{key}` names no setting: write profile.NAME.KEY (e.g. profile.dev.region)"
+                )));
+            }
+        },
+        Some(_) => (None, key),
+    };
+    if key.is_empty() || key.contains('.') {
+        return Err(usage(format!(
+            "`{key}` is a nested setting (SECTION.KEY), which credbox configure does not write; edit the config file, or use profile.NAME.KEY for a plain setting"
+        )));
+    }
+    let chosen = match (named, profile) {
+        (Some(named), Some(given)) if named != given => {
+            return Err(usage(format!(
+                "the key names profile {named} but --profile says {given}; give one of them"
+            )));
+        }
+        (Some(named), _) => named,
+        (None, Some(given)) => given,
+        (None, None) => current,
+    };
+    Ok((chosen.to_string(), key.to_string()))
+}
+
 /// Every property of `profile` (none if the profile does not exist).
 pub fn properties(runtime: &Runtime, locations: &Locations, profile: &str) -> Result<Vec<Property>, Error> {
     let files = files::read_files(locations)?;
@@ -205,4 +242,37 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
         let _ = dir;
         Ok(())
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified_key;
+
+    #[test]
+    fn keys_name_their_profile_as_the_aws_cli_reads_them() {
+        let key = |k: &str, p: Option<&str>| qualified_key(k, p, "cur").map_err(|e| e.to_string());
+        assert_eq!(key("region", None), Ok(("cur".into(), "region".into())));
+        assert_eq!(key("region", Some("dev")), Ok(("dev".into(), "region".into())));
+        assert_eq!(
+            key("default.region", None),
+            Ok(("default".into(), "region".into()))
+        );
+        assert_eq!(
+            key("profile.dev.region", None),
+            Ok(("dev".into(), "region".into()))
+        );
+        assert_eq!(
+            key("profile.dev.region", Some("dev")),
+            Ok(("dev".into(), "region".into()))
+        );
+        for refused in [
+            "profile.dev.region",
+            "s3.max_concurrent_requests",
+            "profile.region",
+            "default.s3.x",
+        ] {
+            let given = (refused == "profile.dev.region").then_some("prod");
+            assert!(key(refused, given).is_err(), "{refused}");
+        }
+    }
 }

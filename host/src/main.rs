@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A shell asking for completions (COMPLETE=SHELL credbox -- WORDS): answer and exit.
+    clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command).complete();
     cli::harden_process();
     let args = cli::Cli::parse();
     // A printing command whose reader goes away (`credbox completions bash | head`) ends quietly,

@@ -71,6 +71,27 @@ pub fn format_time(seconds: i64) -> String {
         .unwrap_or_else(|_| seconds.to_string())
 }
 
+/// A span of time at a glance: `2h 5m`, `44m`, `30s`.
+pub fn format_span(seconds: i64) -> String {
+    let (hours, minutes, seconds) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    if hours >= 48 {
+        return format!("{}d {}h", hours / 24, hours % 24);
+    }
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+/// Seconds since the Unix epoch, by the system clock.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// A duration as people write it: `60 s`, `1.5 s`, `250 ms`.
 pub fn format_duration(duration: std::time::Duration) -> String {
     match duration.as_millis() {
@@ -120,5 +141,9 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(250)), "250 ms");
         assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(hex(&[0, 0xab]), "00ab");
+        assert_eq!(
+            [30, 2700, 3600, 7500, 200_000].map(format_span),
+            ["30s", "45m", "1h", "2h 5m", "2d 7h"]
+        );
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 mod keys;
+mod listing;
 mod served;
 // The directory operations, relative to a directory held open where the system can (Unix).
 #[cfg(unix)]
@@ -44,6 +45,7 @@ struct Access {
 
 use keys::profile_prefix;
 pub use keys::{CacheKey, ServeKey, secret_digest};
+pub use listing::{Listed, ListedSource};
 pub use served::{FileSeen, Served, Unchanged};
 
 /// The cache directory: `$CREDBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/credbox`, else

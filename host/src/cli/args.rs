@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use credbox::format::Format;
 use credbox::prompt::PromptMode;
 use credbox::spawn::Allowed;
@@ -30,7 +31,7 @@ pub enum Commands {
     /// Print the credentials of a profile (its static keys, or what its credential_process prints).
     Export {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
-        #[arg(long)]
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
         /// Get the credentials from this credential plugin component (a `.wasm` file built for
         /// the credential-plugin world) instead of a profile.
@@ -57,7 +58,7 @@ pub enum Commands {
     /// runs.
     Exec {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
-        #[arg(long)]
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
         /// Serve the credentials on a loopback endpoint for the command's lifetime and pass
         /// AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN instead of
@@ -66,15 +67,15 @@ pub enum Commands {
         server: bool,
         #[command(flatten)]
         run: RunArgs,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "COMMAND [ARGS]...")]
+        /// The command and its arguments (none: start your $SHELL).
+        #[arg(last = true, value_name = "COMMAND [ARGS]...")]
         command: Vec<OsString>,
     },
     /// Serve a profile's credentials on loopback in the container credentials format, refreshed
     /// before they expire; prints the two variables that point an SDK at it. Runs until killed.
     Serve {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
-        #[arg(long)]
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
         /// The address to listen on (port 0: any free port). Loopback only, unless
         /// --insecure-listen.
@@ -94,7 +95,7 @@ pub enum Commands {
     /// --all, every profile at a glance.
     List {
         /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
-        #[arg(long)]
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
         /// Every profile, one line each: where its credentials come from and what `check` finds.
         /// Runs no helper.
@@ -112,8 +113,9 @@ pub enum Commands {
     /// files, shell use, recursion. Exits 1 if any finding is an error.
     Check {
         /// Audit only this profile (default: every profile).
-        #[arg(long)]
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
+        /// `text` for people, `json` for tools.
         #[arg(long, value_enum, default_value = "text")]
         format: TextOrJson,
     },
@@ -121,6 +123,7 @@ pub enum Commands {
     /// the WIT package and digest, the embedded guest's digest and the imports it really has
     /// (with what each is granted), and the host's ceilings.
     Contract {
+        /// `text` for people, `json` for tools.
         #[arg(long, value_enum, default_value = "text")]
         format: TextOrJson,
         /// Print only the embedded WIT text (to diff against wit/credbox.wit).
@@ -150,8 +153,21 @@ pub enum Commands {
 pub enum CacheAction {
     /// Delete cached credentials: all of them, or one profile's.
     Clear {
-        #[arg(long)]
+        /// Only this profile's (its own entry and record, not those of the profiles its role
+        /// chain goes through).
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
+    },
+    /// Show what is cached, without secrets: each entry's profile, what it came from, its key
+    /// (masked), when it expires and when it is refreshed.
+    List {
+        /// Only this profile's entries.
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
+        profile: Option<String>,
+        /// Refresh when less than this much validity remains, as for `export` (to say when an
+        /// entry is due).
+        #[arg(long, value_name = "DURATION", default_value = "900", value_parser = duration)]
+        min_ttl: Duration,
     },
 }
 
@@ -159,16 +175,23 @@ pub enum CacheAction {
 pub enum ConfigureAction {
     /// Print KEY's value in the profile (exit 1 if it is not set).
     Get {
+        /// The setting: `region`, or `profile.NAME.region` / `default.region` as the AWS CLI
+        /// writes it.
         key: String,
-        #[arg(long)]
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
     },
     /// Set KEY to VALUE in the profile. Credential keys go to the credentials file, others to the
     /// config file; every other line is kept as it was, and the file is replaced atomically.
     Set {
+        /// The setting: `region`, or `profile.NAME.region` / `default.region` as the AWS CLI
+        /// writes it.
         key: String,
+        /// Its new value.
         value: String,
-        #[arg(long)]
+        /// The profile (default: $AWS_PROFILE, then $AWS_DEFAULT_PROFILE, then `default`).
+        #[arg(long, short, add = ArgValueCandidates::new(profile_names))]
         profile: Option<String>,
     },
 }
@@ -309,4 +332,22 @@ fn open_cache() -> Option<Cache> {
             )
         })
         .ok()
+}
+
+/// The profiles the files define, for shell completion of `--profile` (from the same files and
+/// through the same policy as everything else; nothing on failure).
+fn profile_names() -> Vec<CompletionCandidate> {
+    let locations = credbox::files::locate_from_env();
+    let Ok(runtime) = credbox::Runtime::new() else {
+        return Vec::new();
+    };
+    credbox::configure::report(&runtime, &locations, None)
+        .map(|report| {
+            report
+                .profiles
+                .into_iter()
+                .map(|p| CompletionCandidate::new(p.profile))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -4,7 +4,25 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use credbox::{Credentials, Error, ErrorKind};
+use credbox::{Credentials, Error, ErrorKind, Runtime, files};
+
+/// The variable that marks a command (or shell) `exec` started, naming its profile: a nested
+/// `exec` is refused (as aws-vault refuses under `AWS_VAULT`), and prompts can show it.
+pub const MARKER: &str = "CREDBOX_PROFILE";
+
+/// A profile's settings that say a profile supplies credentials of its own (which an SDK would
+/// use before credbox's endpoint).
+const CREDENTIAL_KEYS: [&str; 9] = [
+    "aws_access_key_id",
+    "credential_process",
+    "credential_plugin",
+    "role_arn",
+    "sso_session",
+    "sso_start_url",
+    "web_identity_token_file",
+    "credential_source",
+    "login_session",
+];
 
 /// The variables an SDK's credential chain reads that `exec` removes from the command's
 /// environment (docs/ENDPOINT.md lists why each): the keys it replaces, and every other source
@@ -28,10 +46,131 @@ const CREDENTIAL_VARS: [&str; 13] = [
     "AWS_ROLE_SESSION_NAME",
 ];
 
+/// `exec` inside a command or shell `exec` started is almost always a mistake (the inner profile's
+/// keys would replace the outer's in a shell that says it is the outer's).
+pub fn refuse_nesting() -> Result<(), Error> {
+    match std::env::var(MARKER) {
+        Ok(outer) if !outer.is_empty() => Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "this shell already runs with profile {outer}'s credentials ({MARKER} is set): exit it first, or unset {MARKER} to nest on purpose"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The command `exec` runs, and the environment it gets besides the credentials.
+pub struct Child {
+    command: Vec<OsString>,
+    profile: String,
+    /// The profile's `region`, for AWS_REGION and AWS_DEFAULT_REGION.
+    region: Option<String>,
+    server: bool,
+}
+
+impl Child {
+    /// `command` (none: the user's `$SHELL`, as aws-vault starts it) for `profile`, with the
+    /// region the profile names. With `server`, warn when the command's SDK would find
+    /// credentials in the profile files before the endpoint.
+    pub fn new(
+        runtime: &Runtime,
+        locations: &files::Locations,
+        profile: &str,
+        command: Vec<OsString>,
+        server: bool,
+    ) -> Result<Child, Error> {
+        let properties = credbox::configure::properties(runtime, locations, profile)?;
+        let region = properties
+            .iter()
+            .find(|p| p.name == "region")
+            .map(|p| p.value.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if server {
+            warn_if_shadowed(runtime, locations)?;
+        }
+        let command = if command.is_empty() {
+            let shell = user_shell();
+            eprintln!(
+                "credbox: starting {} with profile {profile}'s credentials; exit it to leave",
+                shell.to_string_lossy()
+            );
+            vec![shell]
+        } else {
+            command
+        };
+        Ok(Child {
+            command,
+            profile: profile.to_string(),
+            region,
+            server,
+        })
+    }
+
+    /// The command with every credential variable of ours removed from its environment, the
+    /// profile's region (unless the caller chose one), and the marker.
+    fn command(&self) -> std::process::Command {
+        let mut child = std::process::Command::new(&self.command[0]);
+        child.args(&self.command[1..]);
+        for var in CREDENTIAL_VARS {
+            child.env_remove(var);
+        }
+        // With the endpoint, the command's SDK must not pick a profile of its own: the profile
+        // files come before the container endpoint in every SDK's chain (docs/ENDPOINT.md).
+        if self.server {
+            child.env_remove("AWS_PROFILE").env_remove("AWS_DEFAULT_PROFILE");
+        }
+        // The region the caller chose (AWS_REGION first, as most SDKs read it), else the
+        // profile's, in both variables: botocore reads only AWS_DEFAULT_REGION, the other SDKs
+        // AWS_REGION first, and each must see the same region.
+        let chosen = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+        if let Some(region) = chosen.or_else(|| self.region.clone()) {
+            child
+                .env("AWS_REGION", &region)
+                .env("AWS_DEFAULT_REGION", &region);
+        }
+        child.env(MARKER, &self.profile);
+        child
+    }
+}
+
+/// The shell to start when `exec` is given no command.
+fn user_shell() -> OsString {
+    #[cfg(unix)]
+    let fallback = "/bin/sh";
+    #[cfg(windows)]
+    let fallback = "cmd.exe";
+    let variable = if cfg!(windows) { "COMSPEC" } else { "SHELL" };
+    std::env::var_os(variable)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| fallback.into())
+}
+
+/// Warn when the command's SDK would use credentials from the profile files instead of the
+/// endpoint: with `AWS_PROFILE` removed it resolves `default` (from the same files), and every
+/// SDK reads the profile files before the container endpoint.
+fn warn_if_shadowed(runtime: &Runtime, locations: &files::Locations) -> Result<(), Error> {
+    let properties = credbox::configure::properties(runtime, locations, "default")?;
+    if let Some(found) = properties
+        .iter()
+        .find(|p| CREDENTIAL_KEYS.contains(&p.name.as_str()))
+    {
+        eprintln!(
+            "credbox: warning: the command's AWS SDK will find credentials in profile default ({} at {}) before credbox's endpoint, since SDKs read the profile files first; move them out of [default], or use exec without --server",
+            found.name,
+            credbox::text::printable(&found.location.to_string())
+        );
+    }
+    Ok(())
+}
+
 /// Run `command` with the endpoint's two variables (and no static keys) until it exits; its exit
 /// status becomes ours (128 + N for a signal, as shells report it).
-pub fn exec_with_server(endpoint: credbox::serve::Endpoint, command: &[OsString]) -> Result<ExitCode, Error> {
-    let mut child = without_credentials(command);
+pub fn exec_with_server(endpoint: credbox::serve::Endpoint, child: Child) -> Result<ExitCode, Error> {
+    let command = &child.command;
+    let mut child = child.command();
     for (name, value) in endpoint.environment() {
         child.env(name, value);
     }
@@ -147,8 +286,9 @@ mod signals {
 
 /// Replace this process with `command`, credentials in its environment. Returns only on failure.
 /// (Windows has no exec: credbox runs the command, waits, and exits with its code.)
-pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
-    let mut child = without_credentials(command);
+pub fn exec_with(credentials: &Credentials, child: Child) -> Error {
+    let command = &child.command;
+    let mut child = child.command();
     child
         .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key());
@@ -183,19 +323,15 @@ pub fn exec_with(credentials: &Credentials, command: &[OsString]) -> Error {
     }
 }
 
-/// `command` with every credential variable of ours removed from its environment.
-fn without_credentials(command: &[OsString]) -> std::process::Command {
-    let mut child = std::process::Command::new(&command[0]);
-    child.args(&command[1..]);
-    for var in CREDENTIAL_VARS {
-        child.env_remove(var);
-    }
-    child
-}
-
+/// The command could not be started: exit 127 when it was not found and 126 when it cannot be
+/// run, as a shell reports them.
 fn could_not_run(command: &[OsString], error: &std::io::Error) -> Error {
+    let kind = match error.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::CommandNotFound,
+        _ => ErrorKind::CommandNotRunnable,
+    };
     Error::new(
-        ErrorKind::SpawnFailed,
+        kind,
         format!("could not run {}: {error}", command[0].to_string_lossy()),
     )
 }

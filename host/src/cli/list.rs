@@ -1,6 +1,8 @@
 //! `credbox list`: where a profile's credentials come from, like `aws configure list`.
 
-use credbox::component::{Helper, Location, ProfileReport};
+use credbox::component::{Helper, Location, OtherKind, ProfileReport};
+use std::io::Write;
+
 use credbox::text::printable;
 use credbox::{Error, Origin, Runtime, files};
 
@@ -154,17 +156,28 @@ pub fn list_all() -> Result<(), Error> {
     let locations = files::locate_from_env();
     let runtime = Runtime::new().map_err(Error::internal)?;
     let (report, findings) = credbox::audit::review(&runtime, &locations, None)?;
-    let row = |profile: &str, source: &str, location: &str, check: &str| {
-        let (profile, location) = (printable(profile), printable(location));
-        println!("{profile:<20} {source:<12} {location:<40} {check}")
-    };
-    row("Profile", "Source", "Location", "Check");
-    row("-------", "------", "--------", "-----");
+    // Errors and warnings per profile, counted once.
+    let mut counts: std::collections::HashMap<&str, (usize, usize)> = std::collections::HashMap::new();
+    for finding in &findings {
+        if let Some(profile) = &finding.profile {
+            let count = counts.entry(profile.as_str()).or_default();
+            match finding.severity {
+                Severity::Error => count.0 += 1,
+                Severity::Warning => count.1 += 1,
+                Severity::Info => {}
+            }
+        }
+    }
+    let mut rows: Vec<[String; 4]> = vec![
+        ["Profile", "Source", "Location", "Check"].map(String::from),
+        ["-------", "------", "--------", "-----"].map(String::from),
+    ];
     for ProfileReport {
         profile,
         static_keys,
         helper,
         role,
+        other,
     } in &report.profiles
     {
         let (source, location) = match (static_keys, helper, role) {
@@ -182,25 +195,52 @@ pub fn list_all() -> Result<(), Error> {
                 Ok(Helper::Plugin(_)) => ("plugin", helper.location.to_string()),
                 Err(_) => ("unusable", helper.location.to_string()),
             },
-            (None, None, None) => ("none", String::new()),
+            (None, None, None) => match other {
+                // What the profile names, and that credbox does not run it (`check` says more).
+                Some(other) => (
+                    match other.kind {
+                        OtherKind::Sso => "sso",
+                        OtherKind::WebIdentity => "web-identity",
+                        OtherKind::ConsoleLogin => "login",
+                    },
+                    format!("{} (not run by credbox)", other.location),
+                ),
+                None => ("none", String::new()),
+            },
         };
-        let count = |severity| {
-            findings
-                .iter()
-                .filter(|f| f.severity == severity && f.profile.as_deref() == Some(profile.as_str()))
-                .count()
-        };
-        let check = match (count(Severity::Error), count(Severity::Warning)) {
+        let check = match counts.get(profile.as_str()).copied().unwrap_or_default() {
             (0, 0) => "ok".to_string(),
             (errors, 0) => format!("{errors} error(s)"),
             (0, warnings) => format!("{warnings} warning(s)"),
             (errors, warnings) => format!("{errors} error(s), {warnings} warning(s)"),
         };
-        row(profile, source, &location, &check);
+        // Names and places come from the files: shown, never obeyed.
+        rows.push([
+            printable(profile).into_owned(),
+            source.to_string(),
+            printable(&location).into_owned(),
+            check,
+        ]);
+    }
+    // Columns as wide as their widest cell, whatever a name or a path is.
+    let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    let mut out = std::io::stdout().lock();
+    for [profile, source, location, check] in &rows {
+        let line = format!(
+            "{profile:<w0$}  {source:<w1$}  {location:<w2$}  {check}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let about_files = findings.iter().filter(|f| f.profile.is_none()).count();
     if about_files > 0 {
-        println!("{about_files} finding(s) about the profile files themselves: run `credbox check`");
+        let _ = writeln!(
+            out,
+            "{about_files} finding(s) about the profile files themselves: run `credbox check`"
+        );
     }
     Ok(())
 }

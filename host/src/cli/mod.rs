@@ -5,6 +5,7 @@ mod args;
 mod check;
 mod exec;
 mod list;
+mod stopping;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -64,7 +65,8 @@ fn configure(action: ConfigureAction) -> Result<ExitCode, Error> {
     let runtime = Runtime::new().map_err(Error::internal)?;
     match action {
         ConfigureAction::Get { key, profile } => {
-            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            let (profile, key) =
+                credbox::configure::qualified_key(&key, profile.as_deref(), &locations.profile)?;
             match credbox::configure::get(&runtime, &locations, &profile, &key)? {
                 Some(value) => {
                     // Data for scripts, as `aws configure get` prints it; shown escaped only to a
@@ -81,7 +83,8 @@ fn configure(action: ConfigureAction) -> Result<ExitCode, Error> {
             }
         }
         ConfigureAction::Set { key, value, profile } => {
-            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            let (profile, key) =
+                credbox::configure::qualified_key(&key, profile.as_deref(), &locations.profile)?;
             let path = credbox::configure::set(&runtime, &locations, &profile, &key, &value)?;
             tracing::info!(file = %path.display(), "updated");
             Ok(ExitCode::SUCCESS)
@@ -240,21 +243,28 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
         }
         Commands::Exec {
             profile,
-            server: false,
+            server,
             run,
             command,
         } => {
-            let credentials = profile_credentials(profile, &run)?;
-            Err(exec::exec_with(&credentials, &command))
-        }
-        Commands::Exec {
-            profile,
-            server: true,
-            run,
-            command,
-        } => {
-            let endpoint = start_endpoint(profile, "127.0.0.1:0".parse().expect("valid"), None, false, &run)?;
-            exec::exec_with_server(endpoint, &command)
+            exec::refuse_nesting()?;
+            let locations = files::locate_from_env();
+            let profile = profile.unwrap_or_else(|| locations.profile.clone());
+            let runtime = Runtime::new().map_err(Error::internal)?;
+            let child = exec::Child::new(&runtime, &locations, &profile, command, server)?;
+            if server {
+                let endpoint = start_endpoint(
+                    Some(profile),
+                    "127.0.0.1:0".parse().expect("valid"),
+                    None,
+                    false,
+                    &run,
+                )?;
+                exec::exec_with_server(endpoint, child)
+            } else {
+                let credentials = profile_credentials(Some(profile), &run)?;
+                Err(exec::exec_with(&credentials, child))
+            }
         }
         Commands::Serve {
             profile,
@@ -265,6 +275,11 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
         } => {
             // Endpoint::start refuses a non-loopback address before running any helper.
             let endpoint = start_endpoint(profile, listen, token_file.as_deref(), insecure_listen, &run)?;
+            // Before anything is printed: whoever read the variables may stop it at once.
+            stopping::say_when_stopped(format!(
+                "credbox: stopped serving on http://{}/creds\n",
+                endpoint.address()
+            ));
             let mut stdout = std::io::stdout().lock();
             for (name, value) in endpoint.environment() {
                 let _ = writeln!(stdout, "export {name}={value}");
@@ -280,9 +295,23 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
         }
         Commands::Contract { format, wit } => contract(format, wit),
         Commands::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "credbox", &mut std::io::stdout());
+            // The shell's side of dynamic completion: it asks `credbox` (COMPLETE=SHELL) for
+            // candidates as it completes, so `--profile` offers the profiles the files define.
+            use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+            let completer: &dyn EnvCompleter = match shell {
+                clap_complete::Shell::Bash => &Bash,
+                clap_complete::Shell::Elvish => &Elvish,
+                clap_complete::Shell::Fish => &Fish,
+                clap_complete::Shell::PowerShell => &Powershell,
+                _ => &Zsh,
+            };
+            let mut script = Vec::new();
+            completer
+                .write_registration("COMPLETE", "credbox", "credbox", "credbox", &mut script)
+                .map_err(|e| Error::internal(e.into()))?;
+            std::io::stdout()
+                .write_all(&script)
+                .map_err(|e| Error::internal(e.into()))?;
             Ok(ExitCode::SUCCESS)
         }
         Commands::Man { out } => man_pages(&out).map(|()| ExitCode::SUCCESS),
@@ -292,26 +321,10 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
         Commands::Check { profile, format } => check::check(profile, format),
         Commands::Cache {
             action: CacheAction::Clear { profile },
-        } => {
-            let dir = credbox::cache::default_dir().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Usage,
-                    "no cache directory: set CREDBOX_CACHE_DIR or HOME",
-                )
-            })?;
-            if !dir.exists() {
-                return Ok(ExitCode::SUCCESS);
-            }
-            let cache = Cache::open(&dir).map_err(|why| Error::new(ErrorKind::Usage, why))?;
-            let removed = cache
-                .clear(profile.as_deref())
-                .map_err(|e| Error::internal(anyhow::anyhow!("clearing {}: {e}", dir.display())))?;
-            eprintln!(
-                "credbox: removed {removed} cached credential(s) from {}",
-                dir.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => cache_clear(profile),
+        Commands::Cache {
+            action: CacheAction::List { profile, min_ttl },
+        } => cache_list(profile, min_ttl),
     }
 }
 
@@ -340,4 +353,110 @@ impl std::io::Write for PrintableStderr {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The cache directory, or none when there is none yet.
+fn existing_cache() -> Result<Option<Cache>, Error> {
+    let dir = credbox::cache::default_dir().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            "no cache directory: set CREDBOX_CACHE_DIR or HOME",
+        )
+    })?;
+    if !dir.exists() {
+        return Ok(None);
+    }
+    Cache::open(&dir)
+        .map(Some)
+        .map_err(|why| Error::new(ErrorKind::Usage, why))
+}
+
+/// `cache clear [--profile P]`: a profile the files do not define is a mistake to say, not
+/// "removed 0" (labels of credentials got without a profile, `run:...` and `plugin:...`, are
+/// taken as they are).
+fn cache_clear(profile: Option<String>) -> Result<ExitCode, Error> {
+    if let Some(name) = &profile
+        && !name.starts_with("run:")
+        && !name.starts_with("plugin:")
+    {
+        let locations = files::locate_from_env();
+        let runtime = Runtime::new().map_err(Error::internal)?;
+        if credbox::configure::properties(&runtime, &locations, name)?.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "profile {name} is in neither {} nor {}; nothing removed (`credbox cache list` shows what is cached)",
+                    locations.config, locations.credentials
+                ),
+            ));
+        }
+    }
+    let Some(cache) = existing_cache()? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let removed = cache
+        .clear(profile.as_deref())
+        .map_err(|e| Error::internal(anyhow::anyhow!("clearing {}: {e}", cache.dir().display())))?;
+    eprintln!(
+        "credbox: removed {removed} cached credential(s) from {}",
+        cache.dir().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cache list`: what is cached, without secrets, and when each entry is refreshed.
+fn cache_list(profile: Option<String>, min_ttl: std::time::Duration) -> Result<ExitCode, Error> {
+    let Some(cache) = existing_cache()? else {
+        println!("nothing cached");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let now = credbox::text::unix_now();
+    let mut rows: Vec<[String; 5]> =
+        vec![["Profile", "Source", "Key", "Expires", "Refresh"].map(String::from)];
+    for entry in cache.list() {
+        if profile.as_deref().is_some_and(|p| p != entry.profile) {
+            continue;
+        }
+        let source = match &entry.source {
+            credbox::cache::ListedSource::Process(program) => format!("process {program}"),
+            credbox::cache::ListedSource::Plugin(path) => format!("plugin {path}"),
+            credbox::cache::ListedSource::Role { role_arn, source_key } => {
+                format!("role {role_arn} (source {source_key})")
+            }
+        };
+        let refresh_at = entry.refresh_at(min_ttl.as_secs());
+        let refresh = if entry.expiration <= now {
+            "expired".to_string()
+        } else if refresh_at <= now {
+            "due".to_string()
+        } else {
+            format!("in {}", credbox::text::format_span(refresh_at - now))
+        };
+        rows.push([
+            credbox::text::printable(&entry.profile).into_owned(),
+            credbox::text::printable(&source).into_owned(),
+            entry.access_key,
+            credbox::text::format_time(entry.expiration),
+            refresh,
+        ]);
+    }
+    if rows.len() == 1 {
+        println!(
+            "nothing cached{}",
+            profile.map(|p| format!(" for profile {p}")).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2), width(3)];
+    for [a, b, c, d, e] in &rows {
+        println!(
+            "{a:<w0$}  {b:<w1$}  {c:<w2$}  {d:<w3$}  {e}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

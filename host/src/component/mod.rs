@@ -19,6 +19,7 @@ pub use runtime::{CallError, GUEST_SHA256, GUEST_WASM, HostState, ProviderHandle
 pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports, grant};
 pub use wit::{Error as GuestError, Helper, Location, ProcessSettings, RoleSettings};
 pub use wit_profiles::{
-    BaseSource, File, FileKind, Files, HelperReport, ProfileReport, ProfilesReport, Property, RoleChain,
+    BaseSource, File, FileKind, Files, HelperReport, OtherKind, OtherSource, ProfileReport, ProfilesReport,
+    Property, RoleChain,
 };
 pub use wit_provider::Options;

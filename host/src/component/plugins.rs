@@ -24,7 +24,7 @@ use super::sandbox::{self, CallBudget, HasResourceTable, Limits, MAX_PLUGIN_BYTE
 use crate::spawn::{self, Allowed};
 
 /// The interface a plugin must export.
-pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.4.0";
+pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.5.0";
 /// The functions it must export in that interface, with their WIT types for messages.
 const PLUGIN_FUNCTIONS: [(&str, &str); 2] = [
     ("retrieve", "func() -> result<credentials, string>"),

@@ -32,7 +32,14 @@ impl Error {
             Context::PluginProfile(_) | Context::Plugin(_) => "plugin",
             Context::Profile(_) | Context::Command(_) => "helper",
         };
-        let (kind, detail) = describe(error, origin, source);
+        // Where the command line came from, as the message names it.
+        let setting = match context {
+            Context::Profile(_) => "credential_process",
+            Context::PluginProfile(_) => "credential_plugin",
+            Context::Command(_) => "the command",
+            Context::Plugin(_) => "the plugin",
+        };
+        let (kind, detail) = describe(error, origin, source, setting);
         Error::new(kind, format!("{}: {detail}", context.subject()))
     }
 
@@ -51,7 +58,7 @@ impl Error {
 pub(crate) fn detail(error: GuestError) -> String {
     match error {
         GuestError::Config(e) => e.message,
-        other => describe(other, None, "helper").1,
+        other => describe(other, None, "helper", "credential_process").1,
     }
 }
 
@@ -63,8 +70,14 @@ fn last_line(stderr_tail: &str) -> Option<String> {
 
 const SHAPE: &str = r#"it must print {"Version": 1, "AccessKeyId": ..., "SecretAccessKey": ..., ...}"#;
 
-/// `source` is what produced the output: "helper" or "plugin".
-fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> (ErrorKind, String) {
+/// `source` is what produced the output: "helper" or "plugin"; `setting` is where the command
+/// came from: "credential_process", or "the command" for `credbox run`.
+fn describe(
+    error: GuestError,
+    origin: Option<&wit::Location>,
+    source: &str,
+    setting: &str,
+) -> (ErrorKind, String) {
     use ErrorKind as K;
     match error {
         GuestError::Config(e) => {
@@ -84,23 +97,30 @@ fn describe(error: GuestError, origin: Option<&wit::Location>, source: &str) -> 
                     format!("has an unclosed quote or a trailing backslash at `{word}`; close the quote")
                 }
                 wit::SyntaxRule::EnvironmentVariable => format!(
-                    "uses the environment variable in `{word}`, but credential_process runs without a shell, so nothing expands it; write the value out in full"
+                    "uses the environment variable in `{word}`, but {setting} runs without a shell, so nothing expands it; write the value out in full"
                 ),
                 wit::SyntaxRule::Tilde => format!(
                     "`{word}` starts with ~, which only a shell expands; write the home directory out in full (e.g. /home/me/...)"
                 ),
                 wit::SyntaxRule::ShellOperator => format!(
-                    "`{word}` is shell syntax (a pipe, redirection, `;`, `&&` or substitution), but credential_process runs without a shell; put the pipeline in a script, or pass --allow-shell"
+                    "`{word}` is shell syntax (a pipe, redirection, `;`, `&&` or substitution), but {setting} runs without a shell; put the pipeline in a script, or pass --allow-shell"
                 ),
                 wit::SyntaxRule::RelativeProgram => format!(
                     "program `{word}` is a relative path, which would depend on the current directory; use an absolute path or a program name found on PATH"
                 ),
             };
             let place = origin.map(|o| format!(" ({o})")).unwrap_or_default();
-            (K::CommandSyntax, format!("credential_process{place} {why}"))
+            (K::CommandSyntax, format!("{setting}{place} {why}"))
         }
-        GuestError::SpawnDenied(why) => (K::SpawnDenied, format!("helper not run: {why}")),
-        GuestError::SpawnFailed(why) => (K::SpawnFailed, format!("could not run the helper: {why}")),
+        // Where the helper is defined, as every profile error names its place.
+        GuestError::SpawnDenied(why) => {
+            let place = origin.map(|o| format!(" ({setting} at {o})")).unwrap_or_default();
+            (K::SpawnDenied, format!("helper not run{place}: {why}"))
+        }
+        GuestError::SpawnFailed(why) => {
+            let place = origin.map(|o| format!(" ({setting} at {o})")).unwrap_or_default();
+            (K::SpawnFailed, format!("could not run the helper{place}: {why}"))
+        }
         GuestError::TimedOut(ms) => (
             K::TimedOut,
             format!(

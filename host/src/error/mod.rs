@@ -41,6 +41,10 @@ pub enum ErrorKind {
     Sts,
     /// A role needs an MFA code and none could be had (no terminal, `mfa_process` failed).
     Mfa,
+    /// `exec`'s command was not found (exit 127, as a shell reports it).
+    CommandNotFound,
+    /// `exec`'s command was found but could not be run (exit 126, as a shell reports it).
+    CommandNotRunnable,
     /// A bug or an environment problem in credbox itself (I/O, the WebAssembly runtime).
     Internal,
 }
@@ -63,6 +67,8 @@ impl ErrorKind {
             | ErrorKind::InvalidField
             | ErrorKind::Expired => 5,
             ErrorKind::Sts | ErrorKind::Mfa => 6,
+            ErrorKind::CommandNotRunnable => 126,
+            ErrorKind::CommandNotFound => 127,
             ErrorKind::Internal => 70,
         }
     }

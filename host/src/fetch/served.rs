@@ -45,7 +45,9 @@ impl<'a> ServedRecord<'a> {
             return None;
         }
         let Some(refreshed) = served.files_unchanged() else {
-            debug!("a profile file changed since the recorded decision; asking the guest");
+            debug!(
+                "a profile file changed since the credentials were last served; resolving the profile again"
+            );
             return None;
         };
         let admitted = match &served.command {
@@ -62,7 +64,7 @@ impl<'a> ServedRecord<'a> {
                 debug!("could not refresh the record's file stamps: {e}");
             }
         }
-        info!(serve_until = %format_time(served.serve_until), "cache hit (the guest's earlier decision)");
+        info!(serve_until = %format_time(served.serve_until), "cache hit (profile files unchanged)");
         Some(Fetched {
             credentials: served.credentials,
             origin: Origin::Cache,

@@ -61,7 +61,7 @@ pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
         .find(|candidate| is_executable(candidate))
         .ok_or_else(|| {
             SpawnError::Failed(format!(
-                "program `{program}` was not found on PATH; give its absolute path in credential_process"
+                "program `{program}` was not found on PATH; give its absolute path, or add its directory to PATH"
             ))
         })
 }

@@ -1,7 +1,7 @@
 //! Exports the plugin interface without `is-expired` (plugincreds' LookupSymbolError).
 wit_bindgen::generate!({
     inline: r#"
-        package credbox:provider@0.4.0;
+        package credbox:provider@0.5.0;
         interface types {
             record credentials {
                 access-key-id: string,

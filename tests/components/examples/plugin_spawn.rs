@@ -5,8 +5,8 @@ wit_bindgen::generate!({
     inline: r#"
         package test:spawning-plugin;
         world spawning-plugin {
-            import credbox:provider/spawn@0.4.0;
-            export credbox:provider/plugin@0.4.0;
+            import credbox:provider/spawn@0.5.0;
+            export credbox:provider/plugin@0.5.0;
         }
     "#,
     world: "test:spawning-plugin/spawning-plugin",

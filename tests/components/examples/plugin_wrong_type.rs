@@ -1,7 +1,7 @@
 //! Exports `retrieve` and `is-expired` with the wrong types (plugincreds' InvalidSymbolError).
 wit_bindgen::generate!({
     inline: r#"
-        package credbox:provider@0.4.0;
+        package credbox:provider@0.5.0;
         interface plugin {
             retrieve: func() -> string;
             is-expired: func() -> bool;
