@@ -57,6 +57,11 @@ mod helper {
                 std::fs::write(arg(1), serde_json::to_vec(&rest).unwrap()).unwrap();
                 run(&["print".to_string()])
             }
+            // Write a marker file (proof that this program ran), then print credentials.
+            "mark" => {
+                std::fs::write(arg(1), b"ran").unwrap();
+                run(&["print".to_string()])
+            }
             // Print a file as it is (an SDK fixture as a helper's stdout).
             "cat" => {
                 std::io::stdout()
@@ -109,7 +114,7 @@ mod suite {
     type Test = fn() -> Result<(), Failed>;
 
     pub fn tests() -> Vec<Trial> {
-        let tests: [(&str, Test); 18] = [
+        let tests: [(&str, Test); 20] = [
             ("the_embedded_guest_is_precompiled_for_windows", precompiled),
             ("export_runs_a_windows_helper_without_a_shell", export),
             ("a_bare_program_name_is_found_through_pathext", pathext),
@@ -134,6 +139,8 @@ mod suite {
             ),
             ("a_helper_does_not_outlive_a_killed_credbox", killed_credbox),
             ("run_caches_a_windows_helper", run),
+            ("the_cache_s_acls_read_back_as_written", cache_acls),
+            ("configure_set_of_a_secret_writes_a_private_acl", configure_acl),
         ];
         let mut trials: Vec<Trial> = tests
             .into_iter()
@@ -570,6 +577,165 @@ mod suite {
     }
 
     /// Give Everyone full control of `path`, as a careless `icacls` or a share would.
+    /// The DACL of `path` as SDDL, read back from the system (not through credbox's own checker).
+    fn dacl_sddl(path: &Path) -> Result<String, Failed> {
+        use std::os::windows::ffi::OsStrExt;
+        use windows_sys::Win32::Foundation::LocalFree;
+        use windows_sys::Win32::Security::Authorization::{
+            ConvertSecurityDescriptorToStringSecurityDescriptorW, GetNamedSecurityInfoW, SE_FILE_OBJECT,
+        };
+        use windows_sys::Win32::Security::DACL_SECURITY_INFORMATION;
+        let name: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+        // SAFETY: a NUL-terminated name; the system allocates the descriptor and the string, both
+        // freed here.
+        unsafe {
+            let mut sd = std::ptr::null_mut();
+            let status = GetNamedSecurityInfoW(
+                name.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut sd,
+            );
+            if status != 0 {
+                return Err(format!("reading the ACL of {}: error {status}", path.display()).into());
+            }
+            let mut text: *mut u16 = std::ptr::null_mut();
+            let converted = ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                sd,
+                1,
+                DACL_SECURITY_INFORMATION,
+                &mut text,
+                std::ptr::null_mut(),
+            );
+            LocalFree(sd as _);
+            if converted == 0 {
+                return Err("converting the ACL to SDDL".into());
+            }
+            let len = (0..).take_while(|&i| *text.add(i) != 0).count();
+            let sddl = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+            LocalFree(text as _);
+            Ok(sddl)
+        }
+    }
+
+    /// This process's user's SID, from its token.
+    fn my_sid() -> Result<String, Failed> {
+        use windows_sys::Win32::Foundation::{CloseHandle, LocalFree};
+        use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
+        use windows_sys::Win32::Security::{GetTokenInformation, TOKEN_QUERY, TOKEN_USER, TokenUser};
+        use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+        // SAFETY: our own process's token, a buffer large enough for TOKEN_USER and its SID, and
+        // a string the system allocates and this frees.
+        unsafe {
+            let mut token = std::ptr::null_mut();
+            if OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) == 0 {
+                return Err("OpenProcessToken".into());
+            }
+            let mut buffer = vec![0u64; 64];
+            let mut needed = 0;
+            let ok = GetTokenInformation(
+                token,
+                TokenUser,
+                buffer.as_mut_ptr().cast(),
+                (buffer.len() * 8) as u32,
+                &mut needed,
+            );
+            CloseHandle(token);
+            if ok == 0 {
+                return Err("GetTokenInformation".into());
+            }
+            let user = &*(buffer.as_ptr() as *const TOKEN_USER);
+            let mut text: *mut u16 = std::ptr::null_mut();
+            if ConvertSidToStringSidW(user.User.Sid, &mut text) == 0 {
+                return Err("ConvertSidToStringSidW".into());
+            }
+            let len = (0..).take_while(|&i| *text.add(i) != 0).count();
+            let sid = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+            LocalFree(text as _);
+            Ok(sid)
+        }
+    }
+
+    /// Whether this suite runs under wine (the test script sets WINEPREFIX, which wine passes on).
+    fn under_wine() -> bool {
+        std::env::var_os("WINEPREFIX").is_some()
+    }
+
+    /// `sddl` is the private ACL: on Windows exactly what credbox writes, protected (nothing
+    /// inherited from the folder above) with full control for this user, SYSTEM and the
+    /// Administrators and nobody else. Wine keeps no ACL of its own: it renders one from the
+    /// file's Unix mode (no protection flag, no Administrators), so there the check is that
+    /// nobody but this user and SYSTEM is let in, and this user is.
+    fn is_private(sddl: &str, me: &str) -> bool {
+        let protected = sddl.starts_with("D:P");
+        let Some(aces) = sddl.strip_prefix("D:P").or_else(|| sddl.strip_prefix("D:")) else {
+            return false;
+        };
+        let mut found: Vec<&str> = aces
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .split(")(")
+            .collect();
+        found.sort_unstable();
+        if under_wine() {
+            let ours = |ace: &&str| {
+                ace.starts_with("A;")
+                    && ace.contains(";FA;;;")
+                    && [me, "SY", "BA"]
+                        .iter()
+                        .any(|who| ace.ends_with(&format!(";;;{who}")))
+            };
+            return found.iter().all(ours) && found.iter().any(|ace| ace.ends_with(&format!(";;;{me}")));
+        }
+        let mut expected = vec![
+            format!("A;OICI;FA;;;{me}"),
+            "A;OICI;FA;;;SY".to_string(),
+            "A;OICI;FA;;;BA".to_string(),
+        ];
+        expected.sort_unstable();
+        protected && found == expected
+    }
+
+    /// What credbox writes in its cache (the directory, an entry, the served record, the lock)
+    /// carries exactly the private ACL, as the system reads it back.
+    fn cache_acls() -> Result<(), Failed> {
+        let (world, _) = World::with_helper_writing("print", "runs.txt");
+        let output = world.credbox(&["export", "--profile", "p"]).output()?;
+        check(output.status.success(), text(&output))?;
+        let me = my_sid()?;
+        let cache = world.path("cache");
+        let mut paths = vec![cache.clone()];
+        paths.extend(
+            std::fs::read_dir(&cache)?
+                .filter_map(Result::ok)
+                .map(|e| e.path()),
+        );
+        check(paths.len() >= 4, format!("{paths:?}"))?;
+        for path in paths {
+            let sddl = dacl_sddl(&path)?;
+            check(is_private(&sddl, &me), format!("{}: {sddl}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// `configure set` of a secret into a file Everyone may read leaves it with the private ACL.
+    fn configure_acl() -> Result<(), Failed> {
+        let world = World::new("");
+        let credentials = world.path("no-credentials");
+        std::fs::write(&credentials, "[default]\nregion = eu-west-1\n")?;
+        open_to_everyone(&credentials)?;
+        let output = world
+            .credbox(&["configure", "set", "aws_secret_access_key", "a-secret-key-value"])
+            .output()?;
+        check(output.status.success(), text(&output))?;
+        let sddl = dacl_sddl(&credentials)?;
+        check(is_private(&sddl, &my_sid()?), sddl)
+    }
+
     fn open_to_everyone(path: &Path) -> Result<(), Failed> {
         set_acl(path, "D:(A;OICI;FA;;;WD)")
     }
@@ -745,6 +911,8 @@ mod suite {
     /// `helper.cmd` must not run in its place.
     fn planted_exe() -> Result<(), Failed> {
         let world = World::new("");
+        // What the planted program would write if it ever ran (the honest script ignores it).
+        let marker = world.path("planted-ran.txt");
         let bin = world.path("bin");
         std::fs::create_dir(&bin)?;
         let script = bin.join("helper.cmd");
@@ -755,8 +923,9 @@ mod suite {
         std::fs::write(
             world.path("config"),
             format!(
-                "[profile p]\ncredential_process = \"{}\" --helper print\n",
-                script.display()
+                "[profile p]\ncredential_process = \"{}\" --helper mark \"{}\"\n",
+                script.display(),
+                marker.display()
             ),
         )?;
         let allow = script.display().to_string();
@@ -787,7 +956,8 @@ mod suite {
             !String::from_utf8_lossy(&planted.stdout).contains(KEY),
             text(&planted),
         )?;
-        says(&planted, "instead")
+        says(&planted, "instead")?;
+        check(!marker.exists(), "the planted program ran")
     }
 
     /// credbox killed while its helper runs: the job ends with it, grandchild included.
