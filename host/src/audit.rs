@@ -5,10 +5,13 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::SpawnPolicy;
-use crate::component::{GuestError, Helper, ProfileReport, ProfilesReport, Runtime, wit, wit_profiles};
-use crate::error::{self, Context, Error};
+use crate::capabilities::spawn::{self, SpawnCommand};
+use crate::component::{
+    Context, GuestError, Helper, ProfileReport, ProfilesReport, Runtime, detail, wit, wit_profiles,
+};
+use crate::error::Error;
 use crate::files::{self, Locations};
-use crate::spawn::{self, SpawnCommand};
+use crate::platform;
 
 /// How bad a finding is. `check` exits 1 when any finding is an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -113,7 +116,7 @@ pub fn review(
         let at = Some(helper.location.to_string());
         let mut add = |severity, message| findings.push(finding(severity, profile, at.clone(), message));
         if let Err(e) = &helper.helper {
-            add(Severity::Error, error::detail(e.clone()));
+            add(Severity::Error, detail(e.clone()));
         }
         if helper.shadowed {
             let key = match &helper.helper {
@@ -133,18 +136,18 @@ pub fn review(
             (Ok(Helper::CommandLine(_)), Some(Err(e @ GuestError::CommandSyntax(_))))
                 if helper.needs_shell =>
             {
-                let detail = error::detail(e.clone());
+                let advice = detail(e.clone());
                 // A shell operator's advice already names --allow-shell.
-                let message = if detail.contains("--allow-shell") {
-                    format!("{detail} (which lets the command do whatever a shell can)")
+                let message = if advice.contains("--allow-shell") {
+                    format!("{advice} (which lets the command do whatever a shell can)")
                 } else {
                     format!(
-                        "{detail}; --allow-shell would run it through a shell, which lets the command do whatever a shell can"
+                        "{advice}; --allow-shell would run it through a shell, which lets the command do whatever a shell can"
                     )
                 };
                 add(Severity::Error, message)
             }
-            (Ok(Helper::CommandLine(_)), Some(Err(e))) => add(Severity::Error, error::detail(e.clone())),
+            (Ok(Helper::CommandLine(_)), Some(Err(e))) => add(Severity::Error, detail(e.clone())),
             (Ok(Helper::CommandLine(_)), Some(Ok(command))) => {
                 if let SpawnCommand::Argv(argv) = SpawnCommand::from(command.clone()) {
                     findings.extend(program_findings(name, &helper.location, &argv));
@@ -183,7 +186,8 @@ pub fn review(
             None,
             Some(location.to_string()),
             format!(
-                "profile file {file} holds secrets ({what}) and can be read by group or others; run chmod 600 {file}"
+                "profile file {file} holds secrets ({what}) and can be read by group or others; {}",
+                platform::private_hint(Path::new(file))
             ),
         ));
     }
@@ -232,7 +236,7 @@ fn role_findings(profile: &str, role: &wit_profiles::RoleReport, helper_key: Opt
         ))
     };
     if let Err(e) = &role.chain {
-        let message = error::detail(e.clone());
+        let message = detail(e.clone());
         // A chain that ends at a source credbox does not run (SSO, web identity, instance
         // metadata) is not a mistake in the file: the SDKs run it. A cycle or a missing profile is.
         let unsupported =
@@ -281,7 +285,7 @@ fn program_findings(profile: &str, at: &wit::Location, argv: &[String]) -> Vec<F
             Severity::Error,
             format!("program `{}` does not exist", program.display()),
         ),
-        Ok(meta) if !executable(&meta) => add(
+        Ok(_) if !platform::is_executable(&program) => add(
             Severity::Error,
             format!("program `{}` is not an executable file", program.display()),
         ),
@@ -360,59 +364,15 @@ fn calls_credbox_for(profile: &str, program: &Path, argv: &[String]) -> bool {
     named.unwrap_or("default") == profile
 }
 
-/// Whether group or others may read `file` (its mode; on Windows, its ACL).
+/// Whether group or others may read `file`.
 fn readable_by_others(file: &Path) -> bool {
-    #[cfg(unix)]
-    return std::fs::metadata(file).is_ok_and(|m| std::os::unix::fs::MetadataExt::mode(&m) & 0o044 != 0);
-    #[cfg(windows)]
-    return crate::acl::exposure_of_path(file).is_ok_and(|e| e.others_read);
+    platform::exposure_of_path(file).is_ok_and(|e| e.others_read)
 }
 
-fn executable(meta: &std::fs::Metadata) -> bool {
-    #[cfg(unix)]
-    return meta.is_file() && std::os::unix::fs::MetadataExt::mode(meta) & 0o111 != 0;
-    #[cfg(windows)]
-    return meta.is_file();
-}
-
-/// A file or directory that someone other than its owner (or SYSTEM, the Administrators,
-/// TrustedInstaller) could change: its owner, or its ACL.
-#[cfg(windows)]
+/// A file or directory that someone but its owner (or root, SYSTEM, the Administrators) could
+/// change, said with the fix.
 fn unsafe_ownership(path: &Path, what: &str) -> Option<String> {
-    let exposure = crate::acl::exposure_of_path(path).ok()?;
-    if exposure.foreign_owner {
-        return Some(format!("{what} {} is owned by another user", path.display()));
-    }
-    exposure.others_write.then(|| {
-        format!(
-            "{what} {} can be changed by other users (its ACL); remove their write access (icacls)",
-            path.display()
-        )
-    })
-}
-
-/// A file or directory that someone other than its owner (or root) could change.
-#[cfg(unix)]
-fn unsafe_ownership(path: &Path, what: &str) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != me {
-        return Some(format!(
-            "{what} {} is owned by another user (uid {})",
-            path.display(),
-            meta.uid()
-        ));
-    }
-    // A sticky directory (like /tmp) is writable by all but does not let others replace entries.
-    let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
-    if meta.mode() & 0o022 != 0 && !sticky {
-        let fix = path.to_path_buf();
-        return Some(format!(
-            "{what} {} is writable by group or others; run chmod go-w {}",
-            path.display(),
-            fix.display()
-        ));
-    }
-    None
+    platform::exposure_of_path(path)
+        .ok()?
+        .changeable_by_others(what, path)
 }

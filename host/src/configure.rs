@@ -1,13 +1,14 @@
 //! `credbox configure get` / `set`: read and change profile properties like `aws configure`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::SpawnPolicy;
+use crate::component::Context;
 use crate::component::{CallError, ProfilesReport, Property, Runtime};
-use crate::error::Context;
 use crate::error::{Error, ErrorKind};
 use crate::files::{self, Locations};
+use crate::platform;
+pub use crate::platform::Access;
 
 fn call_error(profile: &str) -> impl Fn(CallError) -> Error + '_ {
     move |e| Error::from_call(e, &Context::Profile(profile), None)
@@ -131,16 +132,6 @@ pub fn set(
     Ok(path)
 }
 
-/// Who may read a file that is rewritten.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Keep the file's mode (0600 for a new file).
-    Keep,
-    /// Keep the owner's bits and drop the group's and others' (the file now holds a secret; the
-    /// AWS CLI creates its credentials file 0600).
-    OwnerOnly,
-}
-
 /// Replace `path` with `contents` so that readers see the old file or the new one, never a mix.
 /// A symlink is followed (its target is replaced), the mode is kept (or narrowed, with
 /// [`Access::OwnerOnly`]), and a new file is 0600.
@@ -151,97 +142,9 @@ pub fn write_atomically(path: &Path, contents: &[u8], access: Access) -> std::io
         Err(e) => return Err(e),
     };
     let dir = target.parent().unwrap_or(Path::new("."));
-    create_private_dirs(dir)?;
-    #[cfg(windows)]
-    if stays_private(&target, access) {
-        return write_private(dir, &target, contents);
-    }
-    let mut temp = tempfile::Builder::new().prefix(".credbox-").tempfile_in(dir)?;
-    #[cfg(unix)]
-    keep_mode(&target, &temp, access)?;
-    temp.write_all(contents)?;
-    temp.as_file().sync_all()?;
-    temp.persist(&target).map_err(|e| e.error)?;
-    sync_dir(dir)
-}
-
-#[cfg(unix)]
-fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
-/// Windows: the new directories inherit their parent's ACL (under the user's profile, the user's).
-#[cfg(windows)]
-fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-}
-
-/// Give the replacement `temp` the mode `target` has (0600 for a new file), narrowed to the owner
-/// when it holds a secret.
-#[cfg(unix)]
-fn keep_mode(target: &Path, temp: &tempfile::NamedTempFile, access: Access) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut mode = std::fs::metadata(target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    if access == Access::OwnerOnly && mode & 0o077 != 0 {
-        tracing::warn!(
-            "{} was readable by others and now holds a secret: made it {:o}",
-            target.display(),
-            mode & 0o700
-        );
-        mode &= 0o700;
-    }
-    // Set after creation: a mode given at creation would be narrowed by the umask.
-    temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-/// Windows: as on Unix, a new file, a file that was private, and a file that now holds a secret
-/// are private (an ACL for this user, SYSTEM and the Administrators only); any other keeps what
-/// its directory gives.
-#[cfg(windows)]
-fn stays_private(target: &Path, access: Access) -> bool {
-    let was = crate::acl::exposure_of_path(target);
-    if access == Access::OwnerOnly && was.as_ref().is_ok_and(|e| !e.private()) {
-        tracing::warn!(
-            "{} was readable by others and now holds a secret: made it private",
-            target.display()
-        );
-    }
-    match (was, access) {
-        (Err(_), _) | (_, Access::OwnerOnly) => true,
-        (Ok(exposure), Access::Keep) => exposure.private(),
-    }
-}
-
-/// Write `target` through a temporary file created private from its first instant (a file made
-/// by tempfile would carry the directory's ACL until changed, and whoever opened it then could
-/// read the secret written after), then renamed over it.
-#[cfg(windows)]
-fn write_private(dir: &Path, target: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let private = crate::acl::PrivateDescriptor::new()?;
-    crate::atomic::replace_through_new(
-        |attempt| {
-            let temp = dir.join(format!(".credbox-{}-{attempt}", std::process::id()));
-            private.create_new(&temp).map(|file| (temp, file))
-        },
-        contents,
-        |temp| std::fs::rename(temp, target),
-        |temp| {
-            let _ = std::fs::remove_file(temp);
-        },
-    )
-}
-
-/// Make the rename durable. (Windows cannot flush a directory; NTFS journals the rename.)
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    return std::fs::File::open(dir)?.sync_all();
-    #[cfg(windows)]
-    return {
-        let _ = dir;
-        Ok(())
-    };
+    platform::create_private_dirs(dir)?;
+    platform::write_keeping_access(dir, &target, contents, access)?;
+    platform::sync_dir(dir)
 }
 
 #[cfg(test)]

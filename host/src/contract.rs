@@ -5,9 +5,9 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::capabilities::spawn::{self, SpawnPolicy};
 use crate::component::{self, Limits, Runtime};
 use crate::error::Error;
-use crate::spawn::{self, SpawnPolicy};
 use crate::text::hex;
 
 /// Everything `credbox contract` prints.

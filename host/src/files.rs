@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::component::bindings::wit_profiles::{File, Files};
+use crate::bindings::wit_profiles::{File, Files};
 use crate::error::{Error, ErrorKind};
 
 /// Which path conventions to follow.

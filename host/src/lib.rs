@@ -8,13 +8,15 @@
 
 #![warn(missing_docs)]
 
-#[cfg(windows)]
-mod acl;
 mod atomic;
 pub mod audit;
 #[cfg(feature = "aws-sdk")]
 pub mod aws;
+#[doc(hidden)] // The generated WIT types; `component` re-exports what is API.
+pub mod bindings;
 pub mod cache;
+pub mod capabilities;
+mod command;
 pub mod component;
 pub mod configure;
 pub mod contract;
@@ -25,14 +27,14 @@ pub mod error;
 mod fetch;
 pub mod files;
 pub mod format;
-pub mod prompt;
+pub mod platform;
 pub mod provider;
 pub mod serve;
-pub mod spawn;
-pub mod sts;
 pub mod text;
+pub mod wasm;
 
 pub use cache::Cache;
+pub use capabilities::{prompt, spawn, sts};
 pub use component::{Clock, Runtime};
 pub use credentials::{Credentials, mask};
 pub use error::{Error, ErrorKind};

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::spawn::SpawnCommand;
+use crate::command::SpawnCommand;
 use crate::text::hex;
 
 /// The key of one cached credential source.

@@ -19,12 +19,12 @@ mod served;
 // The directory operations, relative to a directory held open where the system can (Unix).
 #[cfg(unix)]
 #[path = "unix.rs"]
-mod sys;
+mod system;
 #[cfg(windows)]
 #[path = "windows.rs"]
-mod sys;
+mod system;
 
-use sys::Dir;
+use system::Dir;
 
 /// Why a directory could not be opened.
 enum DirError {
@@ -128,7 +128,8 @@ impl Cache {
         } else {
             parent
         };
-        sys::create_parents(parent).map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
+        system::create_parents(parent)
+            .map_err(|e| format!("cannot create the cache directory {shown}: {e}"))?;
         let parent_dir = Dir::open(parent).map_err(|e| format!("cannot open {}: {e}", parent.display()))?;
         Cache::open_in(&parent_dir, name, dir)
     }
@@ -176,7 +177,7 @@ impl Cache {
                 return Err(format!(
                     "the cache directory {shown} can be read or written by other users, and credbox did not create it; \
                      {} if it is meant for credbox, or set CREDBOX_CACHE_DIR to a private directory",
-                    sys::MAKE_PRIVATE_HINT.replace("{dir}", &shown.to_string())
+                    system::MAKE_PRIVATE_HINT.replace("{dir}", &shown.to_string())
                 ));
             }
             cache
@@ -224,7 +225,7 @@ impl Cache {
                 return None;
             }
         };
-        match sys::private_file(&file) {
+        match system::private_file(&file) {
             true => Some(file),
             false => {
                 warn!(
@@ -264,7 +265,7 @@ impl Cache {
     pub fn lock(&self, key: &CacheKey, wait: Duration) -> Result<KeyLock, LockError> {
         let name = format!("{}.lock", key.stem);
         let file = self.fd.open_lock(&name)?;
-        if !sys::private_file(&file) {
+        if !system::private_file(&file) {
             return Err(LockError::Io(std::io::Error::other(format!(
                 "{name} is not a file private to this user"
             ))));
@@ -359,7 +360,7 @@ impl Cache {
             else {
                 continue;
             };
-            if sys::process_gone(pid) {
+            if system::process_gone(pid) {
                 let _ = self.fd.remove(&name);
             }
         }
@@ -407,7 +408,7 @@ fn temp_name(attempt: u32) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use crate::spawn::SpawnCommand;
+    use crate::command::SpawnCommand;
     use std::fs;
     use std::os::unix::fs::DirBuilderExt;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};

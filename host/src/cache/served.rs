@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spawn::SpawnCommand;
+use crate::command::SpawnCommand;
 use crate::text::hex;
 
 /// Credentials the guest returned and the instant it said they may be served until: the host may
@@ -37,10 +37,7 @@ pub struct FileSeen {
 
 impl FileSeen {
     /// What `file` (read with `stamp`) says.
-    pub fn new(
-        file: &crate::component::bindings::wit_profiles::File,
-        stamp: Option<crate::files::Stamp>,
-    ) -> Self {
+    pub fn new(file: &crate::bindings::wit_profiles::File, stamp: Option<crate::files::Stamp>) -> Self {
         FileSeen {
             path: file.path.clone(),
             sha256: text_sha256(&file.text),

@@ -24,7 +24,7 @@ use windows_sys::Win32::Storage::FileSystem::{
     CreateDirectoryW, FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
 };
 
-use crate::acl::{PrivateDescriptor, Scope, exposure_of_file};
+use crate::platform::acl::{PrivateDescriptor, Scope, exposure_of_file};
 
 /// What the cache directory is held with: listing it, reading and setting its ACL (its parent
 /// is only read).

@@ -3,18 +3,16 @@
 //! one module per imported interface (`spawn`, [`plugins`], `roles` for `sts` and `prompt`), and [`runtime`] (engine, store,
 //! typed calls into the guest).
 
-mod artifacts;
-pub(crate) mod bindings;
-mod in_place;
-pub mod plugins;
-mod roles;
+mod messages;
 pub mod runtime;
-pub mod sandbox;
-mod spawn;
 
-pub use bindings::WIT;
-pub use bindings::wit;
-pub(crate) use bindings::{wit_profiles, wit_provider};
+pub use crate::capabilities::plugins;
+pub use crate::wasm::sandbox;
+
+pub use crate::bindings::WIT;
+pub use crate::bindings::wit;
+pub(crate) use crate::bindings::{wit_profiles, wit_provider};
+pub(crate) use messages::{Context, detail};
 pub use runtime::{CallError, GUEST_SHA256, GUEST_WASM, HostState, ProviderHandle, Runtime, Session, Source};
 pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports, grant};
 pub use wit::{Error as GuestError, Helper, Location, ProcessSettings, RoleSettings};

@@ -15,19 +15,20 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::wit::{Error as GuestError, ProcessSettings, RoleSettings};
-use super::bindings::wit_profiles::{File, Files, ProfilesReport, Property};
-use super::bindings::wit_provider::Options;
-use super::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_prompt, wit_spawn, wit_sts};
-use super::in_place::{PageAligned, in_place_engine, plain_engine};
-use super::plugins::{self, PluginLoader, PluginsView};
-use super::roles::{self, PromptView, StsView};
-use super::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
-use super::spawn::{self, SpawnView};
 use crate::Credentials;
+use crate::bindings::wit::{Error as GuestError, ProcessSettings, RoleSettings};
+use crate::bindings::wit_profiles::{File, Files, ProfilesReport, Property};
+use crate::bindings::wit_provider::Options;
+use crate::bindings::{Credbox, CredboxPre, wit, wit_plugins, wit_profiles, wit_prompt, wit_spawn, wit_sts};
+use crate::capabilities::plugins::{self, PluginLoader, PluginsView};
+use crate::capabilities::prompt::import::{self as prompt_import, PromptView};
+use crate::capabilities::spawn::import::{self as spawn_import, SpawnView};
+use crate::capabilities::spawn::{SpawnCommand, SpawnPolicy};
+use crate::capabilities::sts::StsPolicy;
+use crate::capabilities::sts::import::{self as sts_import, StsView};
 use crate::files::Platform;
-use crate::spawn::{SpawnCommand, SpawnPolicy};
-use crate::sts::StsPolicy;
+use crate::wasm::in_place::{PageAligned, in_place_engine, plain_engine};
+use crate::wasm::sandbox::{self, CallBudget, Clock, ClockAdapter, HasResourceTable, Limits, MemoryCap};
 
 /// The guest component, built from `guest/` by the build script.
 pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
@@ -109,7 +110,7 @@ impl wit::Host for HostState {}
 /// Link the four capabilities (spawn, plugins, sts, prompt) and the WASI interfaces in [`sandbox::GRANTED_WASI`], nothing else.
 fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    wit_spawn::add_to_linker::<_, spawn::Spawn>(&mut linker, |s: &mut HostState| SpawnView {
+    wit_spawn::add_to_linker::<_, spawn_import::Spawn>(&mut linker, |s: &mut HostState| SpawnView {
         policy: &s.policy,
         resolving: s.resolving.as_deref(),
         calls: &mut s.calls,
@@ -118,11 +119,11 @@ fn strict_linker(engine: &Engine) -> Result<Linker<HostState>> {
         loader: &s.plugins,
         calls: &mut s.calls,
     })?;
-    wit_sts::add_to_linker::<_, roles::Sts>(&mut linker, |s: &mut HostState| StsView {
+    wit_sts::add_to_linker::<_, sts_import::Sts>(&mut linker, |s: &mut HostState| StsView {
         policy: &s.sts,
         calls: &mut s.calls,
     })?;
-    wit_prompt::add_to_linker::<_, roles::Prompt>(&mut linker, |s: &mut HostState| PromptView {
+    wit_prompt::add_to_linker::<_, prompt_import::Prompt>(&mut linker, |s: &mut HostState| PromptView {
         mode: s.policy.prompt,
         sts: &s.sts,
         timeout: s.policy.max_timeout,
@@ -439,7 +440,7 @@ impl Session {
     /// `profiles.resolve`: how `profile` supplies credentials, with the environment variables
     /// that choose a role's STS endpoint read from this process's environment.
     pub fn resolve(&mut self, files: &Files, profile: &str) -> Result<Source, CallError> {
-        let environment = crate::sts::endpoint_environment();
+        let environment = crate::capabilities::sts::endpoint_environment();
         let source = self.ask(text_len(files), |i, s| {
             i.credbox_provider_profiles()
                 .call_resolve(s, files, profile, &environment)

@@ -12,14 +12,15 @@ use tracing::{debug, info, warn};
 
 use crate::Credentials;
 use crate::cache::{self, Cache, CacheKey, LockError};
+use crate::capabilities::spawn::{self, SpawnCommand, SpawnPolicy};
+use crate::capabilities::sts::StsPolicy;
+use crate::component::Context;
 use crate::component::{
     BaseSource, CallError, Clock, GuestError, Helper, Location, Options, ProcessSettings, ProviderHandle,
     RoleChain, RoleSettings, Runtime, Session, Source, plugins,
 };
-use crate::error::{Context, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use crate::files;
-use crate::spawn::{self, SpawnCommand, SpawnPolicy};
-use crate::sts::StsPolicy;
 use crate::text::format_time;
 use served::ServedRecord;
 
@@ -161,7 +162,7 @@ pub(crate) fn fetch_for_profile(
 /// The environment a profile's resolution depends on, as one string for the served record's key.
 fn decision_environment() -> String {
     let mut text = String::new();
-    for (name, value) in crate::sts::endpoint_environment() {
+    for (name, value) in crate::capabilities::sts::endpoint_environment() {
         text.push_str(&format!("{name}={value}\n"));
     }
     if let Ok(bundle) = std::env::var("AWS_CA_BUNDLE") {

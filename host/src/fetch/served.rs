@@ -5,8 +5,8 @@ use tracing::{debug, info, warn};
 
 use super::{FetchOptions, Fetched, Origin, unix_now};
 use crate::cache::{self, Cache};
+use crate::capabilities::spawn::{self, SpawnPolicy};
 use crate::component;
-use crate::spawn::{self, SpawnPolicy};
 use crate::text::format_time;
 
 /// The host's record of what the guest decided for exactly these inputs (BEHAVIOUR.md §5 allows serving

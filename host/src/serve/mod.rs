@@ -90,40 +90,17 @@ impl Token {
         let cannot_read = |e: std::io::Error| usage(format!("cannot read it: {e}"));
         let mut file = std::fs::File::open(path).map_err(cannot_read)?;
         // Checked on the open file, so it is the one read.
-        let meta = file.metadata().map_err(cannot_read)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            if meta.uid() != rustix::process::geteuid().as_raw() {
-                return Err(usage(format!(
-                    "it belongs to another user (uid {}); use a token file of your own, private to you (chmod 600)",
-                    meta.uid()
-                )));
-            }
-            if meta.mode() & 0o077 != 0 {
-                return Err(usage(format!(
-                    "other users can read it (mode {:o}); make it private: chmod 600 {}",
-                    meta.mode() & 0o777,
-                    path.display()
-                )));
-            }
+        let exposure = crate::platform::exposure_of_file(&file).map_err(cannot_read)?;
+        if exposure.foreign_owner {
+            return Err(usage(
+                "it belongs to another user; use a token file of your own, private to you".into(),
+            ));
         }
-        #[cfg(windows)]
-        {
-            let _ = &meta;
-            let exposure =
-                crate::acl::exposure_of_file(&file, crate::acl::Scope::Object).map_err(cannot_read)?;
-            if exposure.foreign_owner {
-                return Err(usage(
-                    "it belongs to another user; use a token file of your own, private to you".into(),
-                ));
-            }
-            if !exposure.private() {
-                return Err(usage(format!(
-                    "other users can read it; make it yours alone (in cmd.exe: icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%\":F, then remove any other entry icacls lists)",
-                    path.display()
-                )));
-            }
+        if !exposure.private() {
+            return Err(usage(format!(
+                "other users can read it; make it private: {}",
+                crate::platform::private_hint(path)
+            )));
         }
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(cannot_read)?;

@@ -1,8 +1,8 @@
 //! The guest's typed errors as credbox's one-line messages: what each case means for the user and
 //! how to fix it, naming the profile (or command, or plugin) and the place.
 
-use super::{Error, ErrorKind};
-use crate::component::{CallError, GuestError, wit};
+use super::{CallError, GuestError, wit};
+use crate::error::{Error, ErrorKind};
 use crate::text::format_time;
 
 /// What an error is about, for its message.

@@ -1,10 +1,7 @@
 //! credbox's errors: one line each, naming the profile and the file or field, saying how to fix it.
 //! Nothing here ever holds a helper's stdout, a secret key or a session token.
 
-mod guest;
-
 pub use crate::text::format_time;
-pub(crate) use guest::{Context, detail};
 
 /// The class of a failure; each maps to a documented exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,6 +7,8 @@
 //! answer, and retries as the SDKs' standard retry mode does. The request and the answer hold
 //! secrets: only the endpoint, the role and a masked access key id are ever logged.
 
+pub(crate) mod import;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,7 +16,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use tracing::{debug, info};
 
-use crate::component::bindings::{wit, wit_sts};
+use crate::bindings::{wit, wit_sts};
 use crate::credentials::mask;
 
 /// The most an STS answer may be: a real one is about 1.5 KiB.

@@ -158,7 +158,7 @@ static PREFER_TERMINAL: AtomicBool = AtomicBool::new(false);
 /// Say whether the terminal may be used (`yes`, and credbox is in its foreground now, before a
 /// helper is handed it); the writer decides once, when it starts.
 pub fn prefer_terminal(yes: bool) {
-    let usable = yes && crate::prompt::foreground_terminal().is_ok();
+    let usable = yes && crate::capabilities::prompt::foreground_terminal().is_ok();
     PREFER_TERMINAL.store(usable, Ordering::Relaxed);
 }
 
@@ -167,7 +167,7 @@ fn helpers_destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
     if PREFER_TERMINAL.load(Ordering::Relaxed)
         && captured(&stderr)
-        && let Ok(tty) = crate::prompt::open_terminal()
+        && let Ok(tty) = crate::capabilities::prompt::open_terminal()
     {
         return Box::new(tty);
     }

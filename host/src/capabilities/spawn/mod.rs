@@ -7,21 +7,24 @@
 //! bounded stderr tail, and a recursion guard.
 
 use std::path::{Path, PathBuf};
+
+pub use crate::command::SpawnCommand;
 use std::time::Duration;
 
 mod admission;
 mod forward;
 #[cfg(unix)]
 mod handover;
-#[cfg(unix)]
-#[path = "unix.rs"]
-mod platform;
-#[cfg(windows)]
-#[path = "windows.rs"]
-mod platform;
+pub(crate) mod import;
 #[cfg(unix)]
 mod reaper;
 mod recursion;
+#[cfg(unix)]
+#[path = "unix.rs"]
+mod system;
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod system;
 
 pub use admission::{Allowed, check_admitted};
 use admission::{admit, refuse_shell, spawn_failure};
@@ -29,9 +32,9 @@ pub(crate) use admission::{check_pin, plugin_pin, resolve_program};
 /// credbox's own lines (its errors, `-v` logs) to its stderr without ever waiting on it: once a
 /// pipe nobody reads is full, a plain write would keep credbox from exiting (spawn/forward.rs).
 pub use forward::{flush_own as flush_own_stderr, own as write_own_stderr};
-pub use platform::become_subreaper;
 use recursion::check_chain;
 pub use recursion::check_recursion;
+pub use system::become_subreaper;
 
 /// The largest stdout a helper may write (the AWS SDK for Java's limit).
 pub const STDOUT_CAP: usize = 64 * 1024;
@@ -51,7 +54,7 @@ pub const MAX_CHAIN: usize = 4;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StdinMode {
     /// credbox's stdin when it is the terminal the helper may use (credbox is in its foreground
-    /// and prompts go to it: [`crate::prompt::PromptMode::Terminal`]; the helper then gets the
+    /// and prompts go to it: [`crate::capabilities::prompt::PromptMode::Terminal`]; the helper then gets the
     /// terminal for as long as it runs), else empty: a helper that asks the person works as it
     /// would from a shell, and one that reads a pipe nobody writes to (an SDK's) or a terminal it
     /// may not use gets end-of-file at once instead of hanging until the timeout.
@@ -75,7 +78,7 @@ pub fn keep_the_terminal() {
 
 /// Whether `policy` lets a helper have the terminal now.
 fn terminal_for_helpers(policy: &SpawnPolicy) -> bool {
-    policy.prompt == crate::prompt::PromptMode::Terminal
+    policy.prompt == crate::capabilities::prompt::PromptMode::Terminal
         && TERMINAL_FOR_HELPERS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -98,7 +101,7 @@ pub struct SpawnPolicy {
     pub plugin_artifacts: Option<PathBuf>,
     /// Where the guest's prompts (a role's MFA code) and, when an SDK captured credbox's stderr,
     /// helpers' stderr go. The library's default is `Never`; the command line's is `Terminal`.
-    pub prompt: crate::prompt::PromptMode,
+    pub prompt: crate::capabilities::prompt::PromptMode,
 }
 
 impl Default for SpawnPolicy {
@@ -110,18 +113,9 @@ impl Default for SpawnPolicy {
             allow_list: None,
             forward_stderr: true,
             plugin_artifacts: None,
-            prompt: crate::prompt::PromptMode::Never,
+            prompt: crate::capabilities::prompt::PromptMode::Never,
         }
     }
-}
-
-/// What to run (the WIT `spawn.command`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum SpawnCommand {
-    /// A program and its arguments, run without a shell.
-    Argv(Vec<String>),
-    /// Text for `/bin/sh -c` (Windows: `cmd.exe /d /s /c`), only with shell mode.
-    Shell(String),
 }
 
 /// How a helper ended.
@@ -188,7 +182,7 @@ pub fn run(
         pinned: pinned.as_ref(),
         chain,
     };
-    platform::run_bounded(policy, launch, timeout)
+    system::run_bounded(policy, launch, timeout)
 }
 
 /// What every helper gets, on every system: `chain` in [`CHAIN_VAR`], the stdin the policy
@@ -231,8 +225,8 @@ pub(super) fn program_and_args(command: &SpawnCommand) -> Result<(PathBuf, Vec<&
         SpawnCommand::Argv(_) => Err(SpawnError::Failed("empty command".into())),
         #[cfg(unix)]
         SpawnCommand::Shell(text) => Ok((PathBuf::from("/bin/sh"), vec!["-c", text.as_str()])),
-        // The text goes to cmd.exe as it is (platform::run_bounded), not quoted as one argument.
+        // The text goes to cmd.exe as it is (system::run_bounded), not quoted as one argument.
         #[cfg(windows)]
-        SpawnCommand::Shell(_) => Ok((platform::shell(), Vec::new())),
+        SpawnCommand::Shell(_) => Ok((system::shell(), Vec::new())),
     }
 }

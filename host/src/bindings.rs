@@ -18,7 +18,7 @@ mod plugin_world {
         path: "../wit",
         world: "credential-plugin",
         imports: { default: trappable },
-        with: { "credbox:provider/types": crate::component::bindings::wit },
+        with: { "credbox:provider/types": crate::bindings::wit },
     });
 }
 
@@ -44,4 +44,4 @@ impl std::fmt::Display for wit::Location {
 }
 
 /// The WIT contract this binary was built from, as the auditor reads it.
-pub const WIT: &str = include_str!("../../../wit/credbox.wit");
+pub const WIT: &str = include_str!("../../wit/credbox.wit");

@@ -11,10 +11,10 @@ use tracing::{debug, warn};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::bindings::wit::PluginError;
-use super::sandbox::{MAX_PLUGIN_BYTES, root_cause};
 use crate::Cache;
+use crate::bindings::wit::PluginError;
 use crate::text::hex;
+use crate::wasm::sandbox::{MAX_PLUGIN_BYTES, root_cause};
 
 /// The largest compiled artifact credbox reads back (native code is a few times the wasm).
 const MAX_ARTIFACT_BYTES: u64 = 4 * MAX_PLUGIN_BYTES;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{SpawnCommand, SpawnError, SpawnPolicy, program_and_args};
+use crate::platform;
 use crate::text::hex;
 
 /// A program the user allowed, optionally pinned to its SHA-256.
@@ -57,51 +58,13 @@ pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .filter(|dir| dir.is_absolute())
-        .flat_map(|dir| candidates(&dir, program))
-        .find(|candidate| is_executable(candidate))
+        .flat_map(|dir| platform::program_candidates(&dir, program))
+        .find(|candidate| platform::is_executable(candidate))
         .ok_or_else(|| {
             SpawnError::Failed(format!(
                 "program `{program}` was not found on PATH; give its absolute path, or add its directory to PATH"
             ))
         })
-}
-
-/// The files `program` may be in `dir`.
-#[cfg(unix)]
-fn candidates(dir: &Path, program: &str) -> Vec<PathBuf> {
-    vec![dir.join(program)]
-}
-
-/// The files `program` may be in `dir`: as named when it has an extension, then with each of
-/// PATHEXT's (`.COM;.EXE;.BAT;.CMD` when unset), as cmd.exe looks.
-#[cfg(windows)]
-fn candidates(dir: &Path, program: &str) -> Vec<PathBuf> {
-    let pathext = std::env::var("PATHEXT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| ".COM;.EXE;.BAT;.CMD".into());
-    let mut found = Vec::new();
-    if Path::new(program).extension().is_some() {
-        found.push(dir.join(program));
-    }
-    found.extend(
-        pathext
-            .split(';')
-            .filter(|ext| ext.starts_with('.'))
-            .map(|ext| dir.join(format!("{program}{ext}"))),
-    );
-    found
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(windows)]
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 pub(super) fn spawn_failure(program: &Path, error: &std::io::Error) -> SpawnError {
@@ -156,7 +119,7 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
     let unreadable = |e: std::io::Error| {
         SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display()))
     };
-    let mut file = open_pinned(program).map_err(unreadable)?;
+    let mut file = platform::open_pinned(program).map_err(unreadable)?;
     writable_by_others(program, &file)?;
     let mut contents = Vec::new();
     file.read_to_end(&mut contents).map_err(unreadable)?;
@@ -164,58 +127,18 @@ pub(super) fn admit(program: &Path, allowed: &[Allowed]) -> Result<Option<std::f
     Ok(Some(file))
 }
 
-/// A regular file only, opened without blocking: a FIFO in place of a pinned program never hangs
-/// credbox.
-#[cfg(unix)]
-fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
-    crate::files::open_regular(program)
-}
-
-/// Windows: opened shared for reading only, so that while credbox holds it (until the helper has
-/// started) nobody can write, rename or delete the file.
-#[cfg(windows)]
-fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::windows::fs::OpenOptionsExt;
-    const FILE_SHARE_READ: u32 = 1;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .share_mode(FILE_SHARE_READ)
-        .open(program)
-}
-
-/// Refuse a pinned `file` that someone but its owner (you or root) could change: by owner and
-/// mode.
-#[cfg(unix)]
+/// Refuse a pinned `file` that someone but its owner (you, or root: on Windows SYSTEM, the
+/// Administrators, TrustedInstaller) could change, by owner and mode (or ACL): a descriptor does
+/// not stop a write into the file.
 fn writable_by_others(program: &Path, file: &std::fs::File) -> Result<(), SpawnError> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = file
-        .metadata()
+    let exposure = platform::exposure_of_file(file)
         .map_err(|e| SpawnError::Failed(format!("reading `{}` to check its pin: {e}", program.display())))?;
-    let me = rustix::process::geteuid().as_raw();
-    if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
-        return Err(SpawnError::Denied(format!(
-            "`{}` can be changed by other users (owner uid {}, mode {:o}), so a pin cannot hold it; \
-             make it yours or root's and run chmod go-w on it",
-            program.display(),
-            meta.uid(),
-            meta.mode() & 0o7777
-        )));
-    }
-    Ok(())
-}
-
-/// Windows: the file is held open against writers from the hash until the helper has exited
-/// (`open_pinned`), and must be one only this user (or SYSTEM, the Administrators,
-/// TrustedInstaller) can change, by owner and ACL: afterwards it is run by path again.
-#[cfg(windows)]
-fn writable_by_others(program: &Path, file: &std::fs::File) -> Result<(), SpawnError> {
-    let exposure = crate::acl::exposure_of_file(file, crate::acl::Scope::Object)
-        .map_err(|e| SpawnError::Failed(format!("reading the ACL of `{}`: {e}", program.display())))?;
     if exposure.foreign_owner || exposure.others_write {
         return Err(SpawnError::Denied(format!(
-            "`{}` can be changed by other users (its owner or ACL), so a pin cannot hold it; \
-             make it yours and remove their write access (icacls)",
-            program.display()
+            "`{}` can be changed by other users (its owner or its access), so a pin cannot hold it; \
+             make it yours or root's, and {}",
+            program.display(),
+            platform::unwritable_hint(program)
         )));
     }
     Ok(())

@@ -1,13 +1,13 @@
-//! The `spawn` import: the guest's request, checked by the host's policy and run by
-//! [`crate::spawn`], which owns the process, its ceilings and the allow-list.
+//! The `spawn` import: the guest's request, checked by the host's policy and run by this
+//! capability, which owns the process, its ceilings and the allow-list.
 
 use std::time::Duration;
 
 use wasmtime::component::HasData;
 
-use super::bindings::{wit, wit_spawn};
-use super::sandbox::CallBudget;
-use crate::spawn::{self, SpawnCommand, SpawnPolicy};
+use super::{self as spawn, SpawnCommand, SpawnPolicy};
+use crate::bindings::{wit, wit_spawn};
+use crate::wasm::sandbox::CallBudget;
 
 /// What the `spawn` import sees of the store: the policy, and the call budget it shares with
 /// `plugins`.
@@ -51,15 +51,6 @@ impl wit_spawn::Host for SpawnView<'_> {
             }),
             Err(e) => Err(e.into()),
         })
-    }
-}
-
-impl From<wit_spawn::Command> for SpawnCommand {
-    fn from(command: wit_spawn::Command) -> Self {
-        match command {
-            wit_spawn::Command::Argv(argv) => SpawnCommand::Argv(argv),
-            wit_spawn::Command::Shell(text) => SpawnCommand::Shell(text),
-        }
     }
 }
 

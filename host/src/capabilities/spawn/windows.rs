@@ -111,7 +111,7 @@ pub(super) fn run_bounded(
     };
     let deadline = Instant::now() + timeout;
     if policy.forward_stderr {
-        forward::prefer_terminal(policy.prompt == crate::prompt::PromptMode::Terminal);
+        forward::prefer_terminal(policy.prompt == crate::capabilities::prompt::PromptMode::Terminal);
     }
     let (events, receiver) = mpsc::channel();
     // Stopped when this returns, whatever holds the pipes open (something the helper left).

@@ -23,6 +23,8 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
+pub use super::Exposure;
+
 /// `ACCESS_ALLOWED_ACE_TYPE`: the one allowing entry whose layout is read here.
 const ALLOW: u8 = 0;
 /// The denying entry types (plain, object, callback, callback object): they only take away.
@@ -37,24 +39,6 @@ const WRITE_RIGHTS: u32 = 0x4000_0000 // GENERIC_WRITE
     | 0x0004 // FILE_APPEND_DATA, FILE_ADD_FILE
     | 0x0040 // FILE_DELETE_CHILD
     | 0x0100; // FILE_WRITE_ATTRIBUTES
-
-/// Who, besides this user, SYSTEM and the Administrators, may use a file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exposure {
-    /// Its owner is someone else.
-    pub foreign_owner: bool,
-    /// Someone else may read it (any allowed access, or no ACL at all).
-    pub others_read: bool,
-    /// Someone else may change it or its ACL.
-    pub others_write: bool,
-}
-
-impl Exposure {
-    /// Ours, and nobody else's.
-    pub fn private(&self) -> bool {
-        !self.foreign_owner && !self.others_read && !self.others_write
-    }
-}
 
 /// The security descriptor a call returned, freed when dropped.
 struct Descriptor(PSECURITY_DESCRIPTOR);

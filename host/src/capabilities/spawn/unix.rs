@@ -34,7 +34,7 @@ pub(super) fn run_bounded(
     };
     if policy.forward_stderr {
         // Decided before the helper may be handed the terminal (credbox is then in the background).
-        forward::prefer_terminal(policy.prompt == crate::prompt::PromptMode::Terminal);
+        forward::prefer_terminal(policy.prompt == crate::capabilities::prompt::PromptMode::Terminal);
     }
     let handover = super::terminal_for_helpers(policy)
         .then(Handover::offer)
@@ -373,7 +373,7 @@ fn exec_descriptor(_file: &std::fs::File, program: &Path) -> Command {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use crate::spawn::{SpawnCommand, run};
+    use crate::capabilities::spawn::{SpawnCommand, run};
     use std::process::Stdio;
 
     /// Watch `script` to the end, with or without a pidfd.

@@ -5,7 +5,9 @@
 //! runs in a store of its own on the runtime's engine, linked with only the empty WASI interfaces
 //! Rust's std needs, with an instruction budget (fuel) and a memory cap, so a plugin that loops or
 //! allocates without end is stopped, not waited on. The allow-list and its pins are checked on the
-//! very bytes that are compiled; compiled plugins are kept by [`super::artifacts`].
+//! very bytes that are compiled; compiled plugins are kept by [`artifacts`].
+
+mod artifacts;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,10 +20,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use wasmtime::component::HasData;
 
-use super::bindings::wit::{self, PluginError};
-use super::bindings::{CredentialPlugin, CredentialPluginPre, wit_plugins};
-use super::sandbox::{self, CallBudget, HasResourceTable, Limits, MAX_PLUGIN_BYTES, MemoryCap, root_cause};
-use crate::spawn::{self, Allowed};
+use crate::bindings::wit::{self, PluginError};
+use crate::bindings::{CredentialPlugin, CredentialPluginPre, wit_plugins};
+use crate::capabilities::spawn::{self, Allowed};
+use crate::wasm::sandbox::{
+    self, CallBudget, HasResourceTable, Limits, MAX_PLUGIN_BYTES, MemoryCap, root_cause,
+};
 
 /// The interface a plugin must export.
 pub const PLUGIN_INTERFACE: &str = "credbox:provider/plugin@0.5.0";
@@ -199,7 +203,7 @@ impl PluginLoader {
     fn engine(&self) -> Result<Engine, CallError> {
         match &self.engine {
             Some(engine) => Ok(engine.clone()),
-            None => Ok(super::in_place::plain_engine()
+            None => Ok(crate::wasm::in_place::plain_engine()
                 .map_err(|e| PluginError::NotLoadable(format!("{e:#}")))?
                 .clone()),
         }
@@ -249,11 +253,7 @@ impl PluginLoader {
     /// what names the artifact), so swapping the file midway loads nothing unchecked.
     fn load(&self, engine: &Engine, path: &Path) -> Result<Component, CallError> {
         let bytes = read_admitted(self.allow_list.as_deref(), path)?;
-        Ok(super::artifacts::compile(
-            engine,
-            self.artifacts.as_deref(),
-            &bytes,
-        )?)
+        Ok(artifacts::compile(engine, self.artifacts.as_deref(), &bytes)?)
     }
 }
 

@@ -10,15 +10,17 @@
 use std::time::{Duration, Instant};
 
 #[cfg(unix)]
-#[path = "prompt/unix.rs"]
-mod terminal;
+#[path = "unix.rs"]
+mod system;
 #[cfg(windows)]
-#[path = "prompt/windows.rs"]
-mod terminal;
+#[path = "windows.rs"]
+mod system;
 
 #[cfg(unix)]
-pub(crate) use terminal::RestoreOnSignal;
-pub use terminal::{foreground_terminal, open_terminal};
+pub(crate) use system::RestoreOnSignal;
+pub(crate) mod import;
+
+pub use system::{foreground_terminal, open_terminal};
 
 /// Where prompts go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,12 +65,12 @@ pub fn mfa_code(
         shown(profile),
         shown(serial)
     );
-    let answer = terminal::ask_quietly(&tty, &question, deadline);
+    let answer = system::ask_quietly(&tty, &question, deadline);
     let code = answer?.trim().to_string();
     match code.as_str() {
         "" => Err(PromptError::Cancelled),
         // Never handed on, never shown: it may be a password typed into the wrong prompt.
-        code if !crate::sts::is_mfa_code(code) => Err(PromptError::NotACode),
+        code if !crate::capabilities::sts::is_mfa_code(code) => Err(PromptError::NotACode),
         _ => Ok(code),
     }
 }

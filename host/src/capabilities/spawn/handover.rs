@@ -51,7 +51,7 @@ pub(super) struct Handover {
 impl Handover {
     /// The terminal, if credbox is in its foreground and no other credbox's helper holds it.
     pub(super) fn offer() -> Option<Handover> {
-        let tty = crate::prompt::foreground_terminal().ok()?;
+        let tty = crate::capabilities::prompt::foreground_terminal().ok()?;
         // The lock is on the terminal's own device (/dev/tty is one node for every terminal).
         let exclusive = match terminal_device() {
             Some(device) => {
@@ -115,7 +115,7 @@ impl Handover {
     /// credbox gives the terminal back first.
     pub(super) fn started(self, helper: Pid) -> HandedOver {
         let restore = self.modes.map(|modes| {
-            crate::prompt::RestoreOnSignal::install(
+            crate::capabilities::prompt::RestoreOnSignal::install(
                 self.tty.as_raw_fd(),
                 modes,
                 Some(self.ours.as_raw_nonzero().get()),
@@ -168,7 +168,7 @@ pub(super) struct HandedOver {
     /// The helper's process group (its process ID).
     helper: Pid,
     restore_modes: bool,
-    _restore: Option<crate::prompt::RestoreOnSignal>,
+    _restore: Option<crate::capabilities::prompt::RestoreOnSignal>,
 }
 
 impl HandedOver {
