@@ -7,14 +7,7 @@
 //! (`'$HOME'` is a literal, `$HOME` is a mistake), and no crate splits the Windows way with
 //! botocore's quirks, so both tokenizers are written here.
 
-use crate::{Error, Platform, SyntaxRule};
-
-/// What to run: an argv, or (only when the user allows a shell) the whole value through `sh -c`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    Argv(Vec<String>),
-    Shell(String),
-}
+use crate::{Command, Error, Platform, SyntaxError, SyntaxRule};
 
 /// How a character of a word was written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,10 +32,10 @@ impl Word {
 }
 
 fn syntax(rule: SyntaxRule, word: impl Into<String>) -> Error {
-    Error::CommandSyntax {
+    Error::CommandSyntax(SyntaxError {
         rule,
         word: word.into(),
-    }
+    })
 }
 
 /// Split into words with `shlex.split` semantics (POSIX mode, no comments).
@@ -307,7 +300,7 @@ mod tests {
 
     fn rule_on(platform: Platform, value: &str) -> (SyntaxRule, String) {
         match parse_command(value, false, platform) {
-            Err(Error::CommandSyntax { rule, word }) => (rule, word),
+            Err(Error::CommandSyntax(SyntaxError { rule, word })) => (rule, word),
             other => panic!("{value:?}: {other:?}"),
         }
     }

@@ -2,6 +2,7 @@
 //! byte (comments, blank lines, ordering, line endings) as it was.
 
 use crate::profile::{FileKind, ProfileSet, is_valid_name, section_name, strip_inline_comment, trim_blanks};
+use crate::{Error, Location};
 
 /// Keys that belong in the credentials file, as `aws configure set` decides.
 const CREDENTIALS_FILE_KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
@@ -22,6 +23,17 @@ pub enum EditError {
     Parse(u32, String),
     /// The key or value would not read back as given; the string says why.
     Invalid(String),
+}
+
+impl EditError {
+    /// The policy's error for setting a property of `profile` in the file at `path`.
+    pub fn into_error(self, profile: String, path: String) -> Error {
+        let (line, message) = match self {
+            EditError::Parse(line, message) => (Some(line), message),
+            EditError::Invalid(message) => (None, message),
+        };
+        Error::config(Some(profile), Some(Location { file: path, line }), message)
+    }
 }
 
 /// `text` with `key = value` in `profile`'s section of a file of `kind`: the last line defining

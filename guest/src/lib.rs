@@ -2,8 +2,13 @@
 //! and expiry and caching decisions.
 //!
 //! Everything here is a pure function of its inputs (file text, helper output, the time), so it
-//! unit-tests natively and fuzzes. The WebAssembly component is a thin layer over it
-//! (`component`, built only for `wasm32`), whose only way out is the host's spawn capability.
+//! unit-tests natively and fuzzes. It speaks the WIT contract's own types ([`wit`], generated on
+//! every target); the WebAssembly component (`component`, built only for `wasm32`) is glue that
+//! exports the policy and hands it the host's imports.
+
+// The policy's error is the WIT `error` variant itself, whose largest case (an STS failure) is a
+// few hundred bytes: boxing it would mean a type of our own again, and errors are the cold path.
+#![allow(clippy::result_large_err)]
 
 pub mod command;
 pub mod edit;
@@ -13,12 +18,19 @@ pub mod provider;
 pub mod report;
 pub mod resolve;
 pub mod role;
+pub mod settings;
+pub mod wit;
 
 #[cfg(target_family = "wasm")]
 mod component;
 
-pub use command::{Command, parse_command};
+pub use command::parse_command;
 pub use output::{validate_credentials, validate_output};
+pub use wit::spawn::Command;
+pub use wit::{
+    ConfigError, Error, ExitStatus, HelperFailure, InvalidField, Location, MalformedOutput, Platform,
+    PluginError, StsError, StsFailure, StsRejection, SyntaxError, SyntaxRule,
+};
 
 /// AWS credentials. `Debug` never shows the secret key or the session token.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,107 +65,33 @@ pub fn mask(access_key_id: &str) -> String {
     format!("{}{shown}", "*".repeat(16))
 }
 
-/// Which system's rules a command line follows (mirrors the WIT `platform`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Platform {
-    /// Words as Python's `shlex.split` makes them; programs are `/`-rooted or bare.
-    #[default]
-    Unix,
-    /// Words as the Windows C runtime (and botocore on Windows) makes them; programs are
-    /// `X:\`-rooted, UNC, or bare.
-    Windows,
+/// A place in a profile file: the file as the host named it, and the 1-based line.
+pub type Place = (String, u32);
+
+impl From<Place> for Location {
+    fn from((file, line): Place) -> Self {
+        Location {
+            file,
+            line: Some(line),
+        }
+    }
 }
 
-/// The rules of `credential_process` syntax (mirrors the WIT `syntax-rule`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SyntaxRule {
-    Empty,
-    UnbalancedQuote,
-    EnvironmentVariable,
-    Tilde,
-    ShellOperator,
-    RelativeProgram,
-}
+impl Error {
+    /// A profile-file mistake: the profile, where it is (when known), and how to fix it.
+    pub fn config(profile: Option<String>, location: Option<Location>, message: String) -> Self {
+        Error::Config(ConfigError {
+            profile,
+            location,
+            message,
+        })
+    }
 
-/// How a helper ended (mirrors the WIT `exit-status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Code(i32),
-    Signal(i32),
-}
-
-/// Every way getting credentials can fail (mirrors the WIT `error`; see its docs).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    Config {
-        profile: Option<String>,
-        file: Option<String>,
-        line: Option<u32>,
-        message: String,
-    },
-    CommandSyntax {
-        rule: SyntaxRule,
-        word: String,
-    },
-    SpawnDenied(String),
-    SpawnFailed(String),
-    TimedOut(u64),
-    NonzeroExit {
-        status: ExitStatus,
-        stderr_tail: String,
-    },
-    OutputTooLarge(u64),
-    MalformedOutput {
-        reason: String,
-        line: Option<u32>,
-        column: Option<u32>,
-    },
-    UnsupportedVersion(String),
-    MissingField(String),
-    InvalidField {
-        field: String,
-        reason: String,
-    },
-    Expired(i64),
-    Plugin(PluginError),
-    /// An STS call for a role failed.
-    Sts(Box<StsFailure>),
-    /// No MFA code could be had; says why and how to fix it.
-    Mfa(String),
-}
-
-/// An STS call that gave no credentials (mirrors the WIT `sts-failure`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StsFailure {
-    pub role_arn: String,
-    /// Masked.
-    pub source_key: String,
-    pub source_profile: String,
-    pub error: StsError,
-}
-
-/// Why STS gave no credentials (mirrors the WIT `sts-error`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StsError {
-    Denied(String),
-    Unreachable(String),
-    Rejected {
-        status: u16,
-        code: String,
-        message: String,
-        request_id: Option<String>,
-    },
-    Malformed(String),
-}
-
-/// Why a credential plugin gave no credentials (mirrors the WIT `plugin-error`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PluginError {
-    NotLoadable(String),
-    MissingExport(String),
-    WrongType(String),
-    RetrieveFailed(String),
-    Trapped(String),
-    OutOfFuel(u64),
-    OutOfMemory(u64),
+    /// A field of the helper's output that is present but wrong.
+    pub fn invalid_field(field: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidField(InvalidField {
+            field: field.to_string(),
+            reason: reason.into(),
+        })
+    }
 }

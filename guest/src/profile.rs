@@ -8,11 +8,7 @@
 use std::collections::BTreeMap;
 
 /// Which of the two profile files a text came from; the rules for section names differ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FileKind {
-    Config,
-    Credentials,
-}
+pub use crate::wit::profiles::FileKind;
 
 /// A syntax error in a profile file, at a 1-based line.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,74 +2,16 @@
 //! which profiles supply credentials and how, which helper static keys shadow, what a helper's
 //! command line runs (or why it cannot), and where secrets are written.
 
-use crate::command::{Command, parse_command};
+use crate::command::parse_command;
 use crate::profile::{Profile, ProfileSet};
-use crate::resolve::{
-    FileText, Helper, OTHER_SOURCES, OtherKind, helper_of, not_found, parse, path_of, static_keys,
+use crate::resolve::{OTHER_SOURCES, not_found, parse};
+use crate::role::{self, Environment};
+use crate::settings::{FileText, helper_of, path_of, static_keys};
+use crate::wit::Helper;
+use crate::wit::profiles::{
+    BaseSource as Base, HelperReport, OtherSource, ProfileReport, ProfilesReport as Report, RoleReport,
 };
-use crate::role::{self, Base, Environment};
-use crate::{Error, Platform};
-
-/// A place in a profile file: its path and 1-based line.
-pub type Place = (String, u32);
-
-/// How one profile supplies credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProfileReport {
-    pub profile: String,
-    /// Where its static keys are (the `aws_access_key_id` line), when it has a pair.
-    pub static_keys: Option<Place>,
-    /// Its helper, when it names one.
-    pub helper: Option<HelperReport>,
-    /// Its role, when it names one.
-    pub role: Option<RoleReport>,
-    /// A source credbox does not run, when the profile names one and none of the above.
-    pub other: Option<OtherSource>,
-}
-
-/// Where a profile names a source credbox does not run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OtherSource {
-    pub kind: OtherKind,
-    /// The setting that names it.
-    pub setting: String,
-    pub place: Place,
-}
-
-/// A role a profile names, and its chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleReport {
-    /// Where `role_arn` is defined.
-    pub place: Place,
-    /// The profiles from this one to the base, the last with how it supplies credentials; or why
-    /// the chain is broken.
-    pub chain: Result<Vec<String>, Error>,
-    /// Whether a role of the chain needs a typed MFA code (`mfa_serial` without `mfa_process`).
-    pub asks_for_mfa: bool,
-}
-
-/// A helper a profile names, and what the policy makes of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HelperReport {
-    /// Where `credential_process` or `credential_plugin` is defined.
-    pub place: Place,
-    /// The helper, or why the profile cannot use it.
-    pub helper: Result<Helper, Error>,
-    /// Static keys in the same profile win: the helper never runs.
-    pub shadowed: bool,
-    /// For a command line: what it runs without a shell, or the syntax error that stops it.
-    pub command: Option<Result<Command, Error>>,
-    /// Whether that syntax error is one a shell would accept: it only runs with shell mode.
-    pub needs_shell: bool,
-}
-
-/// Every profile (or only `only`), and where secrets are written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Report {
-    pub profiles: Vec<ProfileReport>,
-    /// The first place in each file where a secret (a value of a [`SECRET_KEYS`] key) is set.
-    pub secrets: Vec<Place>,
-}
+use crate::{Command, Error, Location, Platform};
 
 /// The keys whose values are secrets, the one list `check` and `configure set` go by: the secret
 /// key and session tokens, and `mfa_process`, whose command line may carry a TOTP seed
@@ -108,14 +50,14 @@ pub fn report(
     };
     // Per file, the first key secret, else the first mfa_process: a host tells them apart by
     // the key at the place (a key is always secret; an mfa_process may carry a seed).
-    let mut secrets: Vec<Place> = Vec::new();
+    let mut secrets: Vec<Location> = Vec::new();
     for keys in [&SECRET_KEYS[..3], &SECRET_KEYS[3..]] {
         for (_, profile) in &chosen {
             for key in keys {
                 if let Some(value) = profile.get(*key) {
                     let file = path_of(value.file, &config, &credentials);
-                    if !secrets.iter().any(|(known, _)| known == file) {
-                        secrets.push((file.to_string(), value.line));
+                    if !secrets.iter().any(|known| known.file == file) {
+                        secrets.push((file.to_string(), value.line).into());
                     }
                 }
             }
@@ -124,7 +66,7 @@ pub fn report(
     let mut profiles = Vec::new();
     for (name, profile) in chosen {
         let keys = static_keys(profile)
-            .map(|(key, _)| (path_of(key.file, &config, &credentials).to_string(), key.line));
+            .map(|(key, _)| Location::from((path_of(key.file, &config, &credentials).to_string(), key.line)));
         let helper = helper_of(name, profile, &config, &credentials).map(|(helper, place)| {
             let command_line = match &helper {
                 Ok(Helper::CommandLine(line)) => Some(line.as_str()),
@@ -135,7 +77,7 @@ pub fn report(
                 && command_line
                     .is_some_and(|line| matches!(parse_command(line, true, platform), Ok(Command::Shell(_))));
             HelperReport {
-                place,
+                location: place.into(),
                 helper,
                 shadowed: keys.is_some(),
                 command,
@@ -146,10 +88,11 @@ pub fn report(
             let role_arn = &profile["role_arn"];
             let chain = role::chain(name, everything, (&config, &credentials), &Environment::default());
             RoleReport {
-                place: (
+                location: (
                     path_of(role_arn.file, &config, &credentials).to_string(),
                     role_arn.line,
-                ),
+                )
+                    .into(),
                 asks_for_mfa: chain.as_ref().is_ok_and(|c| {
                     c.roles
                         .iter()
@@ -178,7 +121,7 @@ pub fn report(
                     Some(OtherSource {
                         kind: *kind,
                         setting: setting.to_string(),
-                        place: (path_of(value.file, &config, &credentials).to_string(), value.line),
+                        location: (path_of(value.file, &config, &credentials).to_string(), value.line).into(),
                     })
                 })
             })
@@ -198,6 +141,7 @@ pub fn report(
 mod tests {
     use super::*;
     use crate::SyntaxRule;
+    use crate::{ConfigError, SyntaxError};
 
     fn run(config: &str, credentials: &str, only: Option<&str>) -> Result<Report, Error> {
         let file = |path, text| FileText { path, text };
@@ -234,22 +178,25 @@ mod tests {
         };
         let keys = helper("keys").unwrap();
         assert!(keys.shadowed);
-        assert_eq!(keys.place, ("/c".to_string(), 4));
+        assert_eq!(keys.location, ("/c".to_string(), 4).into());
         let shell = helper("shell").unwrap();
         assert!(shell.needs_shell);
         assert!(matches!(
             shell.command,
-            Some(Err(Error::CommandSyntax {
+            Some(Err(Error::CommandSyntax(SyntaxError {
                 rule: SyntaxRule::ShellOperator,
                 ..
-            }))
+            })))
         ));
         let relative = helper("relative").unwrap();
         assert!(
             !relative.needs_shell,
             "no shell makes a relative program absolute"
         );
-        assert_eq!(report.secrets, [("/k".to_string(), 3), ("/c".to_string(), 3)]);
+        assert_eq!(
+            report.secrets,
+            [("/k".to_string(), 3).into(), ("/c".to_string(), 3).into()]
+        );
     }
 
     #[test]
@@ -273,10 +220,10 @@ mod tests {
             prod.chain,
             Ok(vec!["prod".to_string(), "base (credential_process)".to_string()])
         );
-        assert_eq!(prod.place, ("/c".to_string(), 4));
+        assert_eq!(prod.location, ("/c".to_string(), 4).into());
         assert!(prod.asks_for_mfa);
         assert!(
-            matches!(role("a").unwrap().chain, Err(Error::Config { message, .. }) if message.contains("cycle"))
+            matches!(role("a").unwrap().chain, Err(Error::Config(ConfigError { message, .. })) if message.contains("cycle"))
         );
         assert_eq!(role("base"), None);
         // Asked about one profile, the chain still reaches the others.
@@ -289,11 +236,11 @@ mod tests {
         let report = run("[profile p]\ncredential_plugin = p.wasm\n", "", Some("p")).unwrap();
         let helper = report.profiles[0].helper.clone().unwrap();
         assert!(
-            matches!(helper.helper, Err(Error::Config { .. })),
+            matches!(helper.helper, Err(Error::Config(ConfigError { .. }))),
             "a relative plugin path"
         );
         assert!(helper.command.is_none());
-        let Err(Error::Config { message, .. }) = run("", "", Some("missing")) else {
+        let Err(Error::Config(ConfigError { message, .. })) = run("", "", Some("missing")) else {
             panic!()
         };
         assert!(message.contains("profile not found"), "{message}");

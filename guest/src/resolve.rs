@@ -1,68 +1,11 @@
 //! Choosing how a profile supplies credentials (BEHAVIOUR.md §1).
 
-use crate::profile::{FileKind, Profile, ProfileSet, Value};
-use crate::role::{self, Chain, Environment};
-use crate::{Credentials, Error};
-
-/// A profile file's path (for messages) and text.
-#[derive(Clone, Debug)]
-pub struct FileText<'a> {
-    pub path: &'a str,
-    pub text: &'a str,
-}
-
-/// What fetches a profile's credentials (mirrors the WIT `helper`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Helper {
-    /// A `credential_process` value, as written.
-    CommandLine(String),
-    /// A `credential_plugin` component's absolute path.
-    Plugin(String),
-}
-
-/// The settings of a profile's helper (mirrors the WIT `process-settings`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessSettings {
-    pub profile: String,
-    pub helper: Helper,
-    pub account_id: Option<String>,
-    /// The file and line defining `credential_process` (or `credential_plugin`), for messages.
-    pub origin: Option<(String, u32)>,
-}
-
-impl ProcessSettings {
-    /// Settings for running `command_line` under `profile`'s name, with nothing else known.
-    pub fn command(profile: &str, command_line: &str) -> Self {
-        Self::new(profile, Helper::CommandLine(command_line.to_string()))
-    }
-
-    /// Settings for `helper` under `profile`'s name, with nothing else known.
-    pub fn new(profile: &str, helper: Helper) -> Self {
-        ProcessSettings {
-            profile: profile.to_string(),
-            helper,
-            account_id: None,
-            origin: None,
-        }
-    }
-}
-
-/// How a profile supplies credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    StaticKeys(Credentials),
-    Process(ProcessSettings),
-    /// A role on top of another source (`role_arn`).
-    Role(Chain),
-}
-
-/// A credential source of the SDKs that credbox does not run (mirrors the WIT `other-kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OtherKind {
-    Sso,
-    WebIdentity,
-    ConsoleLogin,
-}
+use crate::profile::{Profile, ProfileSet};
+use crate::role::{self, Environment};
+use crate::settings::{FileText, config_error, get, helper_of, path_of, static_keys};
+use crate::wit::ProcessSettings;
+use crate::wit::profiles::{OtherKind, Source};
+use crate::{Credentials, Error, Location};
 
 /// The settings that name a source credbox does not run: the setting, its kind, and how a message
 /// names it.
@@ -84,15 +27,6 @@ pub(crate) const OTHER_SOURCES: [(&str, OtherKind, &str); 4] = [
         "console sign-in (login_session)",
     ),
 ];
-
-pub(crate) fn config_error(profile: &str, file: Option<&str>, line: Option<u32>, message: String) -> Error {
-    Error::Config {
-        profile: Some(profile.to_string()),
-        file: file.map(String::from),
-        line,
-        message,
-    }
-}
 
 /// Resolve `name` from the two files: a role (`role_arn`) first, then static keys, then
 /// `credential_process`. `env` is what the host read of the variables that choose a role's STS
@@ -119,11 +53,12 @@ pub fn resolve(
 /// Parse both files, keeping only `profile` when one is given; a syntax error anywhere names the
 /// file and line (and the profile being resolved).
 pub fn parse(config: &FileText, credentials: &FileText, profile: Option<&str>) -> Result<ProfileSet, Error> {
-    ProfileSet::parse_only(config.text, credentials.text, profile).map_err(|(kind, e)| Error::Config {
-        profile: profile.map(String::from),
-        file: Some(path_of(kind, config, credentials).to_string()),
-        line: Some(e.line),
-        message: e.message,
+    ProfileSet::parse_only(config.text, credentials.text, profile).map_err(|(kind, e)| {
+        let location = Location {
+            file: path_of(kind, config, credentials).to_string(),
+            line: Some(e.line),
+        };
+        Error::config(profile.map(String::from), Some(location), e.message)
     })
 }
 
@@ -148,74 +83,6 @@ pub fn not_found(config: &FileText, credentials: &FileText, name: &str) -> Error
     )
 }
 
-/// The path of the file of `kind`.
-pub fn path_of<'a>(kind: FileKind, config: &FileText<'a>, credentials: &FileText<'a>) -> &'a str {
-    if kind == FileKind::Config {
-        config.path
-    } else {
-        credentials.path
-    }
-}
-
-/// The static keys of a profile: both halves of the pair, non-empty.
-pub fn static_keys(profile: &Profile) -> Option<(&Value, &Value)> {
-    let non_empty = |key| profile.get(key).filter(|v: &&Value| !v.value.is_empty());
-    Some((
-        non_empty("aws_access_key_id")?,
-        non_empty("aws_secret_access_key")?,
-    ))
-}
-
-/// The helper a profile names, where it is named, and whether it can be used: `None` when the
-/// profile names none; an error when it sets both kinds, or a plugin by a relative path.
-pub fn helper_of(
-    name: &str,
-    profile: &Profile,
-    config: &FileText,
-    credentials: &FileText,
-) -> Option<(Result<Helper, Error>, (String, u32))> {
-    let process = profile.get("credential_process");
-    let plugin = profile.get("credential_plugin");
-    let place = |value: &Value| (path_of(value.file, config, credentials).to_string(), value.line);
-    let error = |value: &Value, message: String| {
-        let (file, line) = place(value);
-        config_error(name, Some(&file), Some(line), message)
-    };
-    Some(match (process, plugin) {
-        (Some(_), Some(value)) => (
-            Err(error(
-                value,
-                "profile sets both credential_process and credential_plugin; keep one of them".into(),
-            )),
-            place(value),
-        ),
-        (Some(value), None) => (Ok(Helper::CommandLine(value.value.clone())), place(value)),
-        (None, Some(value)) => {
-            let path = value.value.trim();
-            // Like a helper's program, the plugin must not depend on the working directory. The
-            // files do not say which system they are on: a path absolute on either is taken, and
-            // the host opens it by its own rules (a Windows path on Unix is not found).
-            let helper = if path.starts_with('/') || crate::command::windows_absolute(path) {
-                Ok(Helper::Plugin(path.to_string()))
-            } else {
-                Err(error(
-                    value,
-                    format!("credential_plugin must be an absolute path to a .wasm component, not `{path}`"),
-                ))
-            };
-            (helper, place(value))
-        }
-        (None, None) => return None,
-    })
-}
-
-fn get<'p>(profile: &'p Profile, key: &str) -> Option<&'p str> {
-    profile
-        .get(key)
-        .map(|v| v.value.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 fn resolve_profile(
     name: &str,
     profile: &Profile,
@@ -237,7 +104,7 @@ fn resolve_profile(
             profile: name.to_string(),
             helper: helper?,
             account_id,
-            origin: Some(origin),
+            origin: Some(origin.into()),
         }));
     }
     let path_of = |kind| path_of(kind, config, credentials);
@@ -285,6 +152,8 @@ fn resolve_profile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ConfigError;
+    use crate::wit::Helper;
 
     fn run(config: &str, credentials: &str, name: &str) -> Result<Source, Error> {
         resolve(
@@ -328,7 +197,7 @@ mod tests {
                 profile: "default".into(),
                 helper: Helper::CommandLine("/h a".into()),
                 account_id: Some("9".into()),
-                origin: Some(("/c".into(), 2)),
+                origin: Some(("/c".to_string(), 2).into()),
             })
         );
     }
@@ -342,16 +211,20 @@ mod tests {
         assert_eq!(settings.helper, Helper::Plugin("/opt/p.wasm".into()));
 
         let both = "[profile p]\ncredential_process = /h\ncredential_plugin = /opt/p.wasm\n";
-        let Err(Error::Config { message, line, .. }) = run(both, "", "p") else {
+        let Err(Error::Config(ConfigError {
+            message, location, ..
+        })) = run(both, "", "p")
+        else {
             panic!()
         };
         assert!(
             message.contains("both credential_process and credential_plugin"),
             "{message}"
         );
-        assert_eq!(line, Some(3));
+        assert_eq!(location.and_then(|l| l.line), Some(3));
 
-        let Err(Error::Config { message, .. }) = run("[profile p]\ncredential_plugin = p.wasm\n", "", "p")
+        let Err(Error::Config(ConfigError { message, .. })) =
+            run("[profile p]\ncredential_plugin = p.wasm\n", "", "p")
         else {
             panic!()
         };
@@ -367,28 +240,29 @@ mod tests {
 
     #[test]
     fn errors_say_where_and_what_to_do() {
-        let Err(Error::Config { message, .. }) = run("[profile a]\n", "", "b") else {
+        let Err(Error::Config(ConfigError { message, .. })) = run("[profile a]\n", "", "b") else {
             panic!()
         };
         assert!(
             message.contains("/c") && message.contains("/k") && message.contains("profiles defined: a"),
             "{message}"
         );
-        let Err(Error::Config {
-            file, line, message, ..
-        }) = run("", "[a]\naws_access_key_id = AK\n", "a")
+        let Err(Error::Config(ConfigError {
+            location, message, ..
+        })) = run("", "[a]\naws_access_key_id = AK\n", "a")
         else {
             panic!()
         };
-        assert_eq!((file.as_deref(), line), (Some("/k"), Some(2)));
+        assert_eq!(location, Some(("/k".to_string(), 2).into()));
         assert!(message.contains("aws_secret_access_key"));
-        let Err(Error::Config { message, .. }) = run("[profile a]\nrole_arn = x\n", "", "a") else {
+        let Err(Error::Config(ConfigError { message, .. })) = run("[profile a]\nrole_arn = x\n", "", "a")
+        else {
             panic!()
         };
         assert!(message.contains("not an ARN"), "{message}");
-        let Err(Error::Config { file, line, .. }) = run("[profile a]\nbroken\n", "", "a") else {
+        let Err(Error::Config(ConfigError { location, .. })) = run("[profile a]\nbroken\n", "", "a") else {
             panic!()
         };
-        assert_eq!((file.as_deref(), line), (Some("/c"), Some(2)));
+        assert_eq!(location, Some(("/c".to_string(), 2).into()));
     }
 }

@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use credbox_guest::edit::{EditError, file_for_key, set_property};
 use credbox_guest::output::FIELDS;
 use credbox_guest::profile::{FileKind, ProfileSet};
-use credbox_guest::provider::{
-    AssumeRoleRequest, Host, Options, PluginCallError, PromptError, Provider, SpawnError, SpawnOutput,
-    SpawnRequest,
-};
-use credbox_guest::resolve::ProcessSettings;
-use credbox_guest::{Credentials, Error, ExitStatus, StsError, validate_output};
+use credbox_guest::provider::{Host, Options, Provider};
+use credbox_guest::wit::ProcessSettings;
+use credbox_guest::wit::plugins::CallError as PluginCallError;
+use credbox_guest::wit::prompt::PromptError;
+use credbox_guest::wit::spawn::{Output as SpawnOutput, Request as SpawnRequest, SpawnError};
+use credbox_guest::wit::sts::{AssumeRoleRequest, AssumedRole};
+use credbox_guest::{Credentials, Error, ExitStatus, InvalidField, StsError, validate_output};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -238,7 +239,7 @@ fn validate_damaged(field: &str, damage: &Damage) -> Result<String, String> {
         Error::UnsupportedVersion(_) => "Version: unsupported".to_string(),
         Error::Expired(_) => "Expiration: expired".into(),
         Error::MissingField(named) => format!("{named}: missing"),
-        Error::InvalidField { field: named, reason } => {
+        Error::InvalidField(InvalidField { field: named, reason }) => {
             let what = if reason.starts_with("appears more than once") {
                 "duplicate"
             } else if reason.starts_with("must be a string") || reason.contains(", found ") {
@@ -546,7 +547,7 @@ impl Host for OneShot {
         unreachable!("no plugin in these properties")
     }
 
-    fn assume_role(&self, _: AssumeRoleRequest) -> Result<(Credentials, String), StsError> {
+    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AssumedRole, StsError> {
         unreachable!("no role in these properties")
     }
 

@@ -4,9 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use credbox_guest::resolve::{FileText, Source, resolve};
-use credbox_guest::role::{Base, Environment};
-use credbox_guest::{Error, resolve::ProcessSettings};
+use credbox_guest::resolve::resolve;
+use credbox_guest::role::Environment;
+use credbox_guest::settings::FileText;
+use credbox_guest::wit::ProcessSettings;
+use credbox_guest::wit::profiles::{BaseSource as Base, Source};
+use credbox_guest::{ConfigError, Error};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -59,13 +62,13 @@ fn run_case(case: &Value) -> Result<(), Failed> {
     let output = &case["output"];
     let Some(chain) = output.get("ProfileChain").and_then(Value::as_array) else {
         return match result {
-            Err(Error::Config { .. }) => Ok(()),
+            Err(Error::Config(ConfigError { .. })) => Ok(()),
             other => Err(format!("expected an error ({}), got {other:?}", output["Error"]).into()),
         };
     };
     if out_of_scope(chain) {
         return match result {
-            Err(Error::Config { message, .. })
+            Err(Error::Config(ConfigError { message, .. }))
                 if message.contains("does not run") || message.contains("not supported") =>
             {
                 Ok(())

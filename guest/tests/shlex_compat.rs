@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use credbox_guest::{Command as Parsed, Error, Platform, SyntaxRule, parse_command};
+use credbox_guest::{Command as Parsed, Error, Platform, SyntaxError, SyntaxRule, parse_command};
 use proptest::prelude::*;
 
 struct Python {
@@ -123,7 +123,7 @@ proptest! {
         match theirs {
             Some(theirs) => prop_assert_eq!(ours, Ok(Parsed::Argv(theirs)), "command line: {:?}", line),
             None => prop_assert!(
-                matches!(ours, Err(Error::CommandSyntax { rule: SyntaxRule::UnbalancedQuote, .. })),
+                matches!(ours, Err(Error::CommandSyntax(SyntaxError { rule: SyntaxRule::UnbalancedQuote, .. }))),
                 "botocore refuses {:?}; credbox: {:?}", line, ours
             ),
         }

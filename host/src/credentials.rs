@@ -67,3 +67,29 @@ pub fn mask(access_key_id: &str) -> String {
     let shown: String = chars[chars.len().saturating_sub(4)..].iter().collect();
     format!("{}{shown}", "*".repeat(16))
 }
+
+/// The host's credentials as the guest takes them (a role's source).
+impl From<&Credentials> for crate::bindings::wit::Credentials {
+    fn from(c: &Credentials) -> Self {
+        crate::bindings::wit::Credentials {
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key().to_string(),
+            session_token: c.session_token().map(String::from),
+            expiration: c.expiration,
+            account_id: c.account_id.clone(),
+        }
+    }
+}
+
+/// The generated type (whose `Debug` shows the secret) becomes the host's at the boundary.
+impl From<crate::bindings::wit::Credentials> for Credentials {
+    fn from(c: crate::bindings::wit::Credentials) -> Self {
+        Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
+            c.expiration,
+            c.account_id,
+        )
+    }
+}

@@ -26,7 +26,7 @@ impl Platform {
     }
 }
 
-impl From<Platform> for crate::component::wit::Platform {
+impl From<Platform> for crate::bindings::wit::Platform {
     fn from(platform: Platform) -> Self {
         match platform {
             Platform::Unix => Self::Unix,

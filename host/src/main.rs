@@ -10,7 +10,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     // A shell asking for completions (COMPLETE=SHELL credbox -- WORDS): answer and exit.
     clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command).complete();
-    cli::harden_process();
+    credbox::platform::harden_process();
     let args = cli::Cli::parse();
     // A printing command whose reader goes away (`credbox completions bash | head`) ends quietly,
     // as Unix tools do, instead of panicking on the failed write. Not for the endpoint, which

@@ -187,7 +187,7 @@ impl Provider {
             #[cfg(target_os = "linux")]
             None => rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec,
             #[cfg(not(target_os = "linux"))]
-            None => crate::fetch::unix_now(),
+            None => crate::text::unix_now(),
         }
     }
 }

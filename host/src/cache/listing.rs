@@ -7,7 +7,8 @@
 
 use serde::Deserialize;
 
-use super::{Cache, OurName, our_name};
+use super::Cache;
+use super::tidy::{OurName, our_name};
 
 /// One cached entry, without its secrets.
 #[derive(Clone, Debug, PartialEq, Eq)]

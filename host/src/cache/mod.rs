@@ -16,6 +16,7 @@ use tracing::warn;
 mod keys;
 mod listing;
 mod served;
+mod tidy;
 // The directory operations, relative to a directory held open where the system can (Unix).
 #[cfg(unix)]
 #[path = "unix.rs"]
@@ -43,7 +44,6 @@ struct Access {
     loose: bool,
 }
 
-use keys::profile_prefix;
 pub use keys::{CacheKey, ServeKey, secret_digest};
 pub use listing::{Listed, ListedSource};
 pub use served::{FileSeen, Served, Unchanged};
@@ -195,24 +195,6 @@ impl Cache {
         &self.dir
     }
 
-    /// After tightening: remove what another user could have planted or changed (anything not a
-    /// regular file of ours that only we can read and write). Subdirectories are left to their
-    /// own check when opened.
-    fn remove_foreign(&self) {
-        for name in self.fd.names() {
-            if self.fd.keeps(&name) {
-                continue;
-            }
-            match self.fd.remove(&name) {
-                Ok(()) => warn!(
-                    "removed {name} from {}: it was not private to this user",
-                    self.dir.display()
-                ),
-                Err(e) => warn!("could not remove {name} from {}: {e}", self.dir.display()),
-            }
-        }
-    }
-
     /// Open `name` in the directory for reading, without following a symlink, and only if the
     /// opened file is a regular file of ours that nobody else can read or write. Anything else
     /// is ignored (and logged): it was not written by us.
@@ -323,80 +305,7 @@ impl Cache {
     pub fn remove(&self, key: &CacheKey) {
         let _ = self.fd.remove(&format!("{}.json", key.stem));
     }
-
-    /// Remove every entry, or only `profile`'s. Only names credbox's own scheme produces are
-    /// touched, so a cache directory pointed at a folder of other files loses none of them.
-    /// Returns how many credential entries were removed.
-    pub fn clear(&self, profile: Option<&str>) -> std::io::Result<usize> {
-        let prefix = profile.map(profile_prefix);
-        let mut removed = 0;
-        for name in self.fd.names() {
-            let Some(kind) = our_name(&name) else {
-                continue;
-            };
-            if prefix.as_ref().is_some_and(|p| !name.starts_with(p.as_str())) {
-                continue;
-            }
-            match self.fd.remove(&name) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            removed += usize::from(kind == OurName::Entry);
-        }
-        Ok(removed)
-    }
 }
-
-impl Cache {
-    /// Remove the temporary files of writers that were killed between creating them and renaming
-    /// them into place (their names carry the writer's pid, and that process no longer exists).
-    /// Done on the write path only, which already runs a helper or compiles a plugin.
-    fn remove_abandoned_temporaries(&self) {
-        for name in self.fd.names() {
-            let Some(pid) = name
-                .strip_prefix(TEMP_PREFIX)
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if system::process_gone(pid) {
-                let _ = self.fd.remove(&name);
-            }
-        }
-    }
-}
-
-/// What one of credbox's own file names is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OurName {
-    /// `<16 hex>-<64 hex>.json`: a cache entry.
-    Entry,
-    /// `<16 hex>-<64 hex>.lock` or `<16 hex>-served-<64 hex>.json`, or an interrupted write.
-    Other,
-}
-
-/// Whether `name` is one credbox's naming scheme produces, and which kind.
-fn our_name(name: &str) -> Option<OurName> {
-    let is_hex =
-        |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if let Some(rest) = name.strip_prefix(TEMP_PREFIX) {
-        let plain = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        return plain.then_some(OurName::Other);
-    }
-    let (stem, extension) = name.rsplit_once('.')?;
-    let (profile, key) = stem.split_once('-')?;
-    if !is_hex(profile, 16) {
-        return None;
-    }
-    match (key.strip_prefix("served-"), extension) {
-        (Some(hash), "json") if is_hex(hash, 64) => Some(OurName::Other),
-        (None, "json") if is_hex(key, 64) => Some(OurName::Entry),
-        (None, "lock") if is_hex(key, 64) => Some(OurName::Other),
-        _ => None,
-    }
-}
-
 /// A unique temporary name for one atomic write (creation is `O_EXCL`, so a clash only retries).
 fn temp_name(attempt: u32) -> String {
     let nanos = std::time::SystemTime::now()
@@ -406,162 +315,4 @@ fn temp_name(attempt: u32) -> String {
 }
 
 #[cfg(all(test, unix))]
-mod tests {
-    use super::*;
-    use crate::command::SpawnCommand;
-    use std::fs;
-    use std::os::unix::fs::DirBuilderExt;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-
-    fn mode(path: &Path) -> u32 {
-        fs::symlink_metadata(path).unwrap().mode() & 0o7777
-    }
-
-    #[test]
-    fn entries_are_private_and_replaced_atomically() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c")).unwrap();
-        assert_eq!(mode(cache.dir()), 0o700);
-        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
-        cache.write(&key, b"one").unwrap();
-        cache.write(&key, b"two").unwrap();
-        assert_eq!(cache.read(&key).as_deref(), Some(&b"two"[..]));
-        assert_eq!(mode(&cache.dir().join(format!("{}.json", key.stem))), 0o600);
-        drop(cache.lock(&key, Duration::ZERO).unwrap());
-        assert_eq!(cache.clear(Some("other")).unwrap(), 0);
-        assert_eq!(cache.clear(Some("p")).unwrap(), 1);
-        let left: Vec<_> = fs::read_dir(cache.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(left, [TAG]);
-    }
-
-    #[test]
-    fn a_held_lock_is_waited_for_within_the_bound_then_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c")).unwrap();
-        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
-        let held = cache.lock(&key, Duration::ZERO).unwrap();
-        // A second open of the lock file is another holder, as another process's would be.
-        let started = Instant::now();
-        let Err(LockError::Held(lock)) = cache.lock(&key, Duration::from_millis(300)) else {
-            panic!("the lock was taken twice");
-        };
-        let waited = started.elapsed();
-        assert!(
-            waited >= Duration::from_millis(300) && waited < Duration::from_secs(2),
-            "{waited:?}"
-        );
-        assert_eq!(lock, cache.dir().join(format!("{}.lock", key.stem)));
-        // Released while another waits: it gets the lock well before its bound.
-        let waiter = {
-            let cache = cache.clone();
-            let key = key.clone();
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                cache
-                    .lock(&key, Duration::from_secs(10))
-                    .map(|_| started.elapsed())
-            })
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        drop(held);
-        let took = waiter.join().unwrap().unwrap();
-        assert!(took < Duration::from_secs(1), "{took:?}");
-    }
-    #[test]
-    fn a_loose_directory_credbox_created_is_tightened_and_purged() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c");
-        Cache::open(&path).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
-        let planted = path.join(format!("{}-{}.json", "0".repeat(16), "0".repeat(64)));
-        fs::write(&planted, b"{}").unwrap();
-        fs::set_permissions(&planted, fs::Permissions::from_mode(0o644)).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", path.join("link.json")).unwrap();
-        Cache::open(&path).unwrap();
-        assert_eq!(mode(&path), 0o700);
-        assert!(!planted.exists() && fs::symlink_metadata(path.join("link.json")).is_err());
-    }
-
-    #[test]
-    fn a_loose_directory_credbox_did_not_create_is_refused_and_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, loose) in [("shared", 0o777), ("sticky", 0o1777)] {
-            let path = dir.path().join(name);
-            fs::create_dir(&path).unwrap();
-            fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
-            let error = Cache::open(&path).unwrap_err();
-            assert!(error.contains(&path.display().to_string()), "{error}");
-            assert_eq!(mode(&path), loose, "{name}");
-        }
-    }
-
-    #[test]
-    fn a_symlink_in_place_of_the_directory_is_refused_and_its_target_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        fs::create_dir(&victim).unwrap();
-        fs::set_permissions(&victim, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::write(victim.join("notes.txt"), b"keep").unwrap();
-        std::os::unix::fs::symlink(&victim, dir.path().join("cache")).unwrap();
-        let error = Cache::open(&dir.path().join("cache")).unwrap_err();
-        assert!(error.contains("symlink"), "{error}");
-        assert_eq!(mode(&victim), 0o755);
-        assert!(victim.join("notes.txt").exists() && !victim.join(TAG).exists());
-    }
-
-    #[test]
-    fn files_that_are_not_ours_and_private_are_never_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c")).unwrap();
-        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
-        let path = cache.dir().join(format!("{}.json", key.stem));
-        fs::write(&path, b"planted").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(cache.read(&key), None);
-        fs::remove_file(&path).unwrap();
-        let target = dir.path().join("elsewhere");
-        fs::write(&target, b"planted").unwrap();
-        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
-        std::os::unix::fs::symlink(&target, &path).unwrap();
-        assert_eq!(cache.read(&key), None);
-    }
-
-    #[test]
-    fn a_killed_writers_temporary_file_is_removed_by_the_next_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c")).unwrap();
-        // A pid that cannot exist (above the kernel's maximum), and our own, which is alive.
-        let abandoned = cache.dir().join(format!("{TEMP_PREFIX}999999999-1-0"));
-        let live = cache
-            .dir()
-            .join(format!("{TEMP_PREFIX}{}-1-0", std::process::id()));
-        for path in [&abandoned, &live] {
-            fs::write(path, b"partial").unwrap();
-        }
-        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
-        cache.write(&key, b"entry").unwrap();
-        assert!(!abandoned.exists());
-        assert!(live.exists(), "a writer that is still running keeps its file");
-    }
-
-    #[test]
-    fn clear_removes_only_credbox_names() {
-        // A private folder of other files, as `CREDBOX_CACHE_DIR=$PWD` would use.
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("project");
-        fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
-        let cache = Cache::open(&dir).unwrap();
-        let key = CacheKey::new("p", &SpawnCommand::Shell("x".into()), None);
-        cache.write(&key, b"x").unwrap();
-        for other in ["package.json", "Cargo.lock", "notes.lock", "abc-def.json"] {
-            fs::write(dir.join(other), b"keep").unwrap();
-        }
-        assert_eq!(cache.clear(None).unwrap(), 1);
-        for other in ["package.json", "Cargo.lock", "notes.lock", "abc-def.json"] {
-            assert!(dir.join(other).exists(), "{other}");
-        }
-    }
-}
+mod tests;

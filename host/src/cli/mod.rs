@@ -2,6 +2,7 @@
 //! error whose kind decides it (`main` prints it); nothing here exits the process.
 
 mod args;
+mod cache;
 mod check;
 mod exec;
 mod list;
@@ -13,42 +14,7 @@ use std::process::ExitCode;
 use args::{CacheAction, ConfigureAction, RunArgs};
 pub use args::{Cli, Commands};
 use credbox::format::{Format, render};
-use credbox::{Cache, Credentials, Error, ErrorKind, Runtime, files};
-
-/// Before anything holds a secret: no core dump and no ptrace attach by other processes of the
-/// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected).
-#[cfg(target_os = "linux")]
-pub fn harden_process() {
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == -1 {
-        warn_unhardened(std::io::Error::last_os_error());
-    }
-}
-
-/// Before anything holds a secret: no core dump (macOS already refuses other processes' debugger
-/// attach without an entitlement). The limit is inherited by the commands credbox runs, as a
-/// shell's `ulimit -c 0` would be.
-#[cfg(all(unix, not(target_os = "linux")))]
-pub fn harden_process() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let none = Rlimit {
-        current: Some(0),
-        maximum: getrlimit(Resource::Core).maximum,
-    };
-    if let Err(e) = setrlimit(Resource::Core, none) {
-        warn_unhardened(e.into());
-    }
-}
-
-/// Windows writes no core dump unless the user configured Windows Error Reporting to, and has no
-/// per-process protection against a debugger of the same user (docs/SECURITY.md, "Platforms").
-#[cfg(windows)]
-pub fn harden_process() {}
-
-#[cfg(unix)]
-fn warn_unhardened(e: std::io::Error) {
-    eprintln!("credbox: warning: could not disable core dumps: {e}");
-}
+use credbox::{Credentials, Error, ErrorKind, Runtime, files};
 
 /// The credentials of `profile` (or the one the environment selects).
 pub(crate) fn profile_credentials(profile: Option<String>, run: &RunArgs) -> Result<Credentials, Error> {
@@ -321,10 +287,10 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
         Commands::Check { profile, format } => check::check(profile, format),
         Commands::Cache {
             action: CacheAction::Clear { profile },
-        } => cache_clear(profile),
+        } => cache::clear(profile),
         Commands::Cache {
             action: CacheAction::List { profile, min_ttl },
-        } => cache_list(profile, min_ttl),
+        } => cache::list(profile, min_ttl),
     }
 }
 
@@ -353,110 +319,4 @@ impl std::io::Write for PrintableStderr {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// The cache directory, or none when there is none yet.
-fn existing_cache() -> Result<Option<Cache>, Error> {
-    let dir = credbox::cache::default_dir().ok_or_else(|| {
-        Error::new(
-            ErrorKind::Usage,
-            "no cache directory: set CREDBOX_CACHE_DIR or HOME",
-        )
-    })?;
-    if !dir.exists() {
-        return Ok(None);
-    }
-    Cache::open(&dir)
-        .map(Some)
-        .map_err(|why| Error::new(ErrorKind::Usage, why))
-}
-
-/// `cache clear [--profile P]`: a profile the files do not define is a mistake to say, not
-/// "removed 0" (labels of credentials got without a profile, `run:...` and `plugin:...`, are
-/// taken as they are).
-fn cache_clear(profile: Option<String>) -> Result<ExitCode, Error> {
-    if let Some(name) = &profile
-        && !name.starts_with("run:")
-        && !name.starts_with("plugin:")
-    {
-        let locations = files::locate_from_env();
-        let runtime = Runtime::new().map_err(Error::internal)?;
-        if credbox::configure::properties(&runtime, &locations, name)?.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "profile {name} is in neither {} nor {}; nothing removed (`credbox cache list` shows what is cached)",
-                    locations.config, locations.credentials
-                ),
-            ));
-        }
-    }
-    let Some(cache) = existing_cache()? else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let removed = cache
-        .clear(profile.as_deref())
-        .map_err(|e| Error::internal(anyhow::anyhow!("clearing {}: {e}", cache.dir().display())))?;
-    eprintln!(
-        "credbox: removed {removed} cached credential(s) from {}",
-        cache.dir().display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `cache list`: what is cached, without secrets, and when each entry is refreshed.
-fn cache_list(profile: Option<String>, min_ttl: std::time::Duration) -> Result<ExitCode, Error> {
-    let Some(cache) = existing_cache()? else {
-        println!("nothing cached");
-        return Ok(ExitCode::SUCCESS);
-    };
-    let now = credbox::text::unix_now();
-    let mut rows: Vec<[String; 5]> =
-        vec![["Profile", "Source", "Key", "Expires", "Refresh"].map(String::from)];
-    for entry in cache.list() {
-        if profile.as_deref().is_some_and(|p| p != entry.profile) {
-            continue;
-        }
-        let source = match &entry.source {
-            credbox::cache::ListedSource::Process(program) => format!("process {program}"),
-            credbox::cache::ListedSource::Plugin(path) => format!("plugin {path}"),
-            credbox::cache::ListedSource::Role { role_arn, source_key } => {
-                format!("role {role_arn} (source {source_key})")
-            }
-        };
-        let refresh_at = entry.refresh_at(min_ttl.as_secs());
-        let refresh = if entry.expiration <= now {
-            "expired".to_string()
-        } else if refresh_at <= now {
-            "due".to_string()
-        } else {
-            format!("in {}", credbox::text::format_span(refresh_at - now))
-        };
-        rows.push([
-            credbox::text::printable(&entry.profile).into_owned(),
-            credbox::text::printable(&source).into_owned(),
-            entry.access_key,
-            credbox::text::format_time(entry.expiration),
-            refresh,
-        ]);
-    }
-    if rows.len() == 1 {
-        println!(
-            "nothing cached{}",
-            profile.map(|p| format!(" for profile {p}")).unwrap_or_default()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max().unwrap_or(0);
-    let widths = [width(0), width(1), width(2), width(3)];
-    for [a, b, c, d, e] in &rows {
-        println!(
-            "{a:<w0$}  {b:<w1$}  {c:<w2$}  {d:<w3$}  {e}",
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3]
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -3,11 +3,12 @@
 
 use tracing::{debug, info, warn};
 
-use super::{FetchOptions, Fetched, Origin, unix_now};
+use super::{FetchOptions, Fetched, Origin};
 use crate::cache::{self, Cache};
 use crate::capabilities::spawn::{self, SpawnPolicy};
 use crate::component;
 use crate::text::format_time;
+use crate::text::unix_now;
 
 /// The host's record of what the guest decided for exactly these inputs (BEHAVIOUR.md §5 allows serving
 /// a copy until the instant the guest chose): a hit skips loading the guest entirely.

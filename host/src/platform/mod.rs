@@ -15,6 +15,7 @@ mod system;
 #[path = "windows.rs"]
 mod system;
 
+pub use system::harden_process;
 pub(crate) use system::{
     WRITABLE_BY_OTHERS, create_private_dirs, exposure_of_file, exposure_of_path, is_executable, open_pinned,
     private_hint, program_candidates, sync_dir, unwritable_hint, write_keeping_access,

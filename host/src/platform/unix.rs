@@ -91,3 +91,32 @@ pub(crate) fn write_keeping_access(
     temp.persist(target).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Before anything holds a secret: no core dump and no ptrace attach by other processes of the
+/// user (PR_SET_DUMPABLE 0, which execve resets, so commands credbox runs are unaffected).
+#[cfg(target_os = "linux")]
+pub fn harden_process() {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == -1 {
+        warn_unhardened(std::io::Error::last_os_error());
+    }
+}
+
+/// Before anything holds a secret: no core dump (macOS already refuses other processes' debugger
+/// attach without an entitlement). The limit is inherited by the commands credbox runs, as a
+/// shell's `ulimit -c 0` would be.
+#[cfg(not(target_os = "linux"))]
+pub fn harden_process() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: getrlimit(Resource::Core).maximum,
+    };
+    if let Err(e) = setrlimit(Resource::Core, none) {
+        warn_unhardened(e.into());
+    }
+}
+
+fn warn_unhardened(e: std::io::Error) {
+    eprintln!("credbox: warning: could not disable core dumps: {e}");
+}

@@ -119,3 +119,7 @@ pub(crate) fn write_keeping_access(
         },
     )
 }
+
+/// Windows writes no core dump unless the user configured Windows Error Reporting to, and has no
+/// per-process protection against a debugger of the same user (docs/SECURITY.md, "Platforms").
+pub fn harden_process() {}

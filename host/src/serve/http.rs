@@ -9,8 +9,8 @@ use std::time::Instant;
 use tracing::debug;
 
 use super::{HEAD_DEADLINE, IDLE, LONG_TERM_REASK_SECONDS, MAX_HEAD, MAX_HEADERS, POLL, Place, Shared};
-use crate::fetch::unix_now;
 use crate::format;
+use crate::text::unix_now;
 
 /// Answer requests on one keep-alive connection until the client closes it, goes idle, is too
 /// slow sending a request head, sends something unparseable or no token, or the endpoint stops.

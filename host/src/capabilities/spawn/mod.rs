@@ -20,10 +20,10 @@ pub(crate) mod import;
 mod reaper;
 mod recursion;
 #[cfg(unix)]
-#[path = "unix.rs"]
+#[path = "unix/mod.rs"]
 mod system;
 #[cfg(windows)]
-#[path = "windows.rs"]
+#[path = "windows/mod.rs"]
 mod system;
 
 pub use admission::{Allowed, check_admitted};

@@ -15,7 +15,6 @@
 //! its process was made from is compared with the one that was admitted (for a pin, the very
 //! file that was hashed, held open since), and a different one is killed unstarted.
 
-use std::io::Read;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -36,10 +35,13 @@ use windows_sys::Win32::System::Threading::{
     CREATE_SUSPENDED, OpenThread, ResumeThread, THREAD_SUSPEND_RESUME,
 };
 
+mod pipes;
+
 use super::{
-    Exit, Launch, STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy, connect,
-    forward, spawn_failure,
+    Exit, Launch, STDERR_DRAIN, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy, connect, forward,
+    spawn_failure,
 };
+use pipes::{Collected, Pipe, Readers, read_in_thread};
 
 /// The exit code a helper killed by its timeout or output cap ends with.
 const KILLED: u32 = 1;
@@ -359,92 +361,6 @@ fn resume(pid: u32) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum Pipe {
-    Stdout,
-    Stderr,
-}
-
-/// A chunk read from a pipe, or its end (`None`).
-type Event = (Pipe, Option<Vec<u8>>);
-
-fn read_in_thread(
-    mut pipe: impl Read + Send + 'static,
-    which: Pipe,
-    events: mpsc::Sender<Event>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut chunk = vec![0u8; 8192];
-        loop {
-            match pipe.read(&mut chunk) {
-                Ok(0) | Err(_) => {
-                    let _ = events.send((which, None));
-                    return;
-                }
-                Ok(n) => {
-                    if events.send((which, Some(chunk[..n].to_vec()))).is_err() {
-                        return; // run_bounded has given up on this helper
-                    }
-                }
-            }
-        }
-    })
-}
-
-/// The two reader threads. A read still blocked when the run is over (a process the helper left
-/// holds the pipe) is cancelled, so that a long-running credbox (`serve`) keeps no thread and no
-/// pipe per such run.
-struct Readers([std::thread::JoinHandle<()>; 2]);
-
-impl Drop for Readers {
-    fn drop(&mut self) {
-        for reader in &self.0 {
-            if !reader.is_finished() {
-                // SAFETY: the handle of a thread that is neither joined nor detached yet.
-                unsafe {
-                    windows_sys::Win32::System::IO::CancelSynchronousIo(reader.as_raw_handle() as HANDLE)
-                };
-            }
-        }
-    }
-}
-
-/// What the helper wrote so far.
-#[derive(Default)]
-struct Collected {
-    stdout: Vec<u8>,
-    stderr_tail: Vec<u8>,
-    stdout_closed: bool,
-    stderr_closed: bool,
-}
-
-/// The helper wrote more than [`STDOUT_CAP`] bytes.
-struct Overflow;
-
-impl Collected {
-    fn take(&mut self, (pipe, bytes): Event, forward_stderr: bool) -> Result<(), Overflow> {
-        match (pipe, bytes) {
-            (Pipe::Stdout, None) => self.stdout_closed = true,
-            (Pipe::Stderr, None) => self.stderr_closed = true,
-            (Pipe::Stdout, Some(bytes)) => {
-                if self.stdout.len() + bytes.len() > STDOUT_CAP {
-                    return Err(Overflow);
-                }
-                self.stdout.extend_from_slice(&bytes);
-            }
-            (Pipe::Stderr, Some(bytes)) => {
-                if forward_stderr {
-                    forward::send(&bytes);
-                }
-                self.stderr_tail.extend_from_slice(&bytes);
-                let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
-                self.stderr_tail.drain(..excess);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Whether credbox's stdin is a console (not a pipe or a file an SDK gave it).
