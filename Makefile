@@ -77,7 +77,7 @@ test: setup plugins clients
 
 lint: setup
 	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
-	python3 .ci/module-cycles.py host/src
+	python3 .ci/architecture.py
 
 fmt:
 	$(CARGO) fmt --all

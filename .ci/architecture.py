@@ -3,7 +3,10 @@
 * no module imports another in a circle (file by file, and top-level module by module);
 * every top-level module imports only what its row of the "may import" tables in
   docs/ARCHITECTURE.md allows, and every module has a row (so the document stays true);
-* no source file holds more than 400 lines of code outside its unit tests, or 450 in all.
+* no source file holds more than 400 lines of code outside its unit tests, or 450 in all;
+* at most three imports run back up the layers (to a module described later);
+* a platform `cfg` sits only in a platform module or on the line that picks one (a line that
+  must differ elsewhere says why in a `// platform-only:` comment just above).
 
 An import is a `crate::` or `super::` path (also through the crate root's re-exports; in the
 binary, `credbox::` paths into the library) outside comments and unit tests (`mod tests`, inline
@@ -19,6 +22,7 @@ import sys
 
 MAX_CODE = 400
 MAX_TOTAL = 450
+MAX_UPWARD = 3
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
@@ -143,19 +147,25 @@ def top_graph(graph, roots=("lib",)):
 
 
 def declared(heading):
-    """The `may import` table under `heading` in docs/ARCHITECTURE.md: {module: set}."""
+    """The modules described under `heading` in docs/ARCHITECTURE.md, in the order listed (the
+    layers, lowest first), each with the set its "*May import:*" line names: {module: set}.
+    A module's paragraph starts with **`name`**; "*May import:* nothing." names none."""
     text = open(os.path.join(root, "docs/ARCHITECTURE.md")).read()
     part = text.split(heading, 1)
     if len(part) < 2:
         return {}
+    section = re.split(r"\n##+ ", part[1], maxsplit=1)[0]
     table = {}
-    for line in part[1].split("\n## ", 1)[0].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 3 or not cells[0].startswith("`"):
+    for paragraph in re.split(r"\n\s*\n", section):
+        paragraph = " ".join(paragraph.split())
+        name = re.match(r"\*\*`([\w/]+)`\*\*", paragraph)
+        if not name:
             continue
-        module = cells[0].strip("`").rstrip("/")
-        allowed = set(re.findall(r"`([\w/]+)`", cells[-1]))
-        table[module] = {a.rstrip("/") for a in allowed}
+        allowed = paragraph.split("*May import:*", 1)
+        if len(allowed) < 2:
+            table[name.group(1)] = None
+            continue
+        table[name.group(1)] = set(re.findall(r"`([\w/]+)`", allowed[1]))
     return table
 
 
@@ -165,16 +175,30 @@ def check_crate(label, graph, table, problems, show):
     tops = top_graph(graph)
     for cycle in cycles(tops):
         problems.append(f"{label}: a circle of top-level modules: {' -> '.join(cycle)}")
+    order = list(table)
+    upward = 0
     for module, deps in sorted(tops.items()):
         if show:
             print(f"{label} {module}: {', '.join(sorted(deps)) or '-'}")
         if module not in table:
-            problems.append(f"{label}: module `{module}` has no row in docs/ARCHITECTURE.md")
+            problems.append(f"{label}: module `{module}` is not described in docs/ARCHITECTURE.md")
+            continue
+        if table[module] is None:
+            problems.append(f"{label}: `{module}` has no *May import:* line in docs/ARCHITECTURE.md")
             continue
         for dep in sorted(deps - table[module]):
             problems.append(f"{label}: `{module}` imports `{dep}`, which docs/ARCHITECTURE.md does not let it")
-    for module in sorted(set(table) - set(tops)):
-        problems.append(f"{label}: docs/ARCHITECTURE.md has a row for `{module}`, which does not exist")
+        # An import of a module described later (higher) runs back up the layers.
+        upward += sum(1 for dep in deps if dep in order and order.index(dep) > order.index(module))
+    for module, allowed in table.items():
+        if module not in tops:
+            problems.append(f"{label}: docs/ARCHITECTURE.md describes `{module}`, which does not exist")
+        for dep in sorted((allowed or set()) - set(table)):
+            problems.append(f"{label}: `{module}` may import `{dep}`, which docs/ARCHITECTURE.md does not describe")
+    if upward > MAX_UPWARD:
+        problems.append(f"{label}: {upward} imports run back up the layers (at most {MAX_UPWARD})")
+    if show:
+        print(f"{label}: {upward} imports run back up the layers")
 
 
 def check_sizes(src, problems):
@@ -191,6 +215,37 @@ def check_sizes(src, problems):
                 problems.append(f"{shown}: {code} lines of code outside its tests (at most {MAX_CODE})")
             if total > MAX_TOTAL:
                 problems.append(f"{shown}: {total} lines (at most {MAX_TOTAL}, tests included)")
+
+
+PLATFORM_CFG = re.compile(r"cfg!?\((?:not\()?(?:all\(|any\()?(?:windows|unix|target_os|target_family)")
+
+
+def platform_file(path):
+    """A platform module: `unix.rs`, `windows.rs`, anything under a `unix/`, `windows/` or
+    `platform/` folder."""
+    parts = path.replace(os.sep, "/").split("/")
+    return parts[-1] in ("unix.rs", "windows.rs") or any(p in ("unix", "windows", "platform") for p in parts[:-1])
+
+
+def check_cfgs(src, problems):
+    """A platform `cfg` outside a platform module only picks a module (`mod`, `use`, `#[path]`),
+    or marks a test; else the difference belongs behind the seam."""
+    for d, _, files in os.walk(src):
+        for f in files:
+            path = os.path.join(d, f)
+            if not f.endswith(".rs") or platform_file(os.path.relpath(path, src)):
+                continue
+            lines = open(path).read().splitlines()
+            for i, line in enumerate(lines):
+                if not PLATFORM_CFG.search(line) or "test" in line or line.strip().startswith("//"):
+                    continue
+                following = next((l.strip() for l in lines[i + 1:] if not l.strip().startswith("#[")), "")
+                if re.match(r"(pub(\(\w+\))? )?(mod|use) ", following):
+                    continue
+                if i > 0 and "platform-only:" in lines[i - 1]:
+                    continue
+                shown = os.path.relpath(path, root)
+                problems.append(f"{shown}:{i + 1}: a platform cfg outside a platform module; move the difference behind platform/ or a unix.rs/windows.rs")
 
 
 def main():
@@ -219,6 +274,7 @@ def main():
     check_crate("guest", guest, declared("### Guest modules"), problems, show)
     for src in (host_src, guest_src):
         check_sizes(src, problems)
+        check_cfgs(src, problems)
     for problem in problems:
         print(problem)
     print(f"architecture: {len(problems)} problem(s)")

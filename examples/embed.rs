@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use credbox::{Cache, FetchOptions, Provider, Runtime, SpawnPolicy, Target};
+use credbox::{Cache, CapabilityPolicy, FetchOptions, Provider, Runtime, Target};
 
 fn main() -> std::process::ExitCode {
     let profile = std::env::args().nth(1).unwrap_or_else(|| "default".into());
@@ -16,11 +16,11 @@ fn main() -> std::process::ExitCode {
         // The same knobs as the CLI's --timeout, --min-ttl and --allow.
         timeout: Duration::from_secs(30),
         min_ttl: Duration::from_secs(600),
-        policy: SpawnPolicy {
+        policy: CapabilityPolicy {
             allow_list: std::env::var("CREDBOX_EXAMPLE_ALLOW")
                 .ok()
                 .map(|path| vec![path.parse().expect("an absolute path")]),
-            ..SpawnPolicy::default()
+            ..CapabilityPolicy::default()
         },
         // Share the CLI's cross-process cache.
         cache: credbox::cache::default_dir().and_then(|dir| Cache::open(&dir).ok()),

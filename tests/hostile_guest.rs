@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use credbox::{Error, ErrorKind, FetchOptions, Runtime, SpawnPolicy};
+use credbox::{CapabilityPolicy, Error, ErrorKind, FetchOptions, Runtime};
 use wasmtime::component::Component;
 
 fn hostile_runtime() -> Runtime {
@@ -21,9 +21,9 @@ fn hostile_runtime() -> Runtime {
 /// Options whose allow-list admits /bin/true and nothing else.
 fn only_bin_true_allowed() -> FetchOptions {
     FetchOptions {
-        policy: SpawnPolicy {
+        policy: CapabilityPolicy {
             allow_list: Some(vec!["/bin/true".parse().unwrap()]),
-            ..SpawnPolicy::default()
+            ..CapabilityPolicy::default()
         },
         ..FetchOptions::default()
     }
@@ -176,9 +176,9 @@ fn a_guest_cannot_send_credentials_to_an_endpoint_nobody_configured() {
 #[test]
 fn a_guest_cannot_call_sts_or_prompt_in_a_loop() {
     let options = FetchOptions {
-        policy: SpawnPolicy {
+        policy: CapabilityPolicy {
             prompt: credbox::prompt::PromptMode::Never,
-            ..SpawnPolicy::default()
+            ..CapabilityPolicy::default()
         },
         ..FetchOptions::default()
     };
@@ -217,9 +217,9 @@ fn at_a_terminal(
         };
         let options = FetchOptions {
             timeout: Duration::from_secs(5),
-            policy: SpawnPolicy {
+            policy: CapabilityPolicy {
                 prompt: credbox::prompt::PromptMode::Terminal,
-                ..SpawnPolicy::default()
+                ..CapabilityPolicy::default()
             },
             ..FetchOptions::default()
         };

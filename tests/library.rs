@@ -168,7 +168,7 @@ fn real_work_uses_a_small_fraction_of_the_guest_instruction_budget() {
     let files = files::read_files(&locations(&sandbox)).unwrap();
     let mut session = Runtime::new()
         .unwrap()
-        .session(credbox::SpawnPolicy::default(), None)
+        .session(credbox::CapabilityPolicy::default(), None)
         .unwrap();
     let budget = credbox::component::Limits::GUEST.fuel;
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use credbox::component::{File, Files, Options, Source};
 use credbox::files::Platform;
-use credbox::{FetchOptions, Provider, Runtime, SpawnPolicy, Target};
+use credbox::{FetchOptions, Provider, Runtime, CapabilityPolicy, Target};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn helper() -> String {
@@ -58,7 +58,7 @@ fn cached_retrieve(c: &mut Criterion) {
 
 fn guest_calls(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
-    let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
+    let mut session = runtime.session(CapabilityPolicy::default(), None).unwrap();
     c.bench_function("guest: validate one helper output", |b| {
         b.iter(|| session.validate_output(OUTPUT, None).unwrap())
     });
@@ -80,13 +80,13 @@ fn guest_calls(c: &mut Criterion) {
         b.iter(|| session.resolve(&files, "p").unwrap())
     });
     c.bench_function("instantiate the guest", |b| {
-        b.iter(|| runtime.session(SpawnPolicy::default(), None).unwrap())
+        b.iter(|| runtime.session(CapabilityPolicy::default(), None).unwrap())
     });
 }
 
 fn refresh(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
-    let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
+    let mut session = runtime.session(CapabilityPolicy::default(), None).unwrap();
     let files = Files {
         config: File {
             path: "config".into(),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use credbox::component::{File, Files};
-use credbox::{FetchOptions, Runtime, SpawnPolicy};
+use credbox::{CapabilityPolicy, FetchOptions, Runtime};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -36,7 +36,7 @@ fn main() {
         load.push(t.elapsed());
 
         let t = Instant::now();
-        let mut session = runtime.session(SpawnPolicy::default(), None).unwrap();
+        let mut session = runtime.session(CapabilityPolicy::default(), None).unwrap();
         instantiate.push(t.elapsed());
 
         let t = Instant::now();

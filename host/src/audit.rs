@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::SpawnPolicy;
+use crate::CapabilityPolicy;
 use crate::capabilities::spawn::{self, SpawnCommand};
 use crate::component::{
     Context, GuestError, Helper, ProfileReport, ProfilesReport, Runtime, detail, wit, wit_profiles,
@@ -69,7 +69,7 @@ pub fn review(
         }
     }
     let mut session = runtime
-        .session(SpawnPolicy::default(), None)
+        .session(CapabilityPolicy::default(), None)
         .map_err(Error::internal)?;
     // One guest call for all profiles: asking per profile would parse the files once each. What
     // supplies credentials, what is shadowed, what needs a shell: the guest's answers.

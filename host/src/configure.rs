@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::SpawnPolicy;
+use crate::CapabilityPolicy;
 use crate::component::Context;
 use crate::component::{CallError, ProfilesReport, Property, Runtime};
 use crate::error::{Error, ErrorKind};
@@ -55,7 +55,7 @@ pub fn qualified_key(key: &str, profile: Option<&str>, current: &str) -> Result<
 pub fn properties(runtime: &Runtime, locations: &Locations, profile: &str) -> Result<Vec<Property>, Error> {
     let files = files::read_files(locations)?;
     let mut session = runtime
-        .session(SpawnPolicy::default(), None)
+        .session(CapabilityPolicy::default(), None)
         .map_err(Error::internal)?;
     let properties = session.properties(&files, profile).map_err(call_error(profile))?;
     // A profile neither file defines is just an empty one here.
@@ -71,7 +71,7 @@ pub fn report(
 ) -> Result<ProfilesReport, Error> {
     let files = files::read_files(locations)?;
     let mut session = runtime
-        .session(SpawnPolicy::default(), None)
+        .session(CapabilityPolicy::default(), None)
         .map_err(Error::internal)?;
     session
         .report(&files, profile)
@@ -101,7 +101,7 @@ pub fn set(
 ) -> Result<PathBuf, Error> {
     let files = files::read_files(locations)?;
     let mut session = runtime
-        .session(SpawnPolicy::default(), None)
+        .session(CapabilityPolicy::default(), None)
         .map_err(Error::internal)?;
     let file = session
         .set_property(&files, profile, key, value)

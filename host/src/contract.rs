@@ -5,7 +5,8 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::capabilities::spawn::{self, SpawnPolicy};
+use crate::capabilities::CapabilityPolicy;
+use crate::capabilities::spawn;
 use crate::component::{self, Limits, Runtime};
 use crate::error::Error;
 use crate::text::hex;
@@ -108,7 +109,7 @@ pub fn contract(runtime: &Runtime) -> Result<Contract, Error> {
                 .collect(),
         },
         ceilings: Ceilings {
-            timeout_default_ms: SpawnPolicy::default().max_timeout.as_millis() as u64,
+            timeout_default_ms: CapabilityPolicy::default().max_timeout.as_millis() as u64,
             stdout_bytes: spawn::STDOUT_CAP,
             stderr_tail_bytes: spawn::STDERR_TAIL,
             commands_per_call: component::MAX_SPAWNS_PER_CALL,

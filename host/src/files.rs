@@ -6,34 +6,7 @@ use std::path::Path;
 use crate::bindings::wit_profiles::{File, Files};
 use crate::error::{Error, ErrorKind};
 
-/// Which path conventions to follow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Platform {
-    /// `~/.aws/...` under `HOME`.
-    Unix,
-    /// `%USERPROFILE%\\.aws\\...` (for the fixture cases that model Windows).
-    Windows,
-}
-
-impl Platform {
-    /// The system credbox runs on: its rules apply to paths and to `credential_process` values.
-    pub const fn current() -> Platform {
-        if cfg!(windows) {
-            Platform::Windows
-        } else {
-            Platform::Unix
-        }
-    }
-}
-
-impl From<Platform> for crate::bindings::wit::Platform {
-    fn from(platform: Platform) -> Self {
-        match platform {
-            Platform::Unix => Self::Unix,
-            Platform::Windows => Self::Windows,
-        }
-    }
-}
+pub use crate::platform::Platform;
 
 /// The config and credentials file paths, and the profile selected by the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,27 +71,13 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    #[cfg(unix)]
     fn of(meta: &std::fs::Metadata) -> Stamp {
-        use std::os::unix::fs::MetadataExt;
+        let (dev, ino, size, ctime_ns) = crate::platform::change_stamp(meta);
         Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-
-    /// Windows has no inode or status-change time in std: a stamp there is never given for a read
-    /// (`read_file_stamped`), only compared, and differs whenever the file was written.
-    #[cfg(windows)]
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        use std::os::windows::fs::MetadataExt;
-        Stamp {
-            dev: 0,
-            ino: 0,
-            size: meta.file_size(),
-            ctime_ns: i128::from(meta.last_write_time()) * 100,
+            dev,
+            ino,
+            size,
+            ctime_ns,
         }
     }
 }
@@ -140,83 +99,6 @@ pub fn read_file(path: &str) -> Result<File, Error> {
 /// clean" files, the same problem.)
 const SETTLED_NS: i128 = 2_000_000_000;
 
-/// Filesystems whose ctime is kept by the local kernel on every change (`statfs` magic numbers:
-/// ext2/3/4, xfs, btrfs, tmpfs, f2fs, overlayfs, zfs). On others (NFS caches attributes; FUSE
-/// reports what its server says) a file is always compared by its text.
-#[cfg(target_os = "linux")]
-const STAMPED_FILESYSTEMS: [i64; 7] = [
-    0xEF53,
-    0x5846_5342,
-    0x9123_683E,
-    0x0102_1994,
-    0xF2F5_2010,
-    0x794C_7630,
-    0x2FC1_2FC1,
-];
-
-/// Open `path` for reading, only if it is a regular file, and without ever blocking in the open: a
-/// FIFO with no writer, a terminal or a device is refused at once instead of hanging credbox (and,
-/// under a cache lock, every other credbox waiting for it). Every file credbox reads on the way to
-/// credentials (profile files, CA bundles, pinned programs, plugins) is opened here. The null
-/// device is let through: people point `AWS_SHARED_CREDENTIALS_FILE` at it to turn a file off, and
-/// it reads as empty.
-pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
-    if is_null_device(path) {
-        return std::fs::File::open(path);
-    }
-    let not_regular = |metadata: &std::fs::Metadata| {
-        let what = if metadata.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a FIFO, socket or device)"
-        };
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, what)
-    };
-    // Looked at before it is opened: opening a device can act (a serial line, a tape).
-    let before = std::fs::metadata(path)?;
-    if !before.is_file() {
-        return Err(not_regular(&before));
-    }
-    // Swapped for a FIFO in between, it still cannot block the open, and is refused below.
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
-    let file = options.open(path)?;
-    let after = file.metadata()?;
-    if !after.is_file() || !on_disk(&file) {
-        return Err(not_regular(&after));
-    }
-    Ok(file)
-}
-
-/// Whether an open file is a file on a disk: on Windows, `is_file` says only "not a directory",
-/// so a pipe or a console would pass it.
-fn on_disk(file: &std::fs::File) -> bool {
-    #[cfg(windows)]
-    {
-        use std::os::windows::io::AsRawHandle;
-        use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_DISK, GetFileType};
-        // SAFETY: GetFileType only reads the handle's type.
-        unsafe { GetFileType(file.as_raw_handle() as _) == FILE_TYPE_DISK }
-    }
-    #[cfg(unix)]
-    {
-        let _ = file;
-        true
-    }
-}
-
-/// Whether `path` names the null device.
-fn is_null_device(path: &Path) -> bool {
-    if cfg!(windows) {
-        let name = path.as_os_str().to_string_lossy().to_ascii_lowercase();
-        matches!(name.as_str(), "nul" | r"\\.\nul")
-    } else {
-        path == Path::new("/dev/null")
-    }
-}
-
 /// Read one profile file, with its [`Stamp`] taken from the open file before reading it, so a
 /// change made while it is read changes the stamp: the stamp never vouches for text it did not
 /// see. No stamp is given unless the file is on a local filesystem and had settled (its last
@@ -226,14 +108,8 @@ pub fn read_file_stamped(path: &str) -> Result<(File, Option<Stamp>), Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
     let mut stamp = None;
-    let read = open_regular(Path::new(path)).and_then(|file| {
-        // `f_type` is i64 here and narrower on other architectures; the magic numbers are Linux's.
-        #[cfg(target_os = "linux")]
-        #[allow(clippy::unnecessary_cast)]
-        let local =
-            rustix::fs::fstatfs(&file).is_ok_and(|fs| STAMPED_FILESYSTEMS.contains(&(fs.f_type as i64)));
-        #[cfg(not(target_os = "linux"))]
-        let local = false;
+    let read = crate::platform::open_regular(Path::new(path)).and_then(|file| {
+        let local = crate::platform::ctime_kept_locally(&file);
         let metadata = file.metadata()?;
         stamp = Some(Stamp::of(&metadata)).filter(|s| local && s.ctime_ns < read_ns - SETTLED_NS);
         // Sized from the file (at most the cap), so a large file is read in one go instead of

@@ -34,6 +34,9 @@ pub mod text;
 pub mod wasm;
 
 pub use cache::Cache;
+pub use capabilities::CapabilityPolicy;
+#[allow(deprecated)]
+pub use capabilities::SpawnPolicy;
 pub use capabilities::{prompt, spawn, sts};
 pub use component::{Clock, Runtime};
 pub use credentials::{Credentials, mask};
@@ -42,4 +45,4 @@ pub use fetch::{
     FetchOptions, Origin, credentials_for_command, credentials_for_plugin, credentials_for_profile,
 };
 pub use provider::{Provider, Target};
-pub use spawn::{SpawnCommand, SpawnPolicy, StdinMode};
+pub use spawn::{SpawnCommand, StdinMode};

@@ -15,13 +15,11 @@ fn main() -> ExitCode {
     // A printing command whose reader goes away (`credbox completions bash | head`) ends quietly,
     // as Unix tools do, instead of panicking on the failed write. Not for the endpoint, which
     // keeps serving whatever happens to one of its outputs.
-    #[cfg(unix)]
     if !matches!(
         args.command,
         cli::Commands::Serve { .. } | cli::Commands::Exec { server: true, .. }
     ) {
-        // SAFETY: signal(2) with the default disposition, before any thread is started.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        cli::end_quietly_when_the_reader_goes();
     }
     // The subreaper of the helpers' descendants, so that a timeout can kill the ones that called
     // setsid() (spawn::become_subreaper). Not for `exec`: the command it runs is its child, and

@@ -182,12 +182,7 @@ impl Provider {
     fn now(&self) -> i64 {
         match &self.options.clock {
             Some(clock) => clock.now().as_secs() as i64,
-            // Linux's coarse clock (updated every few milliseconds) is enough against a deadline
-            // in whole seconds, and costs a fraction of a precise read on the hot path.
-            #[cfg(target_os = "linux")]
-            None => rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec,
-            #[cfg(not(target_os = "linux"))]
-            None => crate::text::unix_now(),
+            None => crate::platform::coarse_unix_now(),
         }
     }
 }

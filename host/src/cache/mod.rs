@@ -51,17 +51,10 @@ pub use served::{FileSeen, Served, Unchanged};
 /// The cache directory: `$CREDBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/credbox`, else
 /// `~/.cache/credbox`; on Windows, `%CREDBOX_CACHE_DIR%`, else `%LOCALAPPDATA%\credbox`.
 pub fn default_dir() -> Option<PathBuf> {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if cfg!(windows) {
-        return var("CREDBOX_CACHE_DIR").or_else(|| var("LOCALAPPDATA").map(|d| d.join("credbox")));
-    }
-    var("CREDBOX_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("credbox")))
-        .or_else(|| var("HOME").map(|h| h.join(".cache/credbox")))
+    std::env::var_os("CREDBOX_CACHE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| crate::platform::user_cache_dir().map(|d| d.join("credbox")))
 }
 
 /// A cache directory that is private to this user, held open: on Unix every file in it is opened

@@ -9,7 +9,7 @@ use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use credbox::format::Format;
 use credbox::prompt::PromptMode;
 use credbox::spawn::Allowed;
-use credbox::{Cache, Error, ErrorKind, FetchOptions, SpawnPolicy, StdinMode};
+use credbox::{Cache, CapabilityPolicy, Error, ErrorKind, FetchOptions, StdinMode};
 
 #[derive(Parser)]
 #[command(
@@ -272,7 +272,7 @@ impl RunArgs {
         Ok(FetchOptions {
             min_ttl: self.min_ttl,
             timeout,
-            policy: SpawnPolicy {
+            policy: CapabilityPolicy {
                 max_timeout: timeout,
                 stdin: match self.stdin {
                     StdinArg::Auto => StdinMode::Auto,

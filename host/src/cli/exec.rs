@@ -138,11 +138,7 @@ impl Child {
 
 /// The shell to start when `exec` is given no command.
 fn user_shell() -> OsString {
-    #[cfg(unix)]
-    let fallback = "/bin/sh";
-    #[cfg(windows)]
-    let fallback = "cmd.exe";
-    let variable = if cfg!(windows) { "COMSPEC" } else { "SHELL" };
+    let (variable, fallback) = super::system::USER_SHELL;
     std::env::var_os(variable)
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| fallback.into())
@@ -174,114 +170,14 @@ pub fn exec_with_server(endpoint: credbox::serve::Endpoint, child: Child) -> Res
     for (name, value) in endpoint.environment() {
         child.env(name, value);
     }
-    signals::install();
+    super::system::keep_serving_through_interrupts();
     // The command owns the terminal from now on: a helper refreshing credentials in the
     // background must not take it away (nor read what is typed to the command).
     credbox::spawn::keep_the_terminal();
     let child = child.spawn().map_err(|e| could_not_run(command, &e))?;
-    let code = signals::wait_forwarding_term(child);
+    let code = super::system::wait_forwarding_term(child);
     endpoint.shutdown();
-    // Windows exit codes are 32 bits (0xC000013A after Ctrl-C): pass them on whole.
-    #[cfg(windows)]
-    {
-        credbox::spawn::flush_own_stderr(std::time::Instant::now() + super::LAST_WORDS);
-        std::process::exit(code);
-    }
-    #[cfg(unix)]
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-}
-
-/// `exec --server` must outlive its command, which needs the endpoint until its last request.
-#[cfg(unix)]
-mod signals {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static TERM_RECEIVED: AtomicBool = AtomicBool::new(false);
-
-    extern "C" fn ignore(_: libc::c_int) {}
-
-    extern "C" fn note_term(_: libc::c_int) {
-        TERM_RECEIVED.store(true, Ordering::SeqCst);
-    }
-
-    /// Ctrl-C and Ctrl-\ reach the whole foreground process group, the command included: credbox
-    /// lets the command decide and keeps serving. SIGTERM is passed on to the command. These are
-    /// handlers, not SIG_IGN, because exec resets handlers: the command gets the defaults.
-    pub fn install() {
-        for (signal, handler, flags) in [
-            (
-                libc::SIGINT,
-                ignore as extern "C" fn(libc::c_int),
-                libc::SA_RESTART,
-            ),
-            (libc::SIGQUIT, ignore, libc::SA_RESTART),
-            // No SA_RESTART: a sleep or waitpid on this thread returns at once.
-            (libc::SIGTERM, note_term, 0),
-        ] {
-            // SAFETY: sigaction with a zeroed struct, an empty mask and a handler that only does
-            // async-signal-safe work (nothing, or an atomic store).
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = handler as libc::sighandler_t;
-                action.sa_flags = flags;
-                libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(signal, &action, std::ptr::null_mut());
-            }
-        }
-    }
-
-    /// Wait for `child`, passing SIGTERM on to it; its exit code, or 128 + the signal that ended it.
-    pub fn wait_forwarding_term(child: std::process::Child) -> i32 {
-        let pid = child.id() as libc::pid_t;
-        let mut status = 0;
-        // SIGTERM may be handled on any thread (the endpoint's included), so a blocking waitpid on
-        // this one would not be interrupted by it: poll, checking the flag between polls.
-        loop {
-            if TERM_RECEIVED.swap(false, Ordering::SeqCst) {
-                // SAFETY: kill(2) on our own, not yet reaped, child.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-            }
-            // SAFETY: waitpid on our own child, which nothing else reaps.
-            let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if reaped == pid {
-                break;
-            }
-            if reaped == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return 1;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else if libc::WIFSIGNALED(status) {
-            128 + libc::WTERMSIG(status)
-        } else {
-            1
-        }
-    }
-}
-
-/// `exec --server` must outlive its command: Ctrl-C and Ctrl-Break reach every process of the
-/// console, the command included, and credbox lets the command decide (the console control
-/// handler says they were handled). Closing the console or logging off still ends credbox.
-#[cfg(windows)]
-mod signals {
-    use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler};
-    use windows_sys::core::BOOL;
-
-    unsafe extern "system" fn keep_serving(event: u32) -> BOOL {
-        BOOL::from(event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT)
-    }
-
-    pub fn install() {
-        // SAFETY: registers a handler that only compares its argument.
-        unsafe { SetConsoleCtrlHandler(Some(keep_serving), 1) };
-    }
-
-    /// Wait for `child`; its exit code.
-    pub fn wait_forwarding_term(mut child: std::process::Child) -> i32 {
-        child.wait().ok().and_then(|status| status.code()).unwrap_or(1)
-    }
+    Ok(super::system::exit_with(code))
 }
 
 /// Replace this process with `command`, credentials in its environment. Returns only on failure.
@@ -306,21 +202,7 @@ pub fn exec_with(credentials: &Credentials, child: Child) -> Error {
     }
     // What credbox logged must be out before the command replaces it.
     credbox::spawn::flush_own_stderr(std::time::Instant::now() + super::LAST_WORDS);
-    #[cfg(unix)]
-    return could_not_run(command, &std::os::unix::process::CommandExt::exec(&mut child));
-    #[cfg(windows)]
-    {
-        // The command answers Ctrl-C itself, as it would had credbox been replaced by it.
-        signals::install();
-        match child.spawn() {
-            Ok(child) => {
-                let code = signals::wait_forwarding_term(child);
-                credbox::spawn::flush_own_stderr(std::time::Instant::now() + super::LAST_WORDS);
-                std::process::exit(code)
-            }
-            Err(e) => could_not_run(command, &e),
-        }
-    }
+    could_not_run(command, &super::system::replace_process_with(child))
 }
 
 /// The command could not be started: exit 127 when it was not found and 126 when it cannot be

@@ -6,7 +6,12 @@ mod cache;
 mod check;
 mod exec;
 mod list;
-mod stopping;
+#[cfg(unix)]
+#[path = "unix.rs"]
+mod system;
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod system;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,6 +20,7 @@ use args::{CacheAction, ConfigureAction, RunArgs};
 pub use args::{Cli, Commands};
 use credbox::format::{Format, render};
 use credbox::{Credentials, Error, ErrorKind, Runtime, files};
+pub use system::end_quietly_when_the_reader_goes;
 
 /// The credentials of `profile` (or the one the environment selects).
 pub(crate) fn profile_credentials(profile: Option<String>, run: &RunArgs) -> Result<Credentials, Error> {
@@ -104,10 +110,7 @@ fn man_pages(out: &std::path::Path) -> Result<(), Error> {
         clap_mangen::Man::new(command).render(&mut page).map_err(failed)?;
         let mut file = tempfile::NamedTempFile::new_in(out).map_err(failed)?;
         file.write_all(&page).map_err(failed)?;
-        // Readable by everyone, as man pages are (a temporary file starts 0600).
-        #[cfg(unix)]
-        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .map_err(failed)?;
+        system::readable_by_all(file.path()).map_err(failed)?;
         file.persist(out.join(format!("{name}.1")))
             .map_err(|e| failed(e.error))?;
     }
@@ -242,7 +245,7 @@ pub fn run(command: Commands) -> Result<ExitCode, Error> {
             // Endpoint::start refuses a non-loopback address before running any helper.
             let endpoint = start_endpoint(profile, listen, token_file.as_deref(), insecure_listen, &run)?;
             // Before anything is printed: whoever read the variables may stop it at once.
-            stopping::say_when_stopped(format!(
+            system::say_when_stopped(format!(
                 "credbox: stopped serving on http://{}/creds\n",
                 endpoint.address()
             ));

@@ -18,8 +18,8 @@ use wasmtime_wasi::WasiCtx;
 use super::session::Session;
 use super::state::{HostState, guest_failure, strict_linker};
 use crate::bindings::CredboxPre;
+use crate::capabilities::CapabilityPolicy;
 use crate::capabilities::plugins::PluginLoader;
-use crate::capabilities::spawn::SpawnPolicy;
 use crate::capabilities::sts::StsPolicy;
 use crate::wasm::in_place::{PageAligned, in_place_engine, plain_engine};
 use crate::wasm::sandbox::{self, CallBudget, Clock, ClockAdapter, Limits, MemoryCap};
@@ -172,7 +172,7 @@ impl Runtime {
 
     /// A fresh guest instance with its own memory, running helpers under `policy`. With `clock`,
     /// the guest sees that time instead of the system's.
-    pub fn session(&self, policy: SpawnPolicy, clock: Option<Arc<dyn Clock>>) -> Result<Session> {
+    pub fn session(&self, policy: CapabilityPolicy, clock: Option<Arc<dyn Clock>>) -> Result<Session> {
         let mut wasi = WasiCtx::builder();
         if let Some(clock) = clock {
             wasi.wall_clock(ClockAdapter(clock));

@@ -7,10 +7,10 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{wit, wit_plugins, wit_prompt, wit_spawn, wit_sts};
+use crate::capabilities::CapabilityPolicy;
 use crate::capabilities::plugins::PluginLoader;
 use crate::capabilities::plugins::import::{self as plugins_import, PluginsView};
 use crate::capabilities::prompt::import::{self as prompt_import, PromptView};
-use crate::capabilities::spawn::SpawnPolicy;
 use crate::capabilities::spawn::import::{self as spawn_import, SpawnView};
 use crate::capabilities::sts::StsPolicy;
 use crate::capabilities::sts::import::{self as sts_import, StsView};
@@ -21,7 +21,7 @@ use crate::wasm::sandbox::{self, CallBudget, HasResourceTable, MemoryCap};
 pub struct HostState {
     pub(super) wasi: WasiCtx,
     pub(super) table: ResourceTable,
-    pub(super) policy: SpawnPolicy,
+    pub(super) policy: CapabilityPolicy,
     pub(super) memory: MemoryCap,
     pub(super) plugins: PluginLoader,
     /// How many more commands, plugin calls, STS calls and prompts the current guest call may

@@ -13,7 +13,8 @@ use tracing::debug;
 
 use crate::Credentials;
 use crate::cache::{self, Cache};
-use crate::capabilities::spawn::{self, SpawnPolicy};
+use crate::capabilities::CapabilityPolicy;
+use crate::capabilities::spawn;
 use crate::capabilities::sts::StsPolicy;
 use crate::component::Context;
 use crate::component::{
@@ -36,7 +37,7 @@ pub struct FetchOptions {
     /// How long the helper may run.
     pub timeout: Duration,
     /// The host's ceilings on running the helper.
-    pub policy: SpawnPolicy,
+    pub policy: CapabilityPolicy,
     /// The cross-process cache, or `None` to always run the helper.
     pub cache: Option<Cache>,
     /// The time the guest sees; `None` for the system clock.
@@ -48,7 +49,7 @@ impl Default for FetchOptions {
         FetchOptions {
             min_ttl: Duration::from_secs(15 * 60),
             timeout: Duration::from_secs(60),
-            policy: SpawnPolicy::default(),
+            policy: CapabilityPolicy::default(),
             cache: None,
             clock: None,
         }

@@ -5,7 +5,8 @@ use tracing::{debug, info, warn};
 
 use super::{FetchOptions, Fetched, Origin};
 use crate::cache::{self, Cache};
-use crate::capabilities::spawn::{self, SpawnPolicy};
+use crate::capabilities::CapabilityPolicy;
+use crate::capabilities::spawn;
 use crate::component;
 use crate::text::format_time;
 use crate::text::unix_now;
@@ -39,7 +40,7 @@ impl<'a> ServedRecord<'a> {
 
     /// The recorded answer, if it may still be served and the current policy would still run the
     /// command that produced it (caching never widens what runs); else the guest decides again.
-    pub(super) fn lookup(&self, policy: &SpawnPolicy, label: &str) -> Option<Fetched> {
+    pub(super) fn lookup(&self, policy: &CapabilityPolicy, label: &str) -> Option<Fetched> {
         let (cache, key) = self.place.as_ref()?;
         let mut served = cache.read_served(key)?;
         if unix_now() >= served.serve_until {

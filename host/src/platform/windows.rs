@@ -50,6 +50,87 @@ pub(crate) fn open_pinned(program: &Path) -> std::io::Result<std::fs::File> {
         .open(program)
 }
 
+/// The system credbox runs on.
+pub(crate) const CURRENT: super::Platform = super::Platform::Windows;
+
+/// Open for reading (a Windows open never waits for a writer).
+pub(crate) fn open_read_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// Whether an open file is a file on a disk: on Windows, `is_file` says only "not a directory",
+/// so a pipe or a console would pass it.
+pub(crate) fn is_disk_file(file: &std::fs::File) -> bool {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_DISK, GetFileType};
+    // SAFETY: GetFileType only reads the handle's type.
+    unsafe { GetFileType(file.as_raw_handle() as _) == FILE_TYPE_DISK }
+}
+
+/// Whether `path` names the null device.
+pub(crate) fn is_null_device(path: &Path) -> bool {
+    let name = path.as_os_str().to_string_lossy().to_ascii_lowercase();
+    matches!(name.as_str(), "nul" | r"\\.\nul")
+}
+
+/// Windows has no inode or status-change time in std: a stamp there is never given for a read
+/// ([`ctime_kept_locally`] is false), only compared, and differs whenever the file was written.
+pub(crate) fn change_stamp(meta: &std::fs::Metadata) -> (u64, u64, u64, i128) {
+    use std::os::windows::fs::MetadataExt;
+    (0, 0, meta.file_size(), i128::from(meta.last_write_time()) * 100)
+}
+
+/// A profile file is always compared by its text.
+pub(crate) fn ctime_kept_locally(_file: &std::fs::File) -> bool {
+    false
+}
+
+/// Windows never runs the guest where the binary maps it (no alignment satisfies this): the
+/// artifact is copied, still precompiled, and its pages keep the protection the loader set.
+pub(crate) fn code_page_size() -> usize {
+    usize::MAX
+}
+
+/// Never called on Windows (see [`code_page_size`]).
+///
+/// # Safety
+/// None needed: it touches nothing.
+pub(crate) unsafe fn protect_code(_ptr: *const u8, _len: usize, _executable: bool) -> std::io::Result<()> {
+    Err(std::io::Error::other(
+        "the guest does not run in place on Windows",
+    ))
+}
+
+/// Windows has no job-control stop for background writes.
+pub(crate) fn never_stop_this_thread_for_background_writes() {}
+
+/// Whether `stderr` is a pipe: captured by a program (Windows' sockets are not handed out as
+/// stderr).
+pub(crate) fn is_captured(stderr: &std::io::Stderr) -> bool {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_PIPE, GetFileType};
+    // SAFETY: GetFileType only reads the handle's type.
+    unsafe { GetFileType(stderr.as_raw_handle() as _) == FILE_TYPE_PIPE }
+}
+
+/// Where a user's caches go: `%LOCALAPPDATA%`.
+pub(crate) fn user_cache_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("LOCALAPPDATA")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// Whether a program name is a path rather than a name to look up on PATH (either separator, or
+/// a drive).
+pub(crate) fn is_program_path(program: &str) -> bool {
+    program.contains(['/', '\\', ':'])
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn coarse_unix_now() -> i64 {
+    crate::text::unix_now()
+}
+
 /// A file someone may execute (Windows runs any file it is asked to; PATHEXT chooses which).
 pub(crate) fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file())

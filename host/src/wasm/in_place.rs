@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::{CustomCodeMemory, Engine};
 
 use crate::engine_config::engine_config;
+use crate::platform;
 
 /// Bytes at an address aligned for any page size Linux uses (4, 16 or 64 KiB): wasmtime aligns
 /// the text section within the image to the target's page size (64 KiB on aarch64), so an image
@@ -30,7 +31,7 @@ impl PageAligned<[u8]> {
     /// Whether these bytes can run in place on this machine: they start on a page boundary.
     /// (Where they cannot, wasmtime would assert, not fail: check first, then copy instead.)
     pub fn fits_in_place(&self) -> bool {
-        (self.0.as_ptr() as usize).is_multiple_of(page_size())
+        (self.0.as_ptr() as usize).is_multiple_of(platform::code_page_size())
     }
 }
 
@@ -63,60 +64,22 @@ pub fn plain_engine() -> wasmtime::Result<&'static Engine> {
     Ok(PLAIN.get_or_init(|| engine))
 }
 
-#[cfg(unix)]
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
-}
-
-/// Windows: the artifact is not run in place (no alignment satisfies this), so it is copied, still
-/// precompiled: the protection of an image's pages is left as the loader set it.
-#[cfg(windows)]
-fn page_size() -> usize {
-    usize::MAX
-}
-
-/// Publishes code by `mprotect`: read+execute while the embedded guest's code is in use,
-/// read-only after (never read+write+execute). Only [`in_place_engine`] uses it.
+/// Publishes code by changing its pages' protection: read+execute while the embedded guest's
+/// code is in use, read-only after (never read+write+execute). Only [`in_place_engine`] uses it.
 pub struct ProtectInPlace;
 
-/// Windows never runs the guest in place (`page_size`), so nothing is ever published here.
-#[cfg(windows)]
 impl ProtectInPlace {
-    fn protect(_ptr: *const u8, _len: usize, _executable: bool) -> wasmtime::Result<()> {
-        Err(wasmtime::Error::msg("the guest does not run in place on Windows"))
-    }
-}
-
-#[cfg(unix)]
-impl ProtectInPlace {
-    /// Read+execute, or read-only.
     fn protect(ptr: *const u8, len: usize, executable: bool) -> wasmtime::Result<()> {
-        let flags = match executable {
-            true => libc::PROT_READ | libc::PROT_EXEC,
-            false => libc::PROT_READ,
-        };
-        if len == 0 {
-            return Ok(());
-        }
-        // SAFETY: wasmtime passes the text range of a code image it keeps alive and has
-        // aligned to `required_alignment()`; changing its protection touches nothing else
-        // (the kernel rounds the length up to a page, within the same image).
-        let rc = unsafe { libc::mprotect(ptr as *mut libc::c_void, len, flags) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(wasmtime::Error::msg(format!(
-                "mprotect of guest code failed: {}",
-                std::io::Error::last_os_error()
-            )))
-        }
+        // SAFETY: wasmtime passes the text range of a code image it keeps alive and has aligned
+        // to `required_alignment()`; changing its protection touches nothing else.
+        unsafe { platform::protect_code(ptr, len, executable) }
+            .map_err(|e| wasmtime::Error::msg(format!("publishing the guest's code failed: {e}")))
     }
 }
 
 impl CustomCodeMemory for ProtectInPlace {
     fn required_alignment(&self) -> usize {
-        page_size()
+        platform::code_page_size()
     }
 
     fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {

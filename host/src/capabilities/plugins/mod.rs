@@ -197,7 +197,7 @@ impl PluginLoader {
 fn read_admitted(allow_list: Option<&[Allowed]>, path: &Path) -> Result<Vec<u8>, CallError> {
     let pin = spawn::plugin_pin(allow_list, path)?;
     let unreadable = |why: String| PluginError::NotLoadable(why);
-    let file = crate::files::open_regular(path).map_err(|e| match e.kind() {
+    let file = crate::platform::open_regular(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::InvalidInput => unreadable("it is not a regular file".into()),
         _ => unreadable(format!("cannot read it: {e}")),
     })?;

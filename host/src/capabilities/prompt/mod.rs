@@ -53,7 +53,7 @@ pub fn mfa_code(
 ) -> Result<String, PromptError> {
     if mode == PromptMode::Never {
         return Err(PromptError::Unavailable(
-            "prompts are turned off (--prompt never; a program using credbox as a library sets SpawnPolicy::prompt)".into(),
+            "prompts are turned off (--prompt never; a program using credbox as a library sets CapabilityPolicy::prompt)".into(),
         ));
     }
     let tty = foreground_terminal().map_err(PromptError::Unavailable)?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{SpawnCommand, SpawnError, SpawnPolicy, program_and_args};
+use super::{CapabilityPolicy, SpawnCommand, SpawnError, program_and_args};
 use crate::platform;
 use crate::text::hex;
 
@@ -52,7 +52,7 @@ impl std::str::FromStr for Allowed {
 /// A bare name is looked up on PATH; a path is used as is. Only PATH's absolute directories are
 /// searched: never the current directory, where Windows' own search would look first.
 pub(crate) fn resolve_program(program: &str) -> Result<PathBuf, SpawnError> {
-    if program.contains('/') || (cfg!(windows) && program.contains(['\\', ':'])) {
+    if crate::platform::is_program_path(program) {
         return Ok(PathBuf::from(program));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -159,7 +159,7 @@ pub(crate) fn plugin_pin(
 /// Whether the policy would let `command` run now (shell rule, allow-list, pins), without running
 /// it. A cached answer is only served when this holds: caching must never widen what runs.
 /// Plugins are checked as they are loaded ([`plugin_pin`]), since any use of one runs its code.
-pub fn check_admitted(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
+pub fn check_admitted(policy: &CapabilityPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
     refuse_shell(policy, command)?;
     let Some(allowed) = &policy.allow_list else {
         return Ok(());
@@ -169,7 +169,7 @@ pub fn check_admitted(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<()
 }
 
 /// A shell command, unless the user allowed shells (`--allow-shell`), is refused.
-pub(super) fn refuse_shell(policy: &SpawnPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
+pub(super) fn refuse_shell(policy: &CapabilityPolicy, command: &SpawnCommand) -> Result<(), SpawnError> {
     if matches!(command, SpawnCommand::Shell(_)) && !policy.allow_shell {
         return Err(SpawnError::Denied(
             "the command needs a shell, and shell commands only run with --allow-shell".into(),

@@ -118,15 +118,8 @@ impl Outlet {
 
     fn write_forever(&self) {
         // While a helper holds the terminal, credbox is in the background: with the terminal's
-        // `tostop` set, a write would stop it, unless this thread blocks SIGTTOU.
-        #[cfg(unix)]
-        // SAFETY: changes this thread's signal mask only.
-        unsafe {
-            let mut ttou: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut ttou);
-            libc::sigaddset(&mut ttou, libc::SIGTTOU);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, std::ptr::null_mut());
-        }
+        // `tostop` set, a write would stop it.
+        crate::platform::never_stop_this_thread_for_background_writes();
         let mut ours = (self.destination)();
         loop {
             let (bytes, dropped) = {
@@ -166,32 +159,12 @@ pub fn prefer_terminal(yes: bool) {
 fn helpers_destination() -> Box<dyn Write + Send> {
     let stderr = std::io::stderr();
     if PREFER_TERMINAL.load(Ordering::Relaxed)
-        && captured(&stderr)
+        && crate::platform::is_captured(&stderr)
         && let Ok(tty) = crate::capabilities::prompt::open_terminal()
     {
         return Box::new(tty);
     }
     Box::new(stderr)
-}
-
-/// A pipe (botocore) or a socket (Node's libuv): captured by a program, not sent to a file.
-#[cfg(unix)]
-fn captured(stderr: &std::io::Stderr) -> bool {
-    rustix::fs::fstat(stderr).is_ok_and(|stat| {
-        matches!(
-            rustix::fs::FileType::from_raw_mode(stat.st_mode),
-            rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
-        )
-    })
-}
-
-/// A pipe: captured by a program (Windows' sockets are not handed out as stderr).
-#[cfg(windows)]
-fn captured(stderr: &std::io::Stderr) -> bool {
-    use std::os::windows::io::AsRawHandle;
-    use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_PIPE, GetFileType};
-    // SAFETY: GetFileType only reads the handle's type.
-    unsafe { GetFileType(stderr.as_raw_handle() as _) == FILE_TYPE_PIPE }
 }
 
 /// Queue a helper's `chunk` for credbox's stderr (or the terminal); never blocks on the writing.

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use wasmtime::component::HasData;
 
-use super::{self as spawn, SpawnCommand, SpawnPolicy};
+use super::{self as spawn, CapabilityPolicy, SpawnCommand};
 use crate::bindings::{wit, wit_spawn};
 use crate::wasm::sandbox::CallBudget;
 
 /// What the `spawn` import sees of the store: the policy, and the call budget it shares with
 /// `plugins`.
 pub(crate) struct SpawnView<'a> {
-    pub(crate) policy: &'a SpawnPolicy,
+    pub(crate) policy: &'a CapabilityPolicy,
     /// The profile the current call fetches for: the recursion guard's label, the host's own
     /// (the guest's `label` is only a name for logs). `None` outside a fetch: nothing may run.
     pub(crate) resolving: Option<&'a str>,

@@ -8,16 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::capabilities::CapabilityPolicy;
 pub use crate::command::SpawnCommand;
 use std::time::Duration;
 
 mod admission;
 mod forward;
-#[cfg(unix)]
-mod handover;
 pub(crate) mod import;
-#[cfg(unix)]
-mod reaper;
 mod recursion;
 #[cfg(unix)]
 #[path = "unix/mod.rs"]
@@ -40,9 +37,6 @@ pub use system::become_subreaper;
 pub const STDOUT_CAP: usize = 64 * 1024;
 /// How much of a helper's stderr is kept for error messages.
 pub const STDERR_TAIL: usize = 2 * 1024;
-/// How long a helper gets to exit after SIGTERM before SIGKILL.
-#[cfg(unix)]
-const KILL_GRACE: Duration = Duration::from_secs(1);
 /// How long to wait for the rest of stderr once the helper has exited and closed stdout.
 const STDERR_DRAIN: Duration = Duration::from_millis(100);
 /// The environment variable that carries the chain of credbox invocations (BEHAVIOUR.md §3).
@@ -77,45 +71,9 @@ pub fn keep_the_terminal() {
 }
 
 /// Whether `policy` lets a helper have the terminal now.
-fn terminal_for_helpers(policy: &SpawnPolicy) -> bool {
+fn terminal_for_helpers(policy: &CapabilityPolicy) -> bool {
     policy.prompt == crate::capabilities::prompt::PromptMode::Terminal
         && TERMINAL_FOR_HELPERS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// The host's ceilings on running helpers.
-#[derive(Clone, Debug)]
-pub struct SpawnPolicy {
-    /// The longest any helper may run; the guest's request is clamped to it.
-    pub max_timeout: Duration,
-    /// What the helper reads on stdin.
-    pub stdin: StdinMode,
-    /// Whether shell commands (`sh -c`; on Windows `cmd.exe /c`) may run at all.
-    pub allow_shell: bool,
-    /// When set, only these programs may run.
-    pub allow_list: Option<Vec<Allowed>>,
-    /// Copy the helper's stderr to ours as it arrives (prompts reach the user).
-    pub forward_stderr: bool,
-    /// The cache directory whose `plugins` subdirectory keeps compiled credential plugins between
-    /// runs (`None`: compile every time). It is only used when the cache directory passes
-    /// [`crate::Cache::open`]'s checks.
-    pub plugin_artifacts: Option<PathBuf>,
-    /// Where the guest's prompts (a role's MFA code) and, when an SDK captured credbox's stderr,
-    /// helpers' stderr go. The library's default is `Never`; the command line's is `Terminal`.
-    pub prompt: crate::capabilities::prompt::PromptMode,
-}
-
-impl Default for SpawnPolicy {
-    fn default() -> Self {
-        SpawnPolicy {
-            max_timeout: Duration::from_secs(60),
-            stdin: StdinMode::Auto,
-            allow_shell: false,
-            allow_list: None,
-            forward_stderr: true,
-            plugin_artifacts: None,
-            prompt: crate::capabilities::prompt::PromptMode::Never,
-        }
-    }
 }
 
 /// How a helper ended.
@@ -153,14 +111,12 @@ pub enum SpawnError {
 /// Run `command` under `policy`. `label` names it in the recursion guard (the profile, or the
 /// program for profile-less runs).
 pub fn run(
-    policy: &SpawnPolicy,
+    policy: &CapabilityPolicy,
     command: &SpawnCommand,
     timeout: Duration,
     label: &str,
 ) -> Result<SpawnOutput, SpawnError> {
     let chain = check_chain(label)?;
-    #[cfg(unix)]
-    reaper::reap_orphans();
     refuse_shell(policy, command)?;
     let (program, args) = program_and_args(command)?;
     // A pinned program is hashed from an open descriptor and run from that same descriptor (on
@@ -174,6 +130,7 @@ pub fn run(
     let launch = Launch {
         program: &program,
         args: &args,
+        // platform-only: cmd.exe takes the shell text whole; on Unix it is already in `args`.
         #[cfg(windows)]
         shell: match command {
             SpawnCommand::Shell(text) => Some(text.as_str()),
@@ -188,7 +145,12 @@ pub fn run(
 /// What every helper gets, on every system: `chain` in [`CHAIN_VAR`], the stdin the policy
 /// chose (for [`StdinMode::Auto`], credbox's when `terminal_stdin`: it is the terminal the helper
 /// may use), stdout and stderr piped to credbox.
-fn connect(command: &mut std::process::Command, policy: &SpawnPolicy, chain: &str, terminal_stdin: bool) {
+fn connect(
+    command: &mut std::process::Command,
+    policy: &CapabilityPolicy,
+    chain: &str,
+    terminal_stdin: bool,
+) {
     use std::process::Stdio;
     let inherit = match policy.stdin {
         StdinMode::Auto => terminal_stdin,
@@ -206,7 +168,9 @@ fn connect(command: &mut std::process::Command, policy: &SpawnPolicy, chain: &st
 struct Launch<'a> {
     program: &'a Path,
     args: &'a [&'a str],
-    /// The text of a shell command (`program` is then cmd.exe).
+    /// The text of a shell command, which Windows hands to cmd.exe as it is (on Unix it is
+    /// already `sh -c`'s argument).
+    // platform-only: read by Windows' run_bounded alone.
     #[cfg(windows)]
     shell: Option<&'a str>,
     /// The pinned program, open: what runs is what was hashed.
@@ -223,10 +187,6 @@ pub(super) fn program_and_args(command: &SpawnCommand) -> Result<(PathBuf, Vec<&
             argv[1..].iter().map(String::as_str).collect(),
         )),
         SpawnCommand::Argv(_) => Err(SpawnError::Failed("empty command".into())),
-        #[cfg(unix)]
-        SpawnCommand::Shell(text) => Ok((PathBuf::from("/bin/sh"), vec!["-c", text.as_str()])),
-        // The text goes to cmd.exe as it is (system::run_bounded), not quoted as one argument.
-        #[cfg(windows)]
-        SpawnCommand::Shell(_) => Ok((system::shell(), Vec::new())),
+        SpawnCommand::Shell(text) => Ok(system::shell_command(text)),
     }
 }

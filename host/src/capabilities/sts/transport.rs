@@ -50,7 +50,7 @@ pub(super) fn agent(policy: &StsPolicy, profile_ca_bundle: Option<&str>) -> Resu
             // Opened as a regular file without blocking: a FIFO here must not hang credbox while
             // it holds the role's cache lock. A CA bundle is a few hundred KiB at most.
             let mut pem = Vec::new();
-            crate::files::open_regular(std::path::Path::new(&path))
+            crate::platform::open_regular(std::path::Path::new(&path))
                 .and_then(|file| {
                     std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_CA_BUNDLE + 1), &mut pem)
                 })

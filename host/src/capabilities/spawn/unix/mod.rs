@@ -2,7 +2,7 @@
 //! watching its pipes and its exit with `poll`.
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -10,20 +10,32 @@ mod watch;
 
 use watch::{Overflow, STOP_POLL, Watch};
 
-use super::handover::Handover;
-pub use super::reaper::become_subreaper;
-use super::reaper::{Running, SUBREAPER, kill_escaped, process_start};
+mod handover;
+mod reaper;
+
 use super::{
-    Exit, Launch, STDERR_DRAIN, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy, connect, forward,
+    CapabilityPolicy, Exit, Launch, STDERR_DRAIN, STDOUT_CAP, SpawnError, SpawnOutput, connect, forward,
     spawn_failure,
 };
+use handover::Handover;
+pub use reaper::become_subreaper;
+use reaper::{Running, SUBREAPER, kill_escaped, process_start};
+
+/// How long a helper gets to exit after SIGTERM before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// Shell mode: `/bin/sh -c TEXT`.
+pub(super) fn shell_command(text: &str) -> (PathBuf, Vec<&str>) {
+    (PathBuf::from("/bin/sh"), vec!["-c", text])
+}
 
 /// Run the admitted helper to its end, its deadline, or its stdout cap.
 pub(super) fn run_bounded(
-    policy: &SpawnPolicy,
+    policy: &CapabilityPolicy,
     launch: Launch<'_>,
     timeout: Duration,
 ) -> Result<SpawnOutput, SpawnError> {
+    reaper::reap_orphans();
     let Launch {
         program,
         args,
@@ -182,9 +194,9 @@ mod tests {
     #[test]
     fn a_helper_flooding_stderr_still_times_out() {
         // Reading stderr until it ran dry never ended while the helper kept writing.
-        let policy = SpawnPolicy {
+        let policy = CapabilityPolicy {
             forward_stderr: false,
-            ..SpawnPolicy::default()
+            ..CapabilityPolicy::default()
         };
         let flood = SpawnCommand::Argv(
             [

@@ -3,8 +3,9 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use crate::capabilities::spawn::reaper::Running;
-use crate::capabilities::spawn::{KILL_GRACE, STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, forward};
+use super::KILL_GRACE;
+use super::reaper::Running;
+use crate::capabilities::spawn::{STDERR_DRAIN, STDERR_TAIL, STDOUT_CAP, forward};
 
 /// The helper wrote more than [`STDOUT_CAP`] bytes.
 pub(super) struct Overflow;

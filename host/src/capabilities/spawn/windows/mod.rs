@@ -38,7 +38,7 @@ use windows_sys::Win32::System::Threading::{
 mod pipes;
 
 use super::{
-    Exit, Launch, STDERR_DRAIN, STDOUT_CAP, SpawnError, SpawnOutput, SpawnPolicy, connect, forward,
+    CapabilityPolicy, Exit, Launch, STDERR_DRAIN, STDOUT_CAP, SpawnError, SpawnOutput, connect, forward,
     spawn_failure,
 };
 use pipes::{Collected, Pipe, Readers, read_in_thread};
@@ -53,8 +53,14 @@ pub fn become_subreaper() -> std::io::Result<()> {
     Ok(())
 }
 
-/// cmd.exe, for shell mode: `%ComSpec%`, else the one in the system directory.
-pub(super) fn shell() -> PathBuf {
+/// Shell mode: cmd.exe, the text handed to it as it is ([`run_bounded`]), not quoted as one
+/// argument.
+pub(super) fn shell_command(_text: &str) -> (PathBuf, Vec<&str>) {
+    (shell(), Vec::new())
+}
+
+/// cmd.exe: `%ComSpec%`, else the one in the system directory.
+fn shell() -> PathBuf {
     std::env::var_os("ComSpec")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -66,7 +72,7 @@ pub(super) fn shell() -> PathBuf {
 
 /// Run the admitted helper to its end, its deadline, or its stdout cap.
 pub(super) fn run_bounded(
-    policy: &SpawnPolicy,
+    policy: &CapabilityPolicy,
     launch: Launch<'_>,
     timeout: Duration,
 ) -> Result<SpawnOutput, SpawnError> {
