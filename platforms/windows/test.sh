@@ -33,7 +33,7 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
 set +e
 cargo test -p credbox --target $TARGET --test windows 2>&1 | tee target/wine/test.log
 status=${PIPESTATUS[0]}
-# The ACL checker's own unit tests (host/src/acl.rs): descriptors made from SDDL, every kind of entry.
+# The ACL checker's own unit tests (host/src/platform/acl/): descriptors made from SDDL, every kind of entry.
 cargo test -p credbox --target $TARGET --lib acl:: 2>&1 | tee -a target/wine/test.log
 acl_status=${PIPESTATUS[0]}
 set -e

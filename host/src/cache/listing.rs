@@ -1,7 +1,7 @@
 //! What `credbox cache list` shows of the cache: each credential entry's profile, what it came
 //! from, its key (masked), when it was fetched and when it expires. Never a secret.
 //!
-//! The entries are the guest's (`guest/src/provider.rs` `CacheEntry`); only the fields below are
+//! The entries are the guest's (`guest/src/provider/` `CacheEntry`); only the fields below are
 //! read here, for display, and an entry of another shape is left out. What an entry means stays
 //! the guest's to decide: nothing here is ever served.
 
