@@ -6,6 +6,9 @@
 //! output). Each test sets up its own directory with a config file, a cache directory and a home.
 
 #[cfg(windows)]
+#[path = "cases/runner.rs"]
+mod cases;
+#[cfg(windows)]
 mod expect;
 
 #[cfg(windows)]
@@ -62,6 +65,25 @@ mod helper {
                 std::fs::write(arg(1), b"ran").unwrap();
                 run(&["print".to_string()])
             }
+            // Play back a case of tests/cases (cases/runner.rs says what DIR/NAME.* hold).
+            "case" => {
+                let file =
+                    |extension: &str| std::path::Path::new(arg(1)).join(format!("{}.{extension}", arg(2)));
+                let mut runs = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file("runs"))
+                    .unwrap();
+                writeln!(runs, "run").unwrap();
+                std::io::stdout()
+                    .write_all(&std::fs::read(file("stdout")).unwrap())
+                    .unwrap();
+                std::io::stderr()
+                    .write_all(&std::fs::read(file("stderr")).unwrap())
+                    .unwrap();
+                let code = std::fs::read_to_string(file("exit")).unwrap();
+                ExitCode::from(code.trim().parse::<u8>().unwrap())
+            }
             // Print a file as it is (an SDK fixture as a helper's stdout).
             "cat" => {
                 std::io::stdout()
@@ -114,9 +136,8 @@ mod suite {
     type Test = fn() -> Result<(), Failed>;
 
     pub fn tests() -> Vec<Trial> {
-        let tests: [(&str, Test); 20] = [
+        let tests: [(&str, Test); 18] = [
             ("the_embedded_guest_is_precompiled_for_windows", precompiled),
-            ("export_runs_a_windows_helper_without_a_shell", export),
             ("a_bare_program_name_is_found_through_pathext", pathext),
             ("shell_mode_runs_cmd", shell_mode),
             ("exec_passes_the_credentials_and_the_exit_code", exec),
@@ -125,7 +146,6 @@ mod suite {
                 cache_and_lock,
             ),
             ("the_timeout_ends_the_whole_process_tree", timeout_tree),
-            ("every_format_prints_the_keys", formats),
             ("the_default_config_is_under_userprofile", userprofile),
             ("the_default_cache_is_under_localappdata", localappdata),
             ("a_profile_resolves_through_the_library", library),
@@ -146,9 +166,33 @@ mod suite {
             .into_iter()
             .map(|(name, test)| Trial::test(name, test))
             .collect();
+        trials.extend(super::cases::trials(std::sync::Arc::new(Windows)));
         trials.extend(file_location_trials());
         trials.extend(go_output_trials());
         trials
+    }
+
+    /// The behaviour cases of tests/cases, with this binary as their helper.
+    struct Windows;
+
+    impl super::cases::System for Windows {
+        fn name(&self) -> &'static str {
+            "windows"
+        }
+
+        fn helper(&self, dir: &Path, name: &str) -> String {
+            format!("{} \"{}\" {name}", helper_command("case"), dir.display())
+        }
+
+        fn credbox(&self) -> Command {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_credbox"));
+            for (name, _) in std::env::vars() {
+                if name.starts_with("AWS_") || name.starts_with("CREDBOX_") {
+                    command.env_remove(name);
+                }
+            }
+            command
+        }
     }
 
     fn read_json(path: &Path) -> serde_json::Value {
@@ -343,19 +387,6 @@ mod suite {
         check(!stderr.contains("compiling it"), text(&output))
     }
 
-    fn export() -> Result<(), Failed> {
-        let world = World::new(&format!(
-            "[profile p]\ncredential_process = {}\n",
-            helper_command("print")
-        ));
-        let output = world
-            .credbox(&["export", "--profile", "p", "--no-cache", "--format", "process"])
-            .output()?;
-        check(output.status.success(), text(&output))?;
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-        check(json["AccessKeyId"] == KEY, text(&output))
-    }
-
     fn pathext() -> Result<(), Failed> {
         let world = World::new("[profile p]\ncredential_process = credhelper --helper print\n");
         let bin = world.path("bin");
@@ -510,32 +541,6 @@ mod suite {
             !marker.exists(),
             "a grandchild of the helper outlived the timeout (it is not in the job)",
         )
-    }
-
-    fn formats() -> Result<(), Failed> {
-        let world = World::new(&format!(
-            "[profile p]\ncredential_process = {}\n",
-            helper_command("print")
-        ));
-        for (format, expected) in [
-            ("process", format!("\"AccessKeyId\":\"{KEY}\"")),
-            ("env", format!("export AWS_ACCESS_KEY_ID={KEY}")),
-            ("env-no-export", format!("AWS_ACCESS_KEY_ID={KEY}")),
-            ("powershell", format!("$Env:AWS_ACCESS_KEY_ID=\"{KEY}\"")),
-            ("windows-cmd", format!("set AWS_ACCESS_KEY_ID={KEY}")),
-            ("fish", format!("set -gx AWS_ACCESS_KEY_ID \"{KEY}\"")),
-        ] {
-            let output = world
-                .credbox(&["export", "--profile", "p", "--format", format])
-                .output()?;
-            check(output.status.success(), text(&output))?;
-            let stdout = String::from_utf8_lossy(&output.stdout).replace(' ', "");
-            check(
-                stdout.contains(&expected.replace(' ', "")),
-                format!("--format {format}: {}", text(&output)),
-            )?;
-        }
-        Ok(())
     }
 
     /// Without AWS_CONFIG_FILE, the config is `%USERPROFILE%\.aws\config`.
