@@ -54,6 +54,8 @@ run: build
 # load: separate wasm32-wasip2 workspaces sharing one target directory.
 COMPONENTS_TARGET := $(CURDIR)/target/components
 COMPONENT_CRATES := examples/plugin/Cargo.toml tests/components/Cargo.toml
+# Their own workspaces too (apart so as not to change wasmtime's features): fuzz targets, benchmarks.
+SIDE_CRATES := fuzz/Cargo.toml bench/Cargo.toml
 plugins: setup
 	CARGO_TARGET_DIR=$(COMPONENTS_TARGET) $(CARGO) build --release --target wasm32-wasip2 \
 	  --manifest-path examples/plugin/Cargo.toml
@@ -72,16 +74,19 @@ test: setup plugins clients
 	  echo "make test: not root: the two-user tests report SKIPPED (run as root to include them; CI fails on any skip)"; \
 	fi
 	$(CARGO) fmt --all -- --check
-	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m -- --check || exit 1; done
+	for m in $(COMPONENT_CRATES) $(SIDE_CRATES); do $(CARGO) fmt --manifest-path $$m -- --check || exit 1; done
 	$(CARGO) test --workspace $(FEATURES)
 
 lint: setup
 	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 	python3 .ci/architecture.py
+	# The fuzz targets live in their own workspace: type-check them here, so that a move in the
+	# guest breaks `make lint` rather than the fuzz smoke at the end of CI.
+	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
-	for m in $(COMPONENT_CRATES); do $(CARGO) fmt --manifest-path $$m; done
+	for m in $(COMPONENT_CRATES) $(SIDE_CRATES); do $(CARGO) fmt --manifest-path $$m; done
 
 # Type-check the macOS (aarch64, x86_64) and Windows builds from this machine, guest precompiled
 # for each target (platforms/check.sh says what stands in for Apple's SDK).

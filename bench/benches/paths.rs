@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use credbox::component::{File, Files, Options, Source};
 use credbox::files::Platform;
-use credbox::{FetchOptions, Provider, Runtime, CapabilityPolicy, Target};
+use credbox::{CapabilityPolicy, FetchOptions, Provider, Runtime, Target};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn helper() -> String {

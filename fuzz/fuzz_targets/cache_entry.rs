@@ -1,11 +1,12 @@
 //! Cache-entry decoding: a corrupt entry is ignored, never a panic; an accepted entry round-trips.
 #![no_main]
 
-use credbox_guest::provider::{
-    AssumeRoleRequest, Host, Options, PluginCallError, PromptError, Provider, SpawnError, SpawnOutput,
-    SpawnRequest,
-};
-use credbox_guest::resolve::ProcessSettings;
+use credbox_guest::provider::{Host, Options, Provider};
+use credbox_guest::wit::ProcessSettings;
+use credbox_guest::wit::plugins::CallError as PluginCallError;
+use credbox_guest::wit::prompt::PromptError;
+use credbox_guest::wit::spawn::{Output as SpawnOutput, Request as SpawnRequest, SpawnError};
+use credbox_guest::wit::sts::{AssumeRoleRequest, AssumedRole};
 use credbox_guest::{Credentials, StsError};
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +23,7 @@ impl Host for Frozen {
     fn plugin_is_expired(&self, _: &str, _: &Credentials) -> Result<bool, PluginCallError> {
         Err(PluginCallError::Denied("restoring runs nothing".into()))
     }
-    fn assume_role(&self, _: AssumeRoleRequest) -> Result<(Credentials, String), StsError> {
+    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AssumedRole, StsError> {
         Err(StsError::Denied("restoring runs nothing".into()))
     }
     fn mfa_code(&self, _: &str, _: &str) -> Result<String, PromptError> {
