@@ -80,6 +80,7 @@ test: setup plugins clients
 lint: setup
 	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 	python3 .ci/architecture.py
+	python3 .ci/doc-tests.py
 	# The fuzz targets live in their own workspace: type-check them here, so that a move in the
 	# guest breaks `make lint` rather than the fuzz smoke at the end of CI.
 	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings

@@ -56,10 +56,6 @@ fn profile_provider(sandbox: &Sandbox, name: &str) -> credbox::aws::CredentialsP
     Provider::new(Runtime::new().unwrap(), target, FetchOptions::default()).into()
 }
 
-fn runs(sandbox: &Sandbox) -> usize {
-    std::fs::read_to_string(sandbox.path("runs")).map_or(0, |s| s.lines().count())
-}
-
 #[tokio::test]
 async fn aws_config_resolves_credbox_credentials_through_its_identity_cache() {
     let sandbox = Sandbox::new();
@@ -111,7 +107,7 @@ async fn aws_config_resolves_credbox_credentials_through_its_identity_cache() {
         );
     }
     assert_eq!(
-        runs(&sandbox),
+        sandbox.runs(),
         1,
         "the SDK's cache and credbox's ran the helper once"
     );

@@ -31,10 +31,6 @@ fn expiring_helper(sandbox: &Sandbox, minutes: u32) {
     sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
 }
 
-fn runs(sandbox: &Sandbox) -> usize {
-    std::fs::read_to_string(sandbox.path("runs")).map_or(0, |s| s.lines().count())
-}
-
 /// Fetch at each minute offset (each fetch a fresh guest instance, as separate CLI runs are)
 /// and return the helper's run count after each.
 fn runs_at(sandbox: &Sandbox, minutes: &[u64]) -> Vec<usize> {
@@ -50,7 +46,7 @@ fn runs_at(sandbox: &Sandbox, minutes: &[u64]) -> Vec<usize> {
         .map(|&m| {
             clock.set_minutes(m);
             credbox::credentials_for_profile(&runtime, &locations(sandbox), "default", &options).unwrap();
-            runs(sandbox)
+            sandbox.runs()
         })
         .collect()
 }
@@ -139,17 +135,17 @@ fn a_provider_shared_by_many_threads_runs_the_helper_once_per_window() {
         assert!(thread.join().unwrap().iter().all(|key| key == "ASIACLOCK"));
     }
     assert_eq!(
-        runs(&sandbox),
+        sandbox.runs(),
         1,
         "1600 retrieves from 16 threads, one helper run"
     );
 
     clock.set_minutes(44);
     provider.retrieve().unwrap();
-    assert_eq!(runs(&sandbox), 1);
+    assert_eq!(sandbox.runs(), 1);
     clock.set_minutes(46);
     provider.retrieve().unwrap();
-    assert_eq!(runs(&sandbox), 2, "refreshed inside the 15-minute window");
+    assert_eq!(sandbox.runs(), 2, "refreshed inside the 15-minute window");
 }
 
 /// The guest's instruction budget (2^30 per call) must leave ample room for real work: a config

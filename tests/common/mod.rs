@@ -67,6 +67,24 @@ impl Sandbox {
         self.helper(relative, &format!("cat <<'CREDBOX_EOF'\n{json}\nCREDBOX_EOF"))
     }
 
+    /// A helper that appends a line to the sandbox's `runs` file each time it runs, takes `delay`
+    /// seconds (a `sleep` argument) and prints `json`: [`Sandbox::runs`] counts its runs.
+    pub fn counting_helper(&self, delay: &str, json: &str) -> PathBuf {
+        let runs = self.path("runs");
+        self.helper(
+            "counting.sh",
+            &format!(
+                "echo run >> {}\nsleep {delay}\ncat <<'EOF'\n{json}\nEOF",
+                runs.display()
+            ),
+        )
+    }
+
+    /// How many times a helper counting in the sandbox's `runs` file has run.
+    pub fn runs(&self) -> usize {
+        std::fs::read_to_string(self.path("runs")).map_or(0, |s| s.lines().count())
+    }
+
     /// `credbox` with this sandbox's HOME and files, and no AWS or credbox variables inherited.
     pub fn credbox(&self) -> assert_cmd::Command {
         let mut command = assert_cmd::Command::from_std(self.std_credbox());
