@@ -368,7 +368,11 @@ fn list_all_keeps_its_columns_and_names_sources_credbox_does_not_run() {
     }
     let sso = lines.iter().find(|l| l.starts_with("sso-user")).unwrap();
     assert!(
-        sso.contains(" sso ") && sso.contains("(not run by credbox)") && sso.contains("1 warning"),
+        sso.contains(" sso ")
+            && sso.contains(
+                "(session corp: not signed in: run `aws sso login --sso-session corp`; not run by credbox)"
+            )
+            && sso.contains("1 warning"),
         "{sso}"
     );
     let check = sandbox

@@ -19,6 +19,7 @@ pub mod report;
 pub mod resolve;
 pub mod role;
 pub mod settings;
+pub mod sso;
 pub mod wit;
 
 #[cfg(target_family = "wasm")]

@@ -7,6 +7,7 @@ use crate::profile::{Profile, ProfileSet};
 use crate::resolve::{OTHER_SOURCES, not_found, parse};
 use crate::role::{self, Environment};
 use crate::settings::{FileText, helper_of, path_of, static_keys};
+use crate::sso;
 use crate::wit::Helper;
 use crate::wit::profiles::{
     BaseSource as Base, HelperReport, OtherSource, ProfileReport, ProfilesReport as Report, RoleReport,
@@ -39,10 +40,15 @@ pub fn report(
         },
         None => set.profiles.iter().collect(),
     };
-    // A chain reaches other profiles: with `only`, parse everything once if it names a role.
+    // A chain reaches other profiles, an SSO profile its `[sso-session]`: with `only`, parse
+    // everything once if it names either.
     let full;
     let everything = match only {
-        Some(_) if chosen.iter().any(|(_, profile)| role::is_role(profile)) => {
+        Some(_)
+            if chosen
+                .iter()
+                .any(|(_, profile)| role::is_role(profile) || sso::is_sso(profile)) =>
+        {
             full = parse(&config, &credentials, None)?;
             &full
         }
@@ -114,6 +120,8 @@ pub fn report(
             }
         });
         // A source credbox does not run, when nothing it runs is named.
+        let sso =
+            sso::is_sso(profile).then(|| sso::settings(name, profile, everything, &config, &credentials));
         let other = (role.is_none() && keys.is_none() && helper.is_none())
             .then(|| {
                 OTHER_SOURCES.iter().find_map(|(setting, kind, _)| {
@@ -122,6 +130,11 @@ pub fn report(
                         kind: *kind,
                         setting: setting.to_string(),
                         location: (path_of(value.file, &config, &credentials).to_string(), value.line).into(),
+                        sso: sso.as_ref().and_then(|s| s.as_ref().ok()).cloned(),
+                        problem: sso.as_ref().and_then(|s| match s {
+                            Err(Error::Config(e)) => Some(e.clone()),
+                            _ => None,
+                        }),
                     })
                 })
             })

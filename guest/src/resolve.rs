@@ -3,18 +3,30 @@
 use crate::profile::{Profile, ProfileSet};
 use crate::role::{self, Environment};
 use crate::settings::{FileText, config_error, get, helper_of, path_of, static_keys};
+use crate::sso;
 use crate::wit::ProcessSettings;
 use crate::wit::profiles::{OtherKind, Source};
 use crate::{Credentials, Error, Location};
 
 /// The settings that name a source credbox does not run: the setting, its kind, and how a message
 /// names it.
-pub(crate) const OTHER_SOURCES: [(&str, OtherKind, &str); 4] = [
+pub(crate) const OTHER_SOURCES: [(&str, OtherKind, &str); 6] = [
     ("sso_session", OtherKind::Sso, "IAM Identity Center (sso_session)"),
     (
         "sso_start_url",
         OtherKind::Sso,
         "IAM Identity Center (sso_start_url)",
+    ),
+    // An account or role alone makes a profile SSO for botocore (it then names what is missing).
+    (
+        "sso_account_id",
+        OtherKind::Sso,
+        "IAM Identity Center (sso_account_id)",
+    ),
+    (
+        "sso_role_name",
+        OtherKind::Sso,
+        "IAM Identity Center (sso_role_name)",
     ),
     (
         "web_identity_token_file",
@@ -123,6 +135,12 @@ fn resolve_profile(
                 ),
             ));
         }
+    }
+    if sso::is_sso(profile) {
+        // A broken SSO profile is named for its mistake, as botocore names it, rather than only
+        // for what credbox does not run. Its `[sso-session]` section may be anywhere: parse all.
+        let set = parse(config, credentials, None)?;
+        sso::settings(name, profile, &set, config, credentials)?;
     }
     if let Some((key, _, what)) = OTHER_SOURCES
         .iter()

@@ -85,8 +85,20 @@ pub fn review(
     } in &report.profiles
     {
         // A source the SDKs run and credbox does not: not a mistake in the file, but `export`
-        // will refuse it, so say so.
-        if let Some(other) = other {
+        // will refuse it, so say so; a mistake in its settings (an SSO profile botocore would
+        // refuse too) is an error.
+        if let Some(wit_profiles::OtherSource {
+            problem: Some(problem),
+            ..
+        }) = other
+        {
+            findings.push(finding(
+                Severity::Error,
+                Some(name),
+                problem.location.as_ref().map(ToString::to_string),
+                problem.message.clone(),
+            ));
+        } else if let Some(other) = other {
             let what = match other.kind {
                 wit_profiles::OtherKind::Sso => "IAM Identity Center",
                 wit_profiles::OtherKind::WebIdentity => "web identity",

@@ -21,11 +21,9 @@ pub struct Locations {
 
 /// Work out the locations from environment variables (looked up through `var`).
 pub fn locate(var: impl Fn(&str) -> Option<String>, platform: Platform) -> Locations {
-    let var = |name: &str| var(name).filter(|v| !v.is_empty());
     let separator = if platform == Platform::Windows { "\\" } else { "/" };
-    let home = var("HOME")
-        .or_else(|| var("USERPROFILE"))
-        .or_else(|| Some(format!("{}{}", var("HOMEDRIVE")?, var("HOMEPATH")?)));
+    let home = home(&var);
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
     let in_home = |rest: &str| match &home {
         Some(home) => format!("{}{separator}{rest}", home.trim_end_matches(separator)),
         None => rest.to_string(),
@@ -46,6 +44,19 @@ pub fn locate(var: impl Fn(&str) -> Option<String>, platform: Platform) -> Locat
             .or_else(|| var("AWS_DEFAULT_PROFILE"))
             .unwrap_or_else(|| "default".into()),
     }
+}
+
+/// The home directory the SDKs use: `HOME`, else `USERPROFILE`, else `HOMEDRIVE` and `HOMEPATH`.
+fn home(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    var("HOME")
+        .or_else(|| var("USERPROFILE"))
+        .or_else(|| Some(format!("{}{}", var("HOMEDRIVE")?, var("HOMEPATH")?)))
+}
+
+/// The home directory of this process's environment, as [`locate_from_env`] finds it.
+pub fn home_from_env() -> Option<String> {
+    home(|name| std::env::var(name).ok())
 }
 
 /// The locations for this process's environment.

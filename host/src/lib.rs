@@ -30,6 +30,7 @@ pub mod format;
 pub mod platform;
 pub mod provider;
 pub mod serve;
+pub mod sso_tokens;
 pub mod text;
 pub mod wasm;
 

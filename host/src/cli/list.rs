@@ -196,14 +196,18 @@ pub fn list_all() -> Result<(), Error> {
                 Err(_) => ("unusable", helper.location.to_string()),
             },
             (None, None, None) => match other {
-                // What the profile names, and that credbox does not run it (`check` says more).
+                // What the profile names, and that credbox does not run it (`check` says more);
+                // for IAM Identity Center, also where its sign-in stands (nothing is called).
                 Some(other) => (
                     match other.kind {
                         OtherKind::Sso => "sso",
                         OtherKind::WebIdentity => "web-identity",
                         OtherKind::ConsoleLogin => "login",
                     },
-                    format!("{} (not run by credbox)", other.location),
+                    match &other.sso {
+                        Some(sso) => format!("{} ({}; not run by credbox)", other.location, sign_in(sso)),
+                        None => format!("{} (not run by credbox)", other.location),
+                    },
                 ),
                 None => ("none", String::new()),
             },
@@ -243,4 +247,29 @@ pub fn list_all() -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// An IAM Identity Center profile's session and the state of its sign-in in the AWS CLI's token
+/// cache, read without calling anything.
+fn sign_in(sso: &credbox::component::SsoSettings) -> String {
+    use credbox::sso_tokens;
+    let (who, login) = match &sso.session {
+        Some(session) => (
+            format!("session {session}"),
+            format!("aws sso login --sso-session {session}"),
+        ),
+        None => (
+            format!("start URL {}", sso.start_url),
+            format!("aws sso login --profile {}", sso.profile),
+        ),
+    };
+    let state = match sso_tokens::cache_dir() {
+        Some(dir) => sso_tokens::state(
+            &sso_tokens::token_file(&dir, sso.session.as_deref(), &sso.start_url),
+            sso.session.is_none(),
+            jiff::Timestamp::now(),
+        ),
+        None => sso_tokens::SignIn::None,
+    };
+    format!("{who}: {}", state.describe(&login))
 }

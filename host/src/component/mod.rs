@@ -21,7 +21,7 @@ pub use runtime::{GUEST_SHA256, GUEST_WASM, Runtime};
 pub use sandbox::{Clock, GRANTED_WASI, Limits, MAX_SPAWNS_PER_CALL, component_imports, grant};
 pub use session::{ProviderHandle, Session, Source};
 pub use state::HostState;
-pub use wit::{Error as GuestError, Helper, Location, ProcessSettings, RoleSettings};
+pub use wit::{Error as GuestError, Helper, Location, ProcessSettings, RoleSettings, SsoSettings};
 pub use wit_profiles::{
     BaseSource, File, FileKind, Files, HelperReport, OtherKind, OtherSource, ProfileReport, ProfilesReport,
     Property, RoleChain,
