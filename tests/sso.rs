@@ -43,6 +43,23 @@ fn a_broken_sso_profile_is_named_for_the_mistake_botocore_reports_with_its_line(
     // (profile, the words botocore and credbox must both say, the line credbox must name)
     let cases = [
         ("ghost", "sso-session does not exist: \"nope\"", 2),
+        // Several keys differ: the section's first, as botocore reads it in file order.
+        (
+            "order",
+            "sso_start_url is inconsistent between profile (https://a/start) and sso-session (https://c/start)",
+            35,
+        ),
+        // The sign-in's start URL and region come from the section alone.
+        (
+            "thin",
+            "missing the following configuration: ['sso_start_url']",
+            20,
+        ),
+        (
+            "hollow",
+            "the \"empty\" sso_session configuration does not exist",
+            27,
+        ),
         (
             "drift",
             "sso_region is inconsistent between profile (eu-west-1) and sso-session (us-east-1)",
@@ -59,7 +76,14 @@ fn a_broken_sso_profile_is_named_for_the_mistake_botocore_reports_with_its_line(
         "[profile ghost]\nsso_session = nope\nsso_account_id = 111111111111\nsso_role_name = Dev\n\
          [profile drift]\nsso_session = corp\nsso_region = eu-west-1\nsso_account_id = 111111111111\nsso_role_name = Dev\n\
          [profile bare]\nsso_account_id = 111111111111\n\
-         [profile good]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Dev\n{SESSION}"
+         [profile good]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Dev\n{SESSION}\
+         [profile thin]\nsso_session = slim\nsso_start_url = https://x/start\nsso_account_id = 1\nsso_role_name = Dev\n\
+         [sso-session slim]\nsso_region = us-east-1\n\
+         [profile hollow]\nsso_session = empty\nsso_start_url = https://x/start\nsso_region = us-east-1\n\
+         sso_account_id = 1\nsso_role_name = Dev\n[sso-session empty]\n\
+         [profile order]\nsso_session = ordered\nsso_start_url = https://a/start\nsso_region = b\n\
+         sso_account_id = 1\nsso_role_name = Dev\n\
+         [sso-session ordered]\nsso_start_url = https://c/start\nsso_region = d\n"
     ));
     let config = sandbox.config_path().display().to_string();
     for (profile, words, line) in cases {
@@ -136,13 +160,16 @@ fn list_all_shows_each_sso_profile_s_sign_in_without_calling_anything() {
         )
     };
     sandbox.config(&format!(
-        "{}{}{}{}{}[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start/\nsso_region = eu-west-1\n\
+        "{}{}{}{}{}{}[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start/\nsso_region = eu-west-1\n\
+         sso_account_id = 222222222222\nsso_role_name = Ops\n\
+         [profile legacy-old]\nsso_start_url = https://legacy-old.awsapps.com/start\nsso_region = eu-west-1\n\
          sso_account_id = 222222222222\nsso_role_name = Ops\n",
         session("fresh"),
         session("stale"),
         session("old"),
         session("never"),
         session("shared"),
+        session("linked"),
     ));
     let token = |expires: &str, refresh: bool| {
         let mut fields = format!("{{'accessToken': 'SECRET-ACCESS-TOKEN', 'expiresAt': '{expires}'");
@@ -166,6 +193,8 @@ fn list_all_shows_each_sso_profile_s_sign_in_without_calling_anything() {
             (Some("old"), "https://old.awsapps.com/start", &old),
             (Some("shared"), "https://shared.awsapps.com/start", &shared),
             (None, "https://legacy.awsapps.com/start/", &fresh),
+            // A legacy sign-in never refreshes, whatever its file holds.
+            (None, "https://legacy-old.awsapps.com/start", &stale),
         ],
     );
     // Another user could swap this sign-in for theirs: refused, not read. (The file's name is
@@ -216,6 +245,10 @@ fn list_all_shows_each_sso_profile_s_sign_in_without_calling_anything() {
             "(start URL https://legacy.awsapps.com/start/: signed in until 2099-06-01 12:30 UTC; not run by credbox)",
         ),
         (
+            "legacy-old",
+            "(start URL https://legacy-old.awsapps.com/start: expired 2020-01-01 00:00 UTC: run `aws sso login --profile legacy-old`; not run by credbox)",
+        ),
+        (
             "shared",
             "(session shared: token file refused: the sign-in token file ",
         ),
@@ -229,4 +262,22 @@ fn list_all_shows_each_sso_profile_s_sign_in_without_calling_anything() {
         row("shared")
     );
     assert!(!text.contains("SECRET"), "{text}");
+
+    // A symbolic link is not the AWS CLI's file; a cache directory others can change is no
+    // place for a sign-in.
+    std::os::unix::fs::symlink(sha1_of("fresh"), sha1_of("linked")).unwrap();
+    let listed = |sandbox: &Sandbox| stdout_of(&sandbox.credbox().args(["list", "--all"]).output().unwrap());
+    let text = listed(&sandbox);
+    let linked = text.lines().find(|l| l.starts_with("linked ")).unwrap();
+    assert!(
+        linked.contains("token file refused: ") && linked.contains("is a symbolic link"),
+        "{linked}"
+    );
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let text = listed(&sandbox);
+    let fresh = text.lines().find(|l| l.starts_with("fresh ")).unwrap();
+    assert!(
+        fresh.contains("token file refused: the directory ") && fresh.contains("writable by group or others"),
+        "{fresh}"
+    );
 }

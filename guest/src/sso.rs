@@ -55,8 +55,11 @@ pub fn settings(
                     ),
                 ));
             };
-            // A key set in both must agree (botocore compares the raw values).
-            for (key, value) in section {
+            // A key set in both must agree (botocore compares the raw values, in the section's
+            // order: the first that differs is the one named).
+            let mut in_order: Vec<(&String, &Value)> = section.iter().collect();
+            in_order.sort_by_key(|(_, value)| value.line);
+            for (key, value) in in_order {
                 match profile.get(key) {
                     Some(own) if own.value != value.value => {
                         return Err(at(
@@ -99,6 +102,38 @@ pub fn settings(
                 missing.join(", ")
             ),
         ));
+    }
+    // botocore's token provider then reads the sign-in's start URL and region from the section
+    // alone (tokens.py `SSOTokenProvider._load_sso_config`): a value only in the profile, or an
+    // empty section, fails there.
+    if let (Some(named), Some(section)) = (
+        profile.get("sso_session"),
+        session.as_ref().and_then(|name| set.sso_sessions.get(name)),
+    ) {
+        if section.is_empty() {
+            return Err(at(
+                named,
+                format!(
+                    "profile is configured to use the SSO token provider but the \"{0}\" sso_session configuration does not exist (its section is empty); add sso_start_url and sso_region to [sso-session {0}]",
+                    named.value
+                ),
+            ));
+        }
+        let missing: Vec<String> = ["sso_start_url", "sso_region"]
+            .into_iter()
+            .filter(|key| !section.contains_key(*key))
+            .map(|key| format!("'{key}'"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(at(
+                named,
+                format!(
+                    "profile is configured to use the SSO token provider but is missing the following configuration: [{}]; move it into [sso-session {}] (the sign-in reads it from there, not from the profile)",
+                    missing.join(", "),
+                    named.value
+                ),
+            ));
+        }
     }
     let value = |key: &str| get(key).unwrap_or_default();
     Ok(SsoSettings {
@@ -178,6 +213,31 @@ mod tests {
         let e = check(&inconsistent, "p").unwrap_err();
         assert!(
             e.contains("/c:3") && e.contains("the value for sso_region is inconsistent between profile (eu-west-1) and sso-session (us-east-1)"),
+            "{e}"
+        );
+
+        // Several keys differ: the first in the section's order is named, as botocore names it.
+        let both = "[profile p]\nsso_session = corp\nsso_start_url = A\nsso_region = B\nsso_account_id = 1\nsso_role_name = R\n\
+                    [sso-session corp]\nsso_start_url = C\nsso_region = D\n";
+        let e = check(both, "p").unwrap_err();
+        assert!(
+            e.contains("/c:3") && e.contains("the value for sso_start_url is inconsistent"),
+            "{e}"
+        );
+
+        // The sign-in's start URL and region come from the section alone.
+        let thin = "[profile p]\nsso_session = corp\nsso_start_url = U\nsso_account_id = 1\nsso_role_name = R\n\
+                    [sso-session corp]\nsso_region = us-east-1\n";
+        let e = check(thin, "p").unwrap_err();
+        assert!(
+            e.contains("/c:2") && e.contains("missing the following configuration: ['sso_start_url']"),
+            "{e}"
+        );
+        let empty = "[profile p]\nsso_session = e\nsso_start_url = U\nsso_region = r\nsso_account_id = 1\nsso_role_name = R\n\
+                     [sso-session e]\n";
+        let e = check(empty, "p").unwrap_err();
+        assert!(
+            e.contains("/c:2") && e.contains("the \"e\" sso_session configuration does not exist"),
             "{e}"
         );
 

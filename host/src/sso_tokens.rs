@@ -2,10 +2,12 @@
 //! them (utils.py `SSOTokenLoader`, tokens.py `SSOTokenProvider`): the file of an
 //! `[sso-session NAME]` is named by the SHA-1 hex of NAME, a legacy profile's by the SHA-1 hex of
 //! its exact `sso_start_url`. Only a sign-in's state is told here (`list --all`), without calling
-//! anything: the token fields are skipped unread, so no secret is ever held.
+//! anything: the file is read into a buffer that is dropped at once, and the token fields are
+//! skipped, never made into strings, kept or shown.
 //!
-//! botocore writes these files with no owner or mode check; credbox refuses one another user
-//! owns or can write (its own rule: such a file could swap whose sign-in is used).
+//! botocore writes these files with no owner or mode check; credbox refuses a token file that
+//! another user owns or can write, one in a directory they could change (they could swap whose
+//! sign-in is used, or delete it), and a symbolic link (botocore writes plain files there).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -58,7 +60,15 @@ struct TokenFile {
 /// The AWS CLI's token directory: `~/.aws/sso/cache` (botocore expands `~`; there is no variable
 /// that moves it).
 pub fn cache_dir() -> Option<PathBuf> {
-    crate::files::home_from_env().map(|home| Path::new(&home).join(".aws").join("sso").join("cache"))
+    // Python's `expanduser`: on Windows `USERPROFILE` (else `HOMEDRIVE` + `HOMEPATH`), never
+    // `HOME`, which Git Bash sets; elsewhere `HOME`.
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let home = if platform::Platform::current() == platform::Platform::Windows {
+        var("USERPROFILE").or_else(|| Some(format!("{}{}", var("HOMEDRIVE")?, var("HOMEPATH")?)))
+    } else {
+        var("HOME")
+    };
+    home.map(|home| Path::new(&home).join(".aws").join("sso").join("cache"))
 }
 
 /// The token file of a session (`session` set) or of a legacy profile's start URL.
@@ -73,6 +83,32 @@ pub fn token_file(dir: &Path, session: Option<&str>, start_url: &str) -> PathBuf
 /// The state of the sign-in in `file` at `now`. A legacy sign-in (`session` none) never
 /// refreshes, as in botocore.
 pub fn state(file: &Path, legacy: bool, now: Timestamp) -> SignIn {
+    match std::fs::symlink_metadata(file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return SignIn::None,
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return SignIn::Refused(format!(
+                "{} is a symbolic link (the AWS CLI writes plain files there)",
+                file.display()
+            ));
+        }
+        _ => {}
+    }
+    // Whoever could change a directory on the way could swap the file or take it away: the
+    // four from the home directory down (`~`, `.aws`, `sso`, `cache`). Above home is the
+    // system's (on Windows `C:\` lets any user add folders, which swaps nothing here).
+    for dir in file
+        .ancestors()
+        .skip(1)
+        .take(4)
+        .filter(|dir| !dir.as_os_str().is_empty())
+    {
+        if let Some(why) = platform::exposure_of_path(dir)
+            .ok()
+            .and_then(|exposure| exposure.changeable_by_others("the directory", dir))
+        {
+            return SignIn::Refused(why);
+        }
+    }
     let opened = match platform::open_regular(file) {
         Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return SignIn::None,
@@ -93,10 +129,15 @@ pub fn state(file: &Path, legacy: bool, now: Timestamp) -> SignIn {
     if text.len() as u64 > MAX_TOKEN_FILE {
         return SignIn::Refused(format!("{} is larger than any token file", file.display()));
     }
-    // What is not a token file is no sign-in, as botocore treats it ("is invalid").
+    // What is not a token file (a JSON object) is no sign-in, as botocore treats it ("is
+    // invalid"). serde would read a struct from an array too: only an object is one.
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return SignIn::None;
+    }
     let Ok(token) = serde_json::from_slice::<TokenFile>(&text) else {
         return SignIn::None;
     };
+    drop(text);
     let (Some(_), Some(Some(expires))) = (&token.access_token, token.expires_at.as_deref().map(parse_time))
     else {
         return SignIn::None;
@@ -124,13 +165,14 @@ pub fn state(file: &Path, legacy: bool, now: Timestamp) -> SignIn {
     }
 }
 
-/// A token file's time: RFC 3339 as the AWS CLI writes it (`2026-12-08T14:00:00Z`), or the
-/// same without an offset or with `UTC`, read as UTC (botocore's dateutil accepts both).
+/// A token file's time: RFC 3339 as the AWS CLI writes it (`2026-12-08T14:00:00Z`), or ending
+/// `UTC` instead of an offset (botocore's dateutil reads both). A time with no zone is none:
+/// botocore fails on one (it cannot compare it with an aware "now").
 fn parse_time(text: &str) -> Option<Timestamp> {
     let text = text.trim();
     text.parse::<Timestamp>().ok().or_else(|| {
-        let civil = text.strip_suffix("UTC").unwrap_or(text).trim();
-        civil
+        text.strip_suffix("UTC")?
+            .trim()
             .parse::<jiff::civil::DateTime>()
             .ok()?
             .to_zoned(jiff::tz::TimeZone::UTC)
@@ -179,7 +221,11 @@ mod tests {
     fn times_are_read_as_the_cli_writes_them() {
         let at = parse_time("2026-12-08T14:00:00Z").unwrap();
         assert_eq!(parse_time("2026-12-08T14:00:00UTC"), Some(at));
-        assert_eq!(parse_time("2026-12-08T14:00:00"), Some(at));
+        assert_eq!(
+            parse_time("2026-12-08T14:00:00"),
+            None,
+            "no zone: botocore fails on it"
+        );
         assert_eq!(parse_time("2026-12-08T15:00:00+01:00"), Some(at));
         assert_eq!(parse_time("soon"), None);
     }
