@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn export_with(sandbox: &Sandbox, helper: &Path, args: &[&str]) -> std::process::Output {
-    sandbox.config(&format!("[default]\ncredential_process = {}\n", quoted(helper)));
+    sandbox.process_profile("default", helper);
     sandbox.credbox().arg("export").args(args).output().unwrap()
 }
 
@@ -231,10 +231,7 @@ fn a_touched_profile_file_is_read_once_then_trusted_by_its_new_stamp() {
     // read nothing again.
     let sandbox = Sandbox::new();
     let helper = sandbox.json_helper("bin/helper", &session_json(6));
-    sandbox.config(&format!(
-        "[profile p]\ncredential_process = {}\n",
-        helper.display()
-    ));
+    sandbox.process_profile("p", &helper);
     let export = || export_verbose(&sandbox, "p").1;
     export();
     let touch = || {
@@ -259,10 +256,7 @@ fn a_touched_profile_file_is_read_once_then_trusted_by_its_new_stamp() {
 fn twenty_concurrent_cold_exports_run_the_helper_once() {
     let sandbox = Sandbox::new();
     let helper = sandbox.counting_helper("0.5", &session_json(1));
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        helper.display()
-    ));
+    sandbox.process_profile("dev", &helper);
     let children: Vec<_> = (0..20)
         .map(|_| {
             let mut command = sandbox.std_credbox();
@@ -293,7 +287,7 @@ fn twenty_concurrent_cold_exports_run_the_helper_once() {
 fn a_corrupt_cache_entry_is_replaced() {
     let sandbox = Sandbox::new();
     let helper = sandbox.counting_helper("0", &session_json(1));
-    sandbox.config(&format!("[default]\ncredential_process = {}\n", helper.display()));
+    sandbox.process_profile("default", &helper);
     assert!(sandbox.credbox().arg("export").output().unwrap().status.success());
     // The guest's entry and the host's served record: both corrupt, or the other would serve.
     let records: Vec<_> = std::fs::read_dir(sandbox.path("cache"))
@@ -362,10 +356,7 @@ fn long_term_credentials_are_never_cached_on_disk() {
 fn no_cache_and_cache_clear() {
     let sandbox = Sandbox::new();
     let helper = sandbox.counting_helper("0", &session_json(1));
-    sandbox.config(&format!(
-        "[profile a]\ncredential_process = {}\n",
-        helper.display()
-    ));
+    sandbox.process_profile("a", &helper);
     let export = |args: &[&str]| {
         sandbox
             .credbox()
@@ -655,10 +646,7 @@ printf '", "Expiration": "{expiration}"}}'"#,
 fn cache_list_shows_what_is_cached_without_secrets() {
     let sandbox = Sandbox::new();
     let helper = sandbox.json_helper("bin/dev", &session_json(1));
-    sandbox.config(&format!(
-        "[profile dev]\ncredential_process = {}\n",
-        helper.display()
-    ));
+    sandbox.process_profile("dev", &helper);
     let exported = sandbox.credbox().args(["export", "-p", "dev"]).output().unwrap();
     assert!(exported.status.success(), "{}", stderr_of(&exported));
     let listed = sandbox.credbox().args(["cache", "list"]).output().unwrap();

@@ -120,9 +120,10 @@ pub fn report(
             }
         });
         // A source credbox does not run, when nothing it runs is named.
-        let sso =
-            sso::is_sso(profile).then(|| sso::settings(name, profile, everything, &config, &credentials));
-        let other = (role.is_none() && keys.is_none() && helper.is_none())
+        let runs_nothing = role.is_none() && keys.is_none() && helper.is_none();
+        let sso = (runs_nothing && sso::is_sso(profile))
+            .then(|| sso::settings(name, profile, everything, &config, &credentials));
+        let other = runs_nothing
             .then(|| {
                 OTHER_SOURCES.iter().find_map(|(setting, kind, _)| {
                     let value = profile.get(*setting)?;

@@ -67,6 +67,17 @@ impl Sandbox {
         self.helper(relative, &format!("cat <<'CREDBOX_EOF'\n{json}\nCREDBOX_EOF"))
     }
 
+    /// A config file with one profile, `name` (`default` is `[default]`), whose
+    /// `credential_process` runs `helper`.
+    pub fn process_profile(&self, name: &str, helper: &Path) -> &Self {
+        let section = if name == "default" {
+            "[default]".to_string()
+        } else {
+            format!("[profile {name}]")
+        };
+        self.config(&format!("{section}\ncredential_process = {}\n", quoted(helper)))
+    }
+
     /// A helper that appends a line to the sandbox's `runs` file each time it runs, takes `delay`
     /// seconds (a `sleep` argument) and prints `json`: [`Sandbox::runs`] counts its runs.
     pub fn counting_helper(&self, delay: &str, json: &str) -> PathBuf {
